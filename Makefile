@@ -1,0 +1,44 @@
+# The two commands the README gives: `make demo` and `make test`. Both create or reuse .venv.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+JOBS ?= 2
+
+.PHONY: install demo test test-jax test-slow lint format bench clean
+
+$(STAMP): setup.cfg pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m zoo demo
+
+# Default test run: everything not marked slow on TensorFlow, then the multi-backend subset on JAX.
+test: $(STAMP)
+	$(PY) -m pytest -q -n $(JOBS) --durations=15
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(JOBS) -m "multibackend and not slow"
+
+test-jax: $(STAMP)
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(JOBS) -m "multibackend and not slow"
+
+test-slow: $(STAMP)
+	$(PY) -m pytest -q -m slow
+
+lint: $(STAMP)
+	$(PY) -m ruff check zoo recipes tools tests
+	$(PY) -m ruff format --check zoo recipes tools tests
+
+format: $(STAMP)
+	$(PY) -m ruff format zoo recipes tools tests
+	$(PY) -m ruff check --fix zoo recipes tools tests
+
+bench: $(STAMP)
+	$(PY) tools/bench.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info runs

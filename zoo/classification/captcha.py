@@ -1,0 +1,423 @@
+"""Multitask captcha recognition: one shared convolutional body, one output per character.
+
+Two output layouts from the course material (a 4-digit captcha ``0782``):
+
+- ``captcha_multihead``: ``length`` softmax heads ``char_0`` ... ``char_{length-1}``, each
+  over the alphabet ("split into 4 labels, use multitask learning").
+- ``captcha_onevector``: one ``length * alphabet``-long sigmoid output (``chars``) trained on
+  the concatenated one-hot vectors ("turn the label into a 40-long vector":
+  ``1000000000 0000000100 0000000010 0010000000``), decoded by an argmax per group.
+
+Two training modes (:class:`CaptchaTrainer`, usable with ``model.fit``):
+
+- ``joint``: the sum of the per-character losses every step ("joint training");
+- ``alternating``: one character's loss per step, cycling through the characters
+  ("alternating training"). The step counter is a non-trainable variable of the trainer,
+  advanced inside ``compute_loss``, so it works under ``jit`` on JAX, in a
+  ``tf.function`` and under ``MirroredStrategy``.
+
+Metrics: per-character accuracy ``char_acc`` and whole-captcha accuracy ``captcha_acc``
+(all characters right).
+
+Example:
+    >>> net = captcha_multihead(input_shape=(32, 80, 1), length=4, num_chars=10)
+    >>> trainer = CaptchaTrainer(net, length=4, num_chars=10, mode="alternating")
+    >>> trainer.compile(optimizer="adam", metrics=captcha_metrics())
+    >>> trainer.fit(captcha_dataset(64), steps_per_epoch=100, epochs=5)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.registry import register
+from zoo.utils.io import atomic_path, atomic_write_json
+
+PAPER = "Multitask captcha recognition (course material: 4 softmax heads vs one 40-long vector)"
+OUTPUTS = ("multihead", "onevector")
+MODES = ("joint", "alternating")
+# Body configurations, as data: (filters, convolutions) per block; a 2x2 max pooling ends each block.
+CONFIGS: dict[str, list[tuple[int, int]]] = {
+    "small": [(32, 1), (64, 1), (128, 1)],
+    "tiny": [(8, 1), (16, 1)],
+}
+
+
+def _body(inputs: Any, config: str, width: float, fc_units: int, dropout: float) -> Any:
+    if config not in CONFIGS:
+        raise ValueError(f"Unknown captcha body config {config!r}; choose from {', '.join(CONFIGS)}")
+    x = inputs
+    for b, (filters, convs) in enumerate(CONFIGS[config], start=1):
+        for c in range(1, convs + 1):
+            x = keras.layers.Conv2D(
+                max(1, int(filters * width)), 3, padding="same", use_bias=False, name=f"block{b}_conv{c}"
+            )(x)
+            x = keras.layers.BatchNormalization(name=f"block{b}_bn{c}")(x)
+            x = keras.layers.ReLU(name=f"block{b}_relu{c}")(x)
+        x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
+    x = keras.layers.Flatten(name="flatten")(x)  # keeps where each character is: heads need positions
+    x = keras.layers.Dropout(dropout, name="drop1")(x)
+    x = keras.layers.Dense(fc_units, activation="relu", name="fc")(x)
+    return keras.layers.Dropout(dropout, name="drop2")(x)
+
+
+def _check(input_shape: Sequence[int], length: int, num_chars: int) -> tuple[int, int, int]:
+    if len(tuple(input_shape)) != 3 or any(s is None for s in input_shape):
+        raise ValueError(f"input_shape must be a fixed (height, width, channels), got {input_shape}")
+    if length < 1 or num_chars < 2:
+        raise ValueError(f"need length >= 1 and num_chars >= 2, got length={length}, num_chars={num_chars}")
+    return tuple(int(s) for s in input_shape)
+
+
+@register(
+    "captcha_multihead",
+    task="classification",
+    paper=PAPER,
+    input_shape=(32, 80, 1),
+    references={"course_material": "seeds/003: 4 softmax heads on a shared body (multitask learning)"},
+)
+def captcha_multihead(
+    input_shape: Sequence[int] = (32, 80, 1),
+    length: int = 4,
+    num_chars: int = 10,
+    config: str = "small",
+    width: float = 1.0,
+    fc_units: int = 256,
+    dropout: float = 0.3,
+) -> keras.Model:
+    """Shared conv body with ``length`` softmax heads ``char_0``... (outputs: a list, one per character).
+
+    Example:
+        >>> net = zoo.get("captcha_multihead", length=4, num_chars=10)
+        >>> [o.shape for o in net.outputs]   # 4 x (None, 10)
+    """
+    inputs = keras.Input(_check(input_shape, length, num_chars), name="image")
+    x = _body(inputs, config, width, fc_units, dropout)
+    outputs = [keras.layers.Dense(num_chars, activation="softmax", name=f"char_{i}")(x) for i in range(length)]
+    return keras.Model(inputs, outputs, name="captcha_multihead")
+
+
+@register(
+    "captcha_onevector",
+    task="classification",
+    paper=PAPER,
+    input_shape=(32, 80, 1),
+    references={"course_material": "seeds/003: label as one 40-long vector (4 one-hots of 10)"},
+)
+def captcha_onevector(
+    input_shape: Sequence[int] = (32, 80, 1),
+    length: int = 4,
+    num_chars: int = 10,
+    config: str = "small",
+    width: float = 1.0,
+    fc_units: int = 256,
+    dropout: float = 0.3,
+) -> keras.Model:
+    """Shared conv body with one ``length * num_chars`` sigmoid output ``chars`` (concatenated one-hots).
+
+    Example:
+        >>> net = zoo.get("captcha_onevector", length=4, num_chars=10)
+        >>> net.output.shape   # (None, 40)
+    """
+    inputs = keras.Input(_check(input_shape, length, num_chars), name="image")
+    x = _body(inputs, config, width, fc_units, dropout)
+    out = keras.layers.Dense(length * num_chars, activation="sigmoid", name="chars")(x)
+    return keras.Model(inputs, out, name="captcha_onevector")
+
+
+def output_kind(net: keras.Model) -> str:
+    """``"multihead"`` for a model with one output per character, ``"onevector"`` for a single output."""
+    return "multihead" if len(net.outputs) > 1 or net.output_names[0].startswith("char_") else "onevector"
+
+
+def stack_outputs(outputs: Any, length: int, num_chars: int) -> Any:
+    """Either model's outputs as one tensor [B, length, num_chars] of per-character scores."""
+    if isinstance(outputs, (list, tuple)):
+        return ops.stack(list(outputs), axis=1)
+    return ops.reshape(outputs, (-1, length, num_chars))
+
+
+def char_accuracy(y_true: Any, y_pred: Any) -> Any:
+    """Per-sample fraction of characters right: labels [B, L] int, scores [B, L, N] -> [B]."""
+    right = ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), ops.cast(y_true, "int32"))
+    return ops.mean(ops.cast(right, "float32"), axis=-1)
+
+
+def captcha_accuracy(y_true: Any, y_pred: Any) -> Any:
+    """Per-sample 1.0 when every character is right, else 0.0 (labels [B, L], scores [B, L, N])."""
+    right = ops.equal(ops.cast(ops.argmax(y_pred, axis=-1), "int32"), ops.cast(y_true, "int32"))
+    return ops.cast(ops.all(right, axis=-1), "float32")
+
+
+def captcha_metrics() -> list[keras.metrics.Metric]:
+    """``char_acc`` and ``captcha_acc`` metrics for :class:`CaptchaTrainer`."""
+    return [
+        keras.metrics.MeanMetricWrapper(char_accuracy, name="char_acc"),
+        keras.metrics.MeanMetricWrapper(captcha_accuracy, name="captcha_acc"),
+    ]
+
+
+class CaptchaTrainer(keras.Model):
+    """Trains a captcha net with ``model.fit`` in joint or alternating mode.
+
+    Its output is the net's scores stacked to [B, length, num_chars]; ``y`` is the int labels
+    [B, length]. Save ``trainer.net`` (the registered functional model), not the trainer.
+
+    Args:
+        net: a ``captcha_multihead`` or ``captcha_onevector`` model.
+        length: characters per captcha.
+        num_chars: alphabet size.
+        mode: ``"joint"`` (sum of the per-character losses) or ``"alternating"`` (step ``t``
+            trains only character ``t % length``'s loss).
+    """
+
+    def __init__(self, net: keras.Model, *, length: int, num_chars: int, mode: str = "joint", **kwargs: Any):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"Unknown training mode {mode!r}; choose from {', '.join(MODES)}")
+        self.net = net
+        self.length, self.num_chars, self.mode = int(length), int(num_chars), mode
+        self.kind = output_kind(net)
+        out_units = sum(int(o.shape[-1]) for o in net.outputs)
+        if out_units != length * num_chars:
+            raise ValueError(
+                f"the net outputs {out_units} scores, but length={length} x num_chars={num_chars} "
+                f"= {length * num_chars}"
+            )
+        self.head_step = self.add_weight(
+            shape=(), initializer="zeros", dtype="float32", trainable=False,
+            aggregation="only_first_replica", name="head_step",
+        )  # fmt: skip
+
+    def call(self, images: Any, training: bool = False) -> Any:
+        return stack_outputs(self.net(images, training=training), self.length, self.num_chars)
+
+    def head_weights(self, training: bool = True) -> Any:
+        """Per-character loss weights for this step ([length]); advances the alternating cycle."""
+        if self.mode == "joint":
+            return ops.ones((self.length,), "float32")
+        step = self.head_step.value
+        if training:
+            self.head_step.assign(step + 1.0)
+        return ops.one_hot(ops.cast(ops.mod(step, float(self.length)), "int32"), self.length)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        labels = ops.cast(y, "int32")
+        if self.kind == "multihead":
+            per_char = ops.sparse_categorical_crossentropy(labels, y_pred)  # [B, L]
+        else:
+            target = ops.one_hot(labels, self.num_chars)
+            per_char = ops.mean(ops.binary_crossentropy(target, y_pred), axis=-1)  # [B, L]
+        per_head = ops.mean(per_char, axis=0)
+        loss = ops.sum(per_head * self.head_weights(training))
+        if self.kind == "onevector" and self.mode == "joint":
+            loss = loss / self.length  # binary cross-entropy averaged over the whole 40-long vector
+        if self.losses:
+            loss = loss + ops.sum(ops.stack(self.losses))
+        return loss
+
+
+def numpy_captcha_accuracy(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """Reference (per-character, whole-captcha) accuracy in NumPy: labels [N, L], scores [N, L, C]."""
+    right = np.argmax(scores, axis=-1) == labels
+    return float(right.mean()), float(right.all(axis=-1).mean())
+
+
+def train_captcha(
+    workdir: str | os.PathLike,
+    *,
+    model: str = "captcha_multihead",
+    mode: str = "joint",
+    alphabet: str = "digits",
+    length: int = 4,
+    height: int = 32,
+    width: int = 80,
+    folder: str | os.PathLike | None = None,
+    val_fraction: float = 0.1,
+    config: str = "small",
+    batch_size: int = 64,
+    steps_per_epoch: int = 200,
+    epochs: int = 10,
+    val_size: int = 1000,
+    learning_rate: float = 1e-3,
+    strategy: str = "default",
+    seed: int = 0,
+    verbose: int | str = "auto",
+) -> dict[str, Any]:
+    """Trains a captcha recognizer (resumable) and writes ``model.keras``, ``model.json``, ``report.json``.
+
+    Data: fresh captchas generated on the fly (``folder=None``; a fixed validation set of
+    ``val_size`` stored in ``workdir/val.npz``) or a folder of images named by their text
+    (the last ``val_fraction`` of the shuffled files validate).
+
+    Returns:
+        The report: configuration, final validation ``char_acc`` / ``captcha_acc``, history,
+        training wall time and seconds per step.
+
+    Example:
+        >>> report = train_captcha("runs/captcha", epochs=20, mode="alternating")
+        >>> report["val_captcha_acc"]
+    """
+    import tensorflow as tf
+
+    from zoo.data.captcha import captcha_dataset, fixed_validation_set, load_captcha_folder, resolve_alphabet
+    from zoo.training import fit_resumable, get_strategy, strategy_scope
+
+    builders = {"captcha_multihead": captcha_multihead, "captcha_onevector": captcha_onevector}
+    if model not in builders:
+        raise ValueError(f"Unknown captcha model {model!r}; choose from {', '.join(builders)}")
+    if mode not in MODES:
+        raise ValueError(f"Unknown training mode {mode!r}; choose from {', '.join(MODES)}")
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    chars = resolve_alphabet(alphabet)
+    keras.utils.set_random_seed(seed)
+    if folder is not None:
+        images, labels = load_captcha_folder(folder, alphabet=chars, length=length, height=height, width=width)
+        order = np.random.default_rng(seed).permutation(len(images))
+        n_val = max(1, int(round(len(images) * val_fraction)))
+        if len(images) - n_val < 1:
+            raise ValueError(f"captcha folder {folder} has {len(images)} images: too few to train and validate")
+        val_x, val_y = images[order[:n_val]], labels[order[:n_val]]
+        tr_x, tr_y = images[order[n_val:]], labels[order[n_val:]]
+        train_ds = (
+            tf.data.Dataset.from_tensor_slices((tr_x, tr_y))
+            .shuffle(len(tr_x), seed=seed)
+            .repeat()
+            .batch(batch_size, drop_remainder=len(tr_x) >= batch_size)
+            .prefetch(tf.data.AUTOTUNE)
+        )
+    else:
+        val_x, val_y = fixed_validation_set(
+            val_size, alphabet=chars, length=length, height=height, width=width, path=workdir / "val.npz"
+        )
+        train_ds = captcha_dataset(batch_size, alphabet=chars, length=length, height=height, width=width, seed=seed)
+    val_ds = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(max(batch_size, 256))
+
+    strat = get_strategy(strategy)
+    with strategy_scope(strat):
+        net = builders[model](input_shape=(height, width, 1), length=length, num_chars=len(chars), config=config)
+        trainer = CaptchaTrainer(net, length=length, num_chars=len(chars), mode=mode)
+        trainer(np.zeros((1, height, width, 1), "float32"))  # built before BackupAndRestore restores it
+        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=captcha_metrics())
+    start = time.time()
+    history = fit_resumable(
+        trainer,
+        train_ds,
+        epochs=epochs,
+        workdir=workdir,
+        validation_data=val_ds,
+        steps_per_epoch=steps_per_epoch,
+        verbose=verbose,
+        title=f"{model} ({mode})",
+    )
+    train_seconds = time.time() - start
+    scores = keras.ops.convert_to_numpy(trainer.predict(val_ds, verbose=0))
+    char_acc, whole_acc = numpy_captcha_accuracy(val_y, scores)
+    with atomic_path(workdir / "model.keras") as tmp:
+        net.save(tmp)
+    meta = {"alphabet": chars, "length": length, "height": height, "width": width, "output": output_kind(net)}
+    atomic_write_json(workdir / "model.json", meta)
+    report = {
+        **meta,
+        "model": model,
+        "mode": mode,
+        "config": config,
+        "data": str(folder) if folder is not None else "generated on the fly (captcha.ImageCaptcha)",
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "steps_per_epoch": steps_per_epoch,
+        "train_images_seen": epochs * steps_per_epoch * batch_size,
+        "val_images": int(len(val_y)),
+        "val_char_acc": char_acc,
+        "val_captcha_acc": whole_acc,
+        "train_seconds_this_run": train_seconds,
+        "backend": keras.backend.backend(),
+        "strategy": strategy,
+        "history": history,
+    }
+    atomic_write_json(workdir / "report.json", report)
+    return report
+
+
+def load_captcha_model(path: str | os.PathLike) -> tuple[keras.Model, dict[str, Any]]:
+    """Loads a saved captcha net and its ``model.json`` (alphabet, length, image size)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.keras"
+    meta_path = path.with_suffix(".json")
+    if not path.is_file():
+        raise FileNotFoundError(f"no captcha model at {str(path)!r} (train one with `recipes/captcha.py train`)")
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{str(meta_path)!r} (alphabet, length, image size) is missing beside the model")
+    return keras.models.load_model(path, compile=False), json.loads(meta_path.read_text())
+
+
+def predict_captchas(model_path: str | os.PathLike, image_paths: Sequence[str | os.PathLike]) -> list[str]:
+    """Decodes captcha image files with a saved model. Returns the texts, in order.
+
+    Example:
+        >>> predict_captchas("runs/captcha/model.keras", ["0782.png"])
+        ['0782']
+    """
+    from zoo.data.captcha import decode_indices, load_images
+
+    net, meta = load_captcha_model(model_path)
+    images = load_images(list(image_paths), meta["height"], meta["width"])
+    scores = stack_outputs(net.predict(images, verbose=0), meta["length"], len(meta["alphabet"]))
+    indices = np.argmax(keras.ops.convert_to_numpy(scores), axis=-1)
+    return [decode_indices(row, meta["alphabet"]) for row in indices]
+
+
+def compare_modes(
+    workdir: str | os.PathLike,
+    *,
+    runs: Sequence[tuple[str, str]] = (
+        ("captcha_multihead", "joint"),
+        ("captcha_multihead", "alternating"),
+        ("captcha_onevector", "joint"),
+    ),
+    **train_kwargs: Any,
+) -> dict[str, Any]:
+    """Trains each (model, mode) with the same budget; writes ``comparison.json``, ``.md`` and ``.png``.
+
+    Returns:
+        ``{"runs": {label: report}, "table": markdown}``; the plot shows validation
+        whole-captcha accuracy per epoch for every run.
+    """
+    from zoo.utils.io import atomic_write_text
+    from zoo.utils.plots import plot_lines
+
+    workdir = Path(workdir)
+    reports = {}
+    for model, mode in runs:
+        label = f"{model.removeprefix('captcha_')}-{mode}"
+        reports[label] = train_captcha(workdir / label, model=model, mode=mode, **train_kwargs)
+    rows = ["| run | images seen | val char acc | val captcha acc | train s |", "|---|---:|---:|---:|---:|"]
+    for label, r in reports.items():
+        rows.append(
+            f"| {label} | {r['train_images_seen']} | {r['val_char_acc']:.4f} | {r['val_captcha_acc']:.4f} "
+            f"| {r['train_seconds_this_run']:.0f} |"
+        )
+    table = "\n".join(rows) + "\n"
+    epochs = max(len(r["history"].get("val_captcha_acc", [])) for r in reports.values())
+    plot_lines(
+        list(range(1, epochs + 1)),
+        {label: r["history"].get("val_captcha_acc", []) for label, r in reports.items()},
+        workdir / "comparison.png",
+        xlabel="epoch",
+        ylabel="validation whole-captcha accuracy",
+        title="captcha: joint vs alternating training",
+    )
+    atomic_write_text(workdir / "comparison.md", table)
+    summary = {"runs": reports, "table": table}
+    atomic_write_json(workdir / "comparison.json", summary)
+    return summary

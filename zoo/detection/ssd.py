@@ -1,0 +1,450 @@
+"""SSD: Single Shot MultiBox Detector with a VGG16 body (Liu et al., ECCV 2016).
+
+Variants are data: ``CONFIGS`` holds SSD300 and SSD512 (extra layers, source maps, default boxes
+per location, scales); one private builder makes both. The network is the paper's Fig. 2:
+
+- VGG16 (configuration D of ``zoo.classification.vgg.CONFIGS``) with keras.applications layer
+  names (``block1_conv1`` ... ``block5_conv3``), so ImageNet VGG16 "notop" weights load by name.
+  Its 2x2 max-pools round up (Caffe's ceil mode, ``padding="same"`` here): 300 -> 150 -> 75 -> 38,
+  the paper's 38x38 conv4_3. pool5 is 3x3 with stride 1.
+- fc6 as a 3x3 convolution dilated by 6 with 1024 filters, fc7 as a 1x1 convolution with 1024.
+- conv4_3 is L2-normalised with a learned per-channel scale initialised to 20 (``conv4_3_norm``).
+- Extra layers ``conv8_1``/``conv8_2`` ... ``conv11_1``/``conv11_2`` (SSD512 adds ``conv12``).
+- A 3x3 convolution per source map predicts, for every default box, ``num_classes`` logits
+  (``<source>_mbox_conf``; class 0 is the background) and 4 box offsets (``<source>_mbox_loc``).
+
+SSD300 has six source maps 38, 19, 10, 5, 3, 1 with 4, 6, 6, 6, 4, 4 default boxes per cell:
+8732 boxes; SSD512 has seven (64 ... 1): 24564. The model outputs raw ``class_logits``
+[B, N, num_classes] and ``box_deltas`` [B, N, 4] (SSD's variances 0.1/0.2, i.e. weights
+``SSD_WEIGHTS``) for training, prediction and export alike; ``detect`` (zoo.detection.postprocess)
+turns them into boxes, scores and classes in the original images' pixels.
+
+Input: RGB images, float 0..255, of the size the model was built for (``model.image_size``). The
+VGG mean is subtracted inside the model (``image_normalization``); ImageNet VGG16 weights were
+trained on BGR input, so loading them reverses block1_conv1's input channels once.
+
+Smaller inputs (for CPU training and tests) use the same layers and weights: the source-map sizes
+and the default boxes follow from the input size (read from the built model), and where a map
+becomes smaller than a 3x3 "valid" convolution of the paper (conv10_2, conv11_2) that
+convolution is zero-padded just enough to keep a 1x1 output. Inputs under ``min_size`` pixels
+raise a ``ValueError``. A ``width`` multiplier (default 1, the paper) scales every convolution of
+the body and the extra layers; only width 1 takes ImageNet weights.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.classification.vgg import CONFIGS as VGG_CONFIGS
+from zoo.detection.losses import multibox_loss, scale_loss_for_replicas
+from zoo.layers import L2Normalization
+from zoo.ops import anchors as anchor_ops
+from zoo.ops.boxes import SSD_WEIGHTS
+from zoo.registry import register
+from zoo.weights import WeightsError, imagenet_file, load_by_name, load_weights
+
+PAPER = "Liu et al., SSD: Single Shot MultiBox Detector, ECCV 2016"
+
+# VGG's ImageNet mean (RGB order), subtracted by keras.applications' "caffe" preprocessing.
+VGG_MEAN_RGB = (123.68, 116.779, 103.939)
+
+# An extra layer: (name, filters, kernel, stride, zero padding). Paper Fig. 2 / the authors' Caffe model.
+CONFIGS: dict[str, dict[str, Any]] = {
+    "ssd300": {
+        "image_size": 300,
+        "extras": [
+            ("conv8_1", 256, 1, 1, 0), ("conv8_2", 512, 3, 2, 1),
+            ("conv9_1", 128, 1, 1, 0), ("conv9_2", 256, 3, 2, 1),
+            ("conv10_1", 128, 1, 1, 0), ("conv10_2", 256, 3, 1, 0),
+            ("conv11_1", 128, 1, 1, 0), ("conv11_2", 256, 3, 1, 0),
+        ],
+        "sources": ("conv4_3_norm", "fc7", "conv8_2", "conv9_2", "conv10_2", "conv11_2"),
+        "boxes_per_location": (4, 6, 6, 6, 4, 4),
+        "s_min": 0.2,
+        "s_max": 0.9,
+        "num_boxes": 8732,
+        "min_size": 32,
+    },
+    "ssd512": {
+        "image_size": 512,
+        "extras": [
+            ("conv8_1", 256, 1, 1, 0), ("conv8_2", 512, 3, 2, 1),
+            ("conv9_1", 128, 1, 1, 0), ("conv9_2", 256, 3, 2, 1),
+            ("conv10_1", 128, 1, 1, 0), ("conv10_2", 256, 3, 2, 1),
+            ("conv11_1", 128, 1, 1, 0), ("conv11_2", 256, 3, 2, 1),
+            ("conv12_1", 128, 1, 1, 0), ("conv12_2", 256, 4, 1, 1),
+        ],
+        "sources": ("conv4_3_norm", "fc7", "conv8_2", "conv9_2", "conv10_2", "conv11_2", "conv12_2"),
+        "boxes_per_location": (4, 6, 6, 6, 6, 4, 4),
+        "s_min": 0.15,
+        "s_max": 0.9,
+        "num_boxes": 24564,
+        "min_size": 32,
+    },
+}  # fmt: skip
+
+
+def _scaled(filters: int, width: float) -> int:
+    return max(1, int(round(filters * width)))
+
+
+def _check_input_shape(input_shape: Any, variant: str) -> tuple[int, int, int]:
+    cfg = CONFIGS[variant]
+    try:
+        h, w, c = (None if v is None else int(v) for v in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{variant}: input_shape must be (height, width, 3), got {input_shape!r}") from None
+    if h is None or w is None:
+        raise ValueError(
+            f"{variant}: input_shape {tuple(input_shape)} must have a fixed height and width; the default "
+            "boxes depend on the feature-map sizes. Resize images to one size (zoo.detection.detect does)."
+        )
+    if c != 3:
+        raise ValueError(f"{variant}: input must have 3 (RGB) channels, got {c}")
+    if min(h, w) < cfg["min_size"]:
+        raise ValueError(
+            f"{variant}: input size {h}x{w} is too small; SSD needs at least {cfg['min_size']}x{cfg['min_size']} "
+            f"pixels (the paper uses {cfg['image_size']}x{cfg['image_size']})."
+        )
+    return h, w, c
+
+
+def _conv(x: Any, filters: int, kernel: int, name: str, **kwargs: Any) -> Any:
+    return keras.layers.Conv2D(filters, kernel, activation="relu", name=name, **kwargs)(x)
+
+
+def _network(
+    image: Any, num_classes: int, variant: str, width: float
+) -> tuple[dict[str, Any], list[tuple[int, int]]]:
+    """Builds the SSD graph on ``image``; returns (outputs dict, source-map sizes)."""
+    cfg = CONFIGS[variant]
+    x = keras.layers.Normalization(mean=list(VGG_MEAN_RGB), variance=[1.0, 1.0, 1.0], name="image_normalization")(image)
+    features: dict[str, Any] = {}
+    blocks = VGG_CONFIGS["D"]
+    for b, layers in enumerate(blocks, start=1):
+        for i, filters in enumerate(layers, start=1):
+            x = _conv(x, _scaled(filters, width), 3, f"block{b}_conv{i}", padding="same")
+        if b == 4:
+            features["conv4_3"] = x
+        if b < len(blocks):
+            x = keras.layers.MaxPooling2D(2, strides=2, padding="same", name=f"block{b}_pool")(x)
+    x = keras.layers.MaxPooling2D(3, strides=1, padding="same", name="pool5")(x)
+    x = _conv(x, _scaled(1024, width), 3, "fc6", padding="same", dilation_rate=6)
+    x = features["fc7"] = _conv(x, _scaled(1024, width), 1, "fc7")
+    features["conv4_3_norm"] = L2Normalization(scale=20.0, name="conv4_3_norm")(features["conv4_3"])
+    for name, filters, kernel, stride, pad in cfg["extras"]:
+        size = min(x.shape[1], x.shape[2])
+        # The paper's padding; more only where a map is smaller than the kernel (small inputs).
+        pad = max(pad, math.ceil((kernel - size) / 2))
+        if pad:
+            x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
+        x = features[name] = _conv(x, _scaled(filters, width), kernel, name, strides=stride)
+    logits, deltas, sizes = [], [], []
+    for source, k in zip(cfg["sources"], cfg["boxes_per_location"]):
+        f = features[source]
+        h, w = int(f.shape[1]), int(f.shape[2])
+        sizes.append((h, w))
+        conf = keras.layers.Conv2D(k * num_classes, 3, padding="same", name=f"{source}_mbox_conf")(f)
+        loc = keras.layers.Conv2D(k * 4, 3, padding="same", name=f"{source}_mbox_loc")(f)
+        logits.append(keras.layers.Reshape((h * w * k, num_classes), name=f"{source}_mbox_conf_flat")(conf))
+        deltas.append(keras.layers.Reshape((h * w * k, 4), name=f"{source}_mbox_loc_flat")(loc))
+    outputs = {
+        "class_logits": keras.layers.Concatenate(axis=1, name="class_logits")(logits),
+        "box_deltas": keras.layers.Concatenate(axis=1, name="box_deltas")(deltas),
+    }
+    return outputs, sizes
+
+
+def ssd_default_boxes_for(
+    variant: str, image_size: tuple[int, int], feature_sizes: list[tuple[int, int]]
+) -> np.ndarray:
+    """Default boxes [N, 4] (xyxy pixels) of ``variant`` for an image size and its source-map sizes.
+
+    Example:
+        >>> ssd_default_boxes_for("ssd300", (300, 300), [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)]).shape
+        (8732, 4)
+    """
+    cfg = CONFIGS[variant]
+    boxes = anchor_ops.ssd_default_boxes(
+        image_size,
+        feature_sizes,
+        boxes_per_location=cfg["boxes_per_location"],
+        s_min=cfg["s_min"],
+        s_max=cfg["s_max"],
+    )
+    return np.asarray(boxes, dtype="float32")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SSD(keras.Model):
+    """SSD detector: a functional Keras model with the multibox loss built in.
+
+    Outputs ``{"class_logits": [B, N, num_classes], "box_deltas": [B, N, 4]}`` (raw; class 0 is the
+    background). ``fit`` takes ``(images, targets)`` with targets = dict(boxes [B, G, 4] xyxy pixels
+    of the model's input size, classes [B, G] int32 in 1..num_classes-1 (-1 pad), valid [B, G] bool),
+    the batch format of ``zoo.data``; matching, hard negative mining and the loss happen in
+    ``compute_loss``. Attributes: ``default_boxes`` [N, 4] (xyxy pixels), ``feature_sizes``,
+    ``image_size`` (height, width), ``num_classes``, ``variant``.
+
+    Build with ``zoo.get("ssd_vgg16", ...)``; compile with an optimizer only (no ``loss=``).
+
+    Example:
+        >>> model = zoo.get("ssd_vgg16", num_classes=4, input_shape=(96, 96, 3))
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(zoo.data.shapes.shapes_dataset(image_size=96), steps_per_epoch=10)
+    """
+
+    def __init__(
+        self,
+        num_classes: int = 21,
+        image_shape: tuple[int, int, int] = (300, 300, 3),
+        variant: str = "ssd300",
+        width: float = 1.0,
+        neg_pos_ratio: float = 3.0,
+        pos_iou: float = 0.5,
+        **kwargs: Any,
+    ):
+        if variant not in CONFIGS:
+            raise ValueError(f"Unknown SSD variant {variant!r}; choose from {', '.join(CONFIGS)}")
+        if not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+            raise ValueError(
+                f"num_classes must be an integer >= 2 (object classes + the background class 0), got {num_classes!r}"
+            )
+        if not float(width) > 0:
+            raise ValueError(f"width must be positive, got {width}")
+        h, w, c = _check_input_shape(image_shape, variant)
+        image = keras.Input((h, w, c), name="image")
+        outputs, sizes = _network(image, int(num_classes), variant, float(width))
+        kwargs.setdefault("name", f"{variant}_vgg16")
+        super().__init__(inputs=image, outputs=outputs, **kwargs)
+        self.num_classes = int(num_classes)
+        self.image_shape = (h, w, c)
+        self.image_size = (h, w)
+        self.variant = variant
+        self.width = float(width)
+        self.neg_pos_ratio = float(neg_pos_ratio)
+        self.pos_iou = float(pos_iou)
+        self.box_weights = SSD_WEIGHTS
+        self.feature_sizes = sizes
+        self.default_boxes = ssd_default_boxes_for(variant, (h, w), sizes)
+        n = sum(fh * fw * k for (fh, fw), k in zip(sizes, CONFIGS[variant]["boxes_per_location"]))
+        if self.default_boxes.shape != (n, 4):
+            raise RuntimeError(f"Default boxes {self.default_boxes.shape} do not match the heads' {n} boxes")
+        self.cls_loss_tracker = keras.metrics.Mean(name="cls_loss")
+        self.box_loss_tracker = keras.metrics.Mean(name="box_loss")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Multibox loss (zoo.detection.losses.multibox_loss) of a batch against padded ground truth."""
+        if y is None:
+            raise ValueError(
+                "SSD.fit/evaluate need targets: pass (images, dict(boxes=[B, G, 4], classes=[B, G], valid=[B, G]))."
+            )
+        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
+            raise ValueError(
+                "SSD targets must be a dict with 'boxes' [B, G, 4] (xyxy pixels), 'classes' [B, G] "
+                f"and optionally 'valid' [B, G]; got {type(y).__name__}"
+            )
+        parts = multibox_loss(
+            y_pred["class_logits"],
+            y_pred["box_deltas"],
+            self.default_boxes,
+            y["boxes"],
+            y["classes"],
+            y.get("valid"),
+            pos_iou=self.pos_iou,
+            neg_pos_ratio=self.neg_pos_ratio,
+            weights=self.box_weights,
+        )
+        self.cls_loss_tracker.update_state(parts["cls_loss"])
+        self.box_loss_tracker.update_state(parts["box_loss"])
+        loss = scale_loss_for_replicas(parts["loss"])
+        for extra in self.losses:
+            loss = loss + scale_loss_for_replicas(ops.sum(extra))
+        return loss
+
+    def detect_batch(
+        self,
+        images: Any,
+        *,
+        score_threshold: float = 0.01,
+        iou_threshold: float = 0.45,
+        max_detections: int = 100,
+        pre_nms_top_k: int | None = 400,
+    ) -> dict[str, Any]:
+        """Detections for a batch already at ``image_size`` (pixels of that size). See ``detect``."""
+        from zoo.detection.postprocess import postprocess_detections
+
+        outputs = self(images, training=False)
+        return postprocess_detections(
+            outputs["class_logits"],
+            outputs["box_deltas"],
+            self.default_boxes,
+            self.image_size,
+            weights=self.box_weights,
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            max_detections=max_detections,
+            pre_nms_top_k=pre_nms_top_k,
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "num_classes": self.num_classes,
+            "image_shape": self.image_shape,
+            "variant": self.variant,
+            "width": self.width,
+            "neg_pos_ratio": self.neg_pos_ratio,
+            "pos_iou": self.pos_iou,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], custom_objects: Any = None) -> SSD:
+        config = dict(config)
+        config["image_shape"] = tuple(config["image_shape"])
+        return cls(**config)
+
+
+def default_boxes_for(model: keras.Model) -> np.ndarray:
+    """The default boxes (anchors) [N, 4], xyxy pixels of the model's input size, of a detector.
+
+    Example:
+        >>> default_boxes_for(zoo.get("ssd_vgg16")).shape
+        (8732, 4)
+    """
+    boxes = getattr(model, "default_boxes", None)
+    if boxes is None:
+        raise ValueError(f"Model {model.name!r} has no default boxes (is it a zoo SSD model?)")
+    return boxes
+
+
+def _load_imagenet_backbone(model: SSD) -> None:
+    if model.width != 1.0:
+        raise WeightsError(
+            f"weights='imagenet_backbone' needs width=1.0 (the VGG16 ImageNet layer shapes), got width={model.width}"
+        )
+    loaded = load_by_name(model, imagenet_file("vgg16", include_top=False), strict=False)
+    if "block1_conv1" in loaded:
+        # keras.applications' VGG16 expects BGR input; this model takes RGB.
+        layer = model.get_layer("block1_conv1")
+        kernel, bias = layer.get_weights()
+        layer.set_weights([kernel[:, :, ::-1, :], bias])
+
+
+def _ssd(variant: str, num_classes: int, input_shape: Any, weights: Any, width: float) -> SSD:
+    if input_shape is None:
+        size = CONFIGS[variant]["image_size"]
+        input_shape = (size, size, 3)
+    model = SSD(num_classes=num_classes, image_shape=tuple(input_shape), variant=variant, width=width)
+    if weights is None:
+        return model
+    if isinstance(weights, str) and weights == "imagenet_backbone":
+        _load_imagenet_backbone(model)
+        return model
+    if isinstance(weights, str) and weights == "imagenet":
+        raise WeightsError(
+            "SSD has no ImageNet detection weights; use weights='imagenet_backbone' (VGG16 body only), None, or a path."
+        )
+    if isinstance(weights, (str, os.PathLike)):
+        return load_weights(model, weights)
+    raise WeightsError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
+
+
+_REFS = {
+    "ssd300": {
+        "num_default_boxes": 8732,
+        "voc07_map": 74.3,
+        "voc07_map_source": "paper Table 1 (SSD300, VOC2007+2012 trainval)",
+    },
+    "ssd512": {
+        "num_default_boxes": 24564,
+        "voc07_map": 76.8,
+        "voc07_map_source": "paper Table 1 (SSD512, VOC2007+2012 trainval)",
+    },
+}
+
+
+@register(
+    "ssd_vgg16",
+    task="detection",
+    paper=PAPER,
+    input_shape=(300, 300, 3),
+    weights=("imagenet_backbone",),
+    references=_REFS["ssd300"],
+)
+def ssd_vgg16(
+    num_classes: int = 21,
+    input_shape: tuple[int, int, int] | None = (300, 300, 3),
+    weights: Any = None,
+    width: float = 1.0,
+) -> SSD:
+    """SSD300 with a VGG16 body (paper Fig. 2): 6 source maps, 8732 default boxes at 300x300.
+
+    Args:
+        num_classes: classes including the background class 0 (PASCAL VOC: 21).
+        input_shape: (height, width, 3); smaller sizes use the same layers (see the module docstring).
+        weights: None, ``"imagenet_backbone"`` (keras.applications VGG16 notop weights into the body)
+            or a path to a full SSD weight file (``model.save_weights``).
+        width: channel multiplier of the body and extra layers (1.0 = the paper).
+
+    Example:
+        >>> model = zoo.get("ssd_vgg16", num_classes=21, input_shape=(300, 300, 3), weights=None)
+        >>> model.default_boxes.shape
+        (8732, 4)
+    """
+    return _ssd("ssd300", num_classes, input_shape, weights, width)
+
+
+@register(
+    "ssd300_vgg16",
+    task="detection",
+    paper=PAPER,
+    input_shape=(300, 300, 3),
+    weights=("imagenet_backbone",),
+    references=_REFS["ssd300"],
+)
+def ssd300_vgg16(
+    num_classes: int = 21,
+    input_shape: tuple[int, int, int] | None = (300, 300, 3),
+    weights: Any = None,
+    width: float = 1.0,
+) -> SSD:
+    """Alias of ``ssd_vgg16`` (SSD300).
+
+    Example:
+        >>> model = zoo.get("ssd300_vgg16", num_classes=21)
+    """
+    return _ssd("ssd300", num_classes, input_shape, weights, width)
+
+
+@register(
+    "ssd512_vgg16",
+    task="detection",
+    paper=PAPER,
+    input_shape=(512, 512, 3),
+    weights=("imagenet_backbone",),
+    references=_REFS["ssd512"],
+)
+def ssd512_vgg16(
+    num_classes: int = 21,
+    input_shape: tuple[int, int, int] | None = (512, 512, 3),
+    weights: Any = None,
+    width: float = 1.0,
+) -> SSD:
+    """SSD512 with a VGG16 body: 7 source maps (conv12_2 added), 24564 default boxes at 512x512.
+
+    Arguments as ``ssd_vgg16``.
+
+    Example:
+        >>> model = zoo.get("ssd512_vgg16", num_classes=21)
+        >>> model.default_boxes.shape
+        (24564, 4)
+    """
+    return _ssd("ssd512", num_classes, input_shape, weights, width)

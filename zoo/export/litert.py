@@ -1,0 +1,658 @@
+"""Keras model -> LiteRT (.tflite) with quantization, folded preprocessing and MediaPipe metadata.
+
+Conversion goes through ``tf.lite.TFLiteConverter.from_concrete_functions`` on a
+``tf.function`` that wraps the model, with the Keras variables frozen to constants first
+(TensorFlow backend only: this is an edge of the zoo). Without freezing, TF 2.21 keeps Keras 3's
+resource variables as ``VAR_HANDLE`` / ``READ_VARIABLE`` ops that are never initialised in the
+.tflite file (garbage outputs) and int8 calibration fails.
+Keras 3.15's ``model.export(format="litert")`` was not used because it always enables
+``SELECT_TF_OPS`` (an unsupported layer then converts "successfully" into a file that neither
+MediaPipe nor the plain LiteRT interpreter can run), writes the file non-atomically and offers no
+place to add preprocessing, detection outputs or metadata. Here only ``TFLITE_BUILTINS`` are
+allowed, so an unsupported layer fails at conversion with the op named.
+
+The exported graph:
+
+* input ``image`` ``[1, H, W, 3]``: float32 preprocessed pixels, or, with
+  ``fold_preprocessing=True``, uint8 RGB pixels with the zoo preprocessing (``zoo.preprocessing``
+  mode of the model: caffe / tf / torch) inside the graph (optionally resizing from another size);
+* classifiers: the model's ``[1, classes]`` output;
+* detectors: the model's detections dict (``boxes`` xyxy pixels, ``scores``, ``classes``,
+  ``num_detections``, the zoo's detection format) rewritten as the four outputs of TFLite's
+  detection post-process op that MediaPipe's ObjectDetector expects, in this order:
+  boxes ``[1, K, 4]`` normalised ``[ymin, xmin, ymax, xmax]``, classes ``[1, K]`` float32,
+  scores ``[1, K]`` float32, number of detections ``[1]`` float32;
+* segmenters: the model's ``[1, h, w, classes]`` per-class scores (MediaPipe's ImageSegmenter
+  makes the per-pixel class map from it).
+
+Example:
+    >>> result = export_model("vgg16", "vgg16_int8.tflite", quantize="int8",
+    ...                       representative="photos", fold_preprocessing=True)
+    >>> print(result.report.table())
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from zoo.export import metadata as md
+from zoo.export.representative import RepresentativeDataError, load_images
+from zoo.utils.io import atomic_write_bytes
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+TASKS = ("classification", "detection", "segmentation")
+DETECTION_KEYS = ("boxes", "scores", "classes", "num_detections")
+
+
+class ExportError(ValueError):
+    """Raised when a model cannot be exported (bad input file, unsupported layer, ...)."""
+
+
+@dataclass
+class ExportSpec:
+    """Everything the export needs to know about the model besides its weights.
+
+    Attributes:
+        task: "classification", "detection" or "segmentation".
+        input_size: model input (height, width).
+        channels: input channels.
+        preprocess: ``zoo.preprocessing`` mode ("caffe", "tf", "torch", "none").
+        labels: class names (embedded as labels.txt) or None.
+        name: model name for metadata and reports.
+        detection_options: passed to a detector's ``detect_batch`` (score_threshold,
+            iou_threshold, max_detections, pre_nms_top_k).
+    """
+
+    task: str
+    input_size: tuple[int, int]
+    channels: int = 3
+    preprocess: str = "none"
+    labels: list[str] | None = None
+    name: str = "model"
+    detection_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ExportResult:
+    """What :func:`export_model` produced."""
+
+    path: Path
+    tflite: bytes
+    spec: ExportSpec
+    quantize: str
+    fold_preprocessing: bool
+    report: Any = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_model(
+    source: keras.Model | str | os.PathLike,
+    *,
+    weights: str | None = None,
+    build_kwargs: dict[str, Any] | None = None,
+) -> tuple[keras.Model, str | None]:
+    """Resolves ``source`` to a Keras model. Returns ``(model, registered name or None)``.
+
+    Args:
+        source: a ``keras.Model``, a saved ``.keras`` file or a registered zoo name.
+        weights: for a registered name, the ``weights=`` argument of its builder (None,
+            ``"imagenet"`` or a path); for a model or ``.keras`` file, a ``.weights.h5`` file to load.
+        build_kwargs: more builder arguments for a registered name (e.g. ``classes``).
+
+    Raises:
+        ExportError: the file is missing, corrupt or not a Keras model; the name is unknown.
+
+    Example:
+        >>> model, name = load_model("alexnet", build_kwargs={"classes": 10})
+    """
+    name = None
+    if isinstance(source, keras.Model):
+        model = source
+    elif isinstance(source, (str, os.PathLike)) and (
+        Path(source).suffix in (".keras", ".h5", ".tflite", ".zip") or os.sep in str(source) or Path(source).exists()
+    ):
+        model = _load_keras_file(Path(source))
+    elif isinstance(source, str):
+        import zoo
+
+        try:
+            zoo.registry.entry(source)
+        except KeyError as e:
+            raise ExportError(str(e)) from None
+        name = source
+        kwargs = dict(build_kwargs or {})
+        if weights is not None:
+            kwargs["weights"] = weights
+        elif "weights" in _builder_params(source):
+            kwargs.setdefault("weights", None)
+        return zoo.get(source, **kwargs), name
+    else:
+        raise ExportError(f"Expected a keras.Model, a .keras file or a model name, got {type(source).__name__}")
+    if weights is not None:
+        try:
+            model.load_weights(weights)
+        except Exception as e:  # noqa: BLE001  (keras raises many types; name the file)
+            raise ExportError(f"Cannot load weights {weights} into {model.name}: {e}") from e
+    return model, name
+
+
+def _builder_params(name: str) -> set[str]:
+    import inspect
+
+    import zoo
+
+    return set(inspect.signature(zoo.registry.entry(name).builder).parameters)
+
+
+def _load_keras_file(path: Path) -> keras.Model:
+    if not path.exists():
+        raise ExportError(f"Model file {path} does not exist")
+    if path.suffix == ".tflite":
+        raise ExportError(f"{path} is already a .tflite file; give the Keras model (.keras) it came from")
+    if path.suffix != ".keras":
+        raise ExportError(
+            f"{path} is not a Keras model file: expected a '.keras' archive saved with model.save(...)"
+        )
+    if not zipfile.is_zipfile(path):
+        raise ExportError(f"{path} is corrupt or not a Keras model (a .keras file is a zip archive)")
+    try:
+        import zoo  # noqa: F401  (registers the zoo's custom layers for deserialisation)
+
+        model = keras.saving.load_model(path, compile=False)
+    except Exception as e:  # noqa: BLE001  (keras raises many types; say which file)
+        raise ExportError(f"Cannot load Keras model from {path}: {type(e).__name__}: {e}") from e
+    if not isinstance(model, keras.Model):
+        raise ExportError(f"{path} holds a {type(model).__name__}, not a keras.Model")
+    return model
+
+
+def infer_spec(
+    model: keras.Model,
+    name: str | None = None,
+    *,
+    task: str | None = None,
+    input_size: tuple[int, int] | None = None,
+    preprocess: str | None = None,
+    labels: Sequence[str] | str | os.PathLike | None = None,
+) -> ExportSpec:
+    """Works out task, input size, preprocessing and labels (arguments override what is inferred).
+
+    The registry entry (for a registered name) gives task and preprocessing; otherwise the
+    output structure does: a detections dict -> detection, ``[B, h, w, C]`` -> segmentation,
+    ``[B, C]`` -> classification.
+
+    Example:
+        >>> infer_spec(model).task
+        'classification'
+    """
+    import zoo
+
+    e = zoo.registry.entry(name) if name else None
+    if task is None:
+        task = e.task if e is not None and e.task in TASKS else _task_from_outputs(model)
+    if task not in TASKS:
+        raise ExportError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+    shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
+    if shape is None:
+        raise ExportError(f"Model {model.name} has no defined input; build it with an input shape first")
+    if len(model.inputs) != 1 or len(shape) != 4:
+        raise ExportError(f"Only single-image models [B, H, W, C] can be exported, got inputs {model.inputs}")
+    h, w, c = shape[1], shape[2], shape[3]
+    if input_size is not None:
+        h, w = input_size
+    elif h is None or w is None:
+        if e is not None and e.input_shape:
+            h, w = e.input_shape[:2]
+        else:
+            raise ExportError(f"Model {model.name} has a variable input size {shape}; pass input_size=(H, W)")
+    if preprocess is None:
+        preprocess = (e.preprocess if e is not None else None) or getattr(model, "zoo_preprocess", None) or "none"
+    label_list = _read_labels(labels) if labels is not None else _default_labels(model, e, task)
+    return ExportSpec(
+        task=task,
+        input_size=(int(h), int(w)),
+        channels=int(c or 3),
+        preprocess=preprocess,
+        labels=label_list,
+        name=name or model.name,
+    )
+
+
+def _task_from_outputs(model: keras.Model) -> str:
+    out = model.output
+    if isinstance(out, dict) and set(DETECTION_KEYS) <= set(out):
+        return "detection"
+    if hasattr(model, "detect_batch"):
+        return "detection"
+    if isinstance(out, (list, tuple, dict)):
+        raise ExportError(f"Cannot tell the task of {model.name} from its outputs; pass task=...")
+    if len(out.shape) == 2:
+        return "classification"
+    if len(out.shape) == 4:
+        return "segmentation"
+    raise ExportError(f"Cannot tell the task of {model.name} from its output shape {out.shape}; pass task=...")
+
+
+def _read_labels(labels: Sequence[str] | str | os.PathLike) -> list[str]:
+    if isinstance(labels, (str, os.PathLike)):
+        p = Path(labels)
+        if not p.is_file():
+            raise ExportError(f"Label file {p} does not exist")
+        labels = [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+    labels = [str(x) for x in labels]
+    md.labels_file(labels)  # validates
+    return labels
+
+
+def _default_labels(model: keras.Model, e: Any, task: str) -> list[str] | None:
+    labels = getattr(model, "zoo_labels", None) or getattr(model, "class_names", None)
+    if labels:
+        return [str(x) for x in labels]
+    if task == "classification" and e is not None and not isinstance(model.output, dict):
+        if model.output.shape[-1] == 1000:
+            from zoo.preprocessing import imagenet_classes
+
+            return [n for _, n in imagenet_classes()]
+    return None
+
+
+def num_classes(model: keras.Model, spec: ExportSpec) -> int | None:
+    """Number of classes the model scores (None if it cannot be told)."""
+    if spec.task == "detection":
+        return len(spec.labels) if spec.labels else None
+    return int(model.output.shape[-1])
+
+
+# ----------------------------------------------------------------------------- graph
+
+
+def _detections(model: keras.Model, x: Any, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Detections dict of ``model`` on preprocessed ``x`` (the zoo's detection format).
+
+    A model whose call returns the dict is used as is; a zoo detector with raw outputs (SSD,
+    Faster R-CNN) goes through its ``detect_batch`` (decoding + fixed-size NMS in keras.ops),
+    with ``options`` (score_threshold, iou_threshold, max_detections, ...).
+    """
+    if hasattr(model, "detect_batch"):
+        return model.detect_batch(x, **(options or {}))
+    if options:
+        raise ExportError(f"detection options {sorted(options)} need a model with a detect_batch method")
+    out = model(x, training=False)
+    if not (isinstance(out, dict) and set(DETECTION_KEYS) <= set(out)):
+        raise ExportError(
+            f"Detector {model.name} must return dict({', '.join(DETECTION_KEYS)}) or have a "
+            f"detect_batch(images, ...) method (zoo.detection)"
+        )
+    return out
+
+
+def serving_function(
+    model: keras.Model, spec: ExportSpec, *, fold_preprocessing: bool = False, source_size: tuple[int, int] | None = None
+) -> tuple[Callable[[Any], Any], Any]:
+    """The ``tf.function`` body that is converted, and its input ``tf.TensorSpec``.
+
+    Args:
+        fold_preprocessing: feed uint8 RGB; cast, (resize) and preprocess inside the graph.
+        source_size: with folding, the (H, W) of the uint8 input if it differs from the
+            model's; the graph resizes bilinearly.
+
+    Example:
+        >>> fn, sig = serving_function(model, spec, fold_preprocessing=True)
+    """
+    import tensorflow as tf
+
+    from zoo.preprocessing import preprocess_input
+
+    h, w = spec.input_size
+    in_h, in_w = source_size if (fold_preprocessing and source_size) else (h, w)
+    dtype = tf.uint8 if fold_preprocessing else tf.float32
+    signature = tf.TensorSpec([1, in_h, in_w, spec.channels], dtype, name="image")
+
+    def fn(image):
+        x = image
+        if fold_preprocessing:
+            x = tf.cast(x, tf.float32)
+            if (in_h, in_w) != (h, w):
+                x = tf.image.resize(x, (h, w), method="bilinear")
+            x = preprocess_input(x, mode=spec.preprocess)
+        if spec.task == "detection":
+            d = _detections(model, x, spec.detection_options)
+            boxes = tf.cast(d["boxes"], tf.float32)
+            scale = tf.constant([h, w, h, w], tf.float32)
+            x1, y1, x2, y2 = tf.unstack(boxes, axis=-1)
+            yxyx = tf.clip_by_value(tf.stack([y1, x1, y2, x2], axis=-1) / scale, 0.0, 1.0)
+            classes = tf.cast(d["classes"], tf.float32)
+            scores = tf.cast(d["scores"], tf.float32)
+            num = tf.cast(tf.reshape(d["num_detections"], [-1]), tf.float32)
+            return (
+                tf.identity(yxyx, name="location"),
+                tf.identity(classes, name="category"),
+                tf.identity(scores, name="score"),
+                tf.identity(num, name="number_of_detections"),
+            )
+        out = model(x, training=False)
+        if isinstance(out, (list, tuple, dict)):
+            raise ExportError(f"{spec.task} model {model.name} must have a single output, got {type(out).__name__}")
+        return tf.cast(out, tf.float32)
+
+    return fn, signature
+
+
+# ----------------------------------------------------------------------------- conversion
+
+
+def _unsupported_ops(message: str) -> list[str]:
+    ops = set(re.findall(r"'(?:tf|tfl|mhlo|stablehlo)\.(\w+)' op is neither a custom op nor a flex op", message))
+    ops |= set(re.findall(r"\btf\.(\w+)\b[^\n]*not supported", message))
+    m = re.search(r"(?:Flex ops|Some ops are not supported[^:]*):\s*([^\n]+)", message)
+    if m:
+        ops |= set(re.findall(r"tf\.(\w+)", m.group(1)))
+    return sorted(ops)
+
+
+def convert(
+    model: keras.Model,
+    spec: ExportSpec,
+    *,
+    quantize: str = "none",
+    representative: Any = None,
+    num_calibration: int = 100,
+    fold_preprocessing: bool = False,
+    source_size: tuple[int, int] | None = None,
+    integer_io: bool = False,
+    data_dir: str | None = None,
+) -> bytes:
+    """Converts ``model`` to a .tflite flatbuffer (no metadata). See :func:`export_model`.
+
+    Raises:
+        ExportError: unknown quantization, unsupported op/layer, empty representative data.
+    """
+    import tensorflow as tf
+
+    if keras.backend.backend() != "tensorflow":
+        raise ExportError(
+            f"LiteRT export needs the TensorFlow backend (KERAS_BACKEND=tensorflow), got {keras.backend.backend()!r}"
+        )
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
+    if integer_io and quantize != "int8":
+        raise ExportError("integer_io=True needs quantize='int8'")
+    fn, signature = serving_function(model, spec, fold_preprocessing=fold_preprocessing, source_size=source_size)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    try:
+        concrete = tf.function(fn, autograph=False).get_concrete_function(signature)
+        # Keras 3 variables are resource variables; unfrozen, the converter keeps VAR_HANDLE /
+        # READ_VARIABLE ops that the interpreter leaves uninitialised. Freeze them to constants.
+        frozen = convert_variables_to_constants_v2(concrete)
+    except ExportError:
+        raise
+    except Exception as e:  # noqa: BLE001  (tracing errors come from anywhere in the model)
+        raise ExportError(f"Cannot trace {spec.name} for export: {type(e).__name__}: {e}") from e
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize == "int8":
+        h, w = source_size if (fold_preprocessing and source_size) else spec.input_size
+        if representative is None:
+            raise ExportError("quantize='int8' needs a representative dataset (folder, 'tfds:NAME', 'photos', 'synthetic')")
+        try:
+            images = load_images(representative, num_calibration, (h, w), seed=1, data_dir=data_dir)
+        except RepresentativeDataError as e:
+            raise ExportError(f"Representative dataset: {e}") from e
+        if len(images) == 0:
+            raise ExportError("The representative dataset is empty")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = _representative(images, spec, fold_preprocessing)
+        # Full-integer body. Detection post-processing (top-k / NMS / gathers) keeps float kernels.
+        converter.target_spec.supported_ops = (
+            [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+            if spec.task == "detection"
+            else [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        )
+        if integer_io:
+            if not fold_preprocessing:
+                converter.inference_input_type = tf.uint8
+            if spec.task != "detection":
+                converter.inference_output_type = tf.uint8
+    try:
+        return bytes(converter.convert())
+    except Exception as e:  # noqa: BLE001  (ConverterError and friends; turn into a clear message)
+        msg = str(e)
+        ops = _unsupported_ops(msg)
+        if ops or "not supported" in msg or "neither a custom op nor a flex op" in msg:
+            hint = f" ({', '.join(ops)})" if ops else ""
+            raise ExportError(
+                f"{spec.name} uses operations LiteRT's built-in ops cannot run{hint}. Replace the layer(s) "
+                f"using them with keras.layers / keras.ops equivalents. Converter said: {_first_lines(msg)}"
+            ) from e
+        raise ExportError(f"LiteRT conversion of {spec.name} failed: {_first_lines(msg)}") from e
+
+
+def _first_lines(msg: str, n: int = 6) -> str:
+    lines = [line for line in msg.splitlines() if line.strip()]
+    return " | ".join(lines[:n])
+
+
+def _representative(images: np.ndarray, spec: ExportSpec, folded: bool) -> Callable[[], Any]:
+    from zoo.preprocessing import preprocess_input
+
+    def gen():
+        for img in images:
+            if folded:
+                yield [img[None].astype(np.uint8)]
+            else:
+                yield [np.asarray(preprocess_input(img[None].astype(np.float32), mode=spec.preprocess), np.float32)]
+
+    return gen
+
+
+# ----------------------------------------------------------------------------- metadata
+
+
+def normalization_for(mode: str) -> md.Normalization | None:
+    """``zoo.preprocessing`` mode as per-channel ``(pixel - mean) / std``, or None if it is not one.
+
+    Found by probing the preprocessing function (affine maps are determined by the images 0
+    and 255 * e_c), then checked on a random image; the caffe mode flips RGB to BGR, which
+    MediaPipe's NormalizationOptions cannot express (fold the preprocessing instead).
+
+    Example:
+        >>> normalization_for("tf")
+        Normalization(mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5))
+    """
+    from zoo.preprocessing import preprocess_input
+
+    def f(x):
+        return np.asarray(preprocess_input(np.asarray(x, np.float32)[None, None], mode=mode))[0, 0]
+
+    b = f(np.zeros((1, 3)))[0]
+    cols = np.stack([f(np.eye(3)[c][None] * 255.0)[0] - b for c in range(3)]) / 255.0  # [in, out]
+    if not np.allclose(cols, np.diag(np.diag(cols)), atol=1e-6) or np.any(np.abs(np.diag(cols)) < 1e-9):
+        return None
+    scale = np.diag(cols)
+    x = np.random.default_rng(0).uniform(0, 255, (4, 3))
+    if not np.allclose(f(x), x * scale + b, atol=1e-3):
+        return None
+    std = 1.0 / scale
+    mean = -b * std
+    return md.Normalization(mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std))
+
+
+def _segmentation_activation(model: keras.Model) -> str:
+    act = getattr(model.layers[-1], "activation", None)
+    name = getattr(act, "__name__", str(act)) if act is not None else ""
+    if "softmax" in name or "sigmoid" in name:
+        return "none"
+    return "softmax"
+
+
+def build_metadata(
+    model: keras.Model, spec: ExportSpec, tflite: bytes, *, fold_preprocessing: bool
+) -> tuple[Any, dict[str, bytes]]:
+    """ModelMetadata + associated files for ``spec.task`` (see :mod:`zoo.export.metadata`)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    details = Interpreter(model_content=tflite).get_input_details()[0]
+    _, h, w, _ = (int(v) for v in details["shape"])
+    input_dtype = np.dtype(details["dtype"]).name
+    norm = None
+    if input_dtype == "float32":
+        norm = normalization_for(spec.preprocess)
+        if norm is None:
+            raise ExportError(
+                f"{spec.name}'s {spec.preprocess!r} preprocessing (RGB->BGR) cannot be described by MediaPipe "
+                "metadata (per-channel mean/std only); export with fold_preprocessing=True (--fold-preprocessing)"
+            )
+    files = {md.LABEL_FILE: md.labels_file(spec.labels)} if spec.labels else {}
+    has_labels = bool(files)
+    if spec.labels and spec.task != "detection":
+        n = num_classes(model, spec)
+        if n is not None and n != len(spec.labels):
+            raise ExportError(f"{len(spec.labels)} labels given but the model has {n} classes")
+    kw = dict(normalization=norm, input_dtype=input_dtype, has_labels=has_labels, name=spec.name)
+    if spec.task == "classification":
+        meta = md.classifier_metadata(h, w, **kw)
+    elif spec.task == "detection":
+        meta = md.detector_metadata(h, w, **kw)
+    else:
+        meta = md.segmenter_metadata(h, w, activation=_segmentation_activation(model), **kw)
+    return meta, files
+
+
+# ----------------------------------------------------------------------------- public entry
+
+
+def export_model(
+    source: keras.Model | str | os.PathLike,
+    output: str | os.PathLike,
+    *,
+    quantize: str = "none",
+    representative: Any = None,
+    num_calibration: int = 100,
+    fold_preprocessing: bool = False,
+    source_size: tuple[int, int] | None = None,
+    integer_io: bool = False,
+    labels: Sequence[str] | str | os.PathLike | None = None,
+    task: str | None = None,
+    weights: str | None = None,
+    build_kwargs: dict[str, Any] | None = None,
+    input_size: tuple[int, int] | None = None,
+    preprocess: str | None = None,
+    detection_options: dict[str, Any] | None = None,
+    with_metadata: bool = True,
+    force: bool = False,
+    verify: bool = True,
+    verify_images: Any = "photos",
+    num_verify: int = 20,
+    latency_runs: int = 10,
+    data_dir: str | None = None,
+    verbose: bool = True,
+) -> ExportResult:
+    """Converts a zoo model to ``output`` (.tflite), with metadata, verified against Keras.
+
+    Args:
+        source: ``keras.Model``, ``.keras`` file or registered name.
+        output: the .tflite path (written atomically; not overwritten unless ``force``).
+        quantize: ``none`` (float32), ``float16`` (weights), ``dynamic`` (int8 weights, float
+            activations) or ``int8`` (full integer, calibrated on ``representative``).
+        representative: int8 calibration images: folder, ``"tfds:NAME[:SPLIT]"``,
+            ``"synthetic"``, ``"photos"`` or a uint8 array ``[N, H, W, 3]``.
+        num_calibration: how many calibration images.
+        fold_preprocessing: uint8 RGB input, preprocessing inside the graph.
+        source_size: with folding, resize from this (H, W) inside the graph.
+        integer_io: int8 only: uint8 input (when not folded) and uint8 output (not detectors).
+        labels: class names (list or file, one per line), embedded in the file.
+        task: override the inferred task.
+        weights, build_kwargs: for a registered name, passed to its builder.
+        input_size: (H, W) for models with a variable input size.
+        preprocess: override the ``zoo.preprocessing`` mode.
+        detection_options: for detectors with ``detect_batch``: score_threshold,
+            iou_threshold, max_detections, pre_nms_top_k (the detector's defaults otherwise).
+        with_metadata: attach MediaPipe metadata (default True).
+        force: overwrite an existing ``output``.
+        verify: compare with the Keras model and time the LiteRT interpreter; prints a table.
+        verify_images: images for the comparison (same sources as ``representative``).
+        num_verify: number of comparison images.
+        latency_runs: timed interpreter runs per thread count (after 2 warm-up runs).
+
+    Returns:
+        :class:`ExportResult` with the path, bytes and the verification report.
+
+    Raises:
+        ExportError: bad input, unsupported layer, empty representative data, existing output.
+
+    Example:
+        >>> r = export_model("alexnet", "alexnet_f16.tflite", quantize="float16",
+        ...                  build_kwargs={"classes": 10}, force=True)
+    """
+    output = Path(output)
+    if output.suffix != ".tflite":
+        raise ExportError(f"The output must end with .tflite, got {output}")
+    if output.exists() and not force:
+        raise ExportError(f"{output} exists; pass force=True (--force) to overwrite it")
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
+    model, name = load_model(source, weights=weights, build_kwargs=build_kwargs)
+    spec = infer_spec(model, name, task=task, input_size=input_size, preprocess=preprocess, labels=labels)
+    spec.detection_options = dict(detection_options or {})
+    if with_metadata and not fold_preprocessing and normalization_for(spec.preprocess) is None:
+        raise ExportError(
+            f"{spec.name}'s {spec.preprocess!r} preprocessing (RGB->BGR) cannot be described by MediaPipe "
+            "metadata (per-channel mean/std only); export with fold_preprocessing=True (--fold-preprocessing) "
+            "or with_metadata=False"
+        )
+    if verbose:
+        print(f"Converting {spec.name} ({spec.task}, {spec.input_size[0]}x{spec.input_size[1]}) quantize={quantize}")
+    data = convert(
+        model,
+        spec,
+        quantize=quantize,
+        representative=representative,
+        num_calibration=num_calibration,
+        fold_preprocessing=fold_preprocessing,
+        source_size=source_size,
+        integer_io=integer_io,
+        data_dir=data_dir,
+    )
+    if with_metadata:
+        meta, files = build_metadata(model, spec, data, fold_preprocessing=fold_preprocessing)
+        data = md.attach_metadata(data, meta, files)
+    atomic_write_bytes(output, data, overwrite=force)
+    result = ExportResult(
+        path=output, tflite=data, spec=spec, quantize=quantize, fold_preprocessing=fold_preprocessing
+    )
+    if verify:
+        from zoo.export.verify import verify_export
+
+        result.report = verify_export(
+            model,
+            spec,
+            output,
+            quantize=quantize,
+            fold_preprocessing=fold_preprocessing,
+            source_size=source_size,
+            images=verify_images,
+            num_images=num_verify,
+            latency_runs=latency_runs,
+            data_dir=data_dir,
+        )
+        if verbose:
+            print(result.report.table())
+    return result

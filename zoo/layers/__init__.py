@@ -1,0 +1,13 @@
+"""Small Keras layers the papers need (keras.ops only, serialisable)."""
+
+from zoo.layers.l2norm import L2Normalization  # noqa: F401
+from zoo.layers.lrn import LocalResponseNormalization  # noqa: F401
+from zoo.layers.unpooling import (  # noqa: F401
+    BilinearInitializer,
+    BilinearUpsampling,
+    MaxPoolingWithArgmax2D,
+    MaxUnpooling2D,
+    NearestUnpooling2D,
+    bilinear_kernel,
+)
+from zoo.layers.pooling import AdaptiveAvgPool2D  # noqa: F401

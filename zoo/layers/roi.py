@@ -1,0 +1,418 @@
+"""Region-of-interest feature extraction: RoI max pooling, RoIAlign and spatial pyramid pooling.
+
+All three take a channels-last feature map ``[B, H, W, C]``. The RoI layers also take
+``rois`` of shape ``[R, 5]`` = ``(batch_index, x1, y1, x2, y2)``: the image each RoI belongs
+to, then its box in **xyxy absolute input-image pixels** (the zoo's one box convention).
+``spatial_scale`` maps image pixels to feature-map cells (1/16 for VGG16 conv5_3). The
+output is ``[R, pooled_height, pooled_width, C]``.
+
+* :class:`RoIPooling` follows Fast R-CNN's reference (Caffe ``roi_pooling_layer``): RoI
+  corners are rounded to feature cells (``round`` half away from zero), the RoI spans
+  ``x2 - x1 + 1`` cells (inclusive end, at least 1), bin ``i`` covers cells
+  ``[floor(i * b), ceil((i + 1) * b))`` of it (``b`` = RoI size / pooled size), clipped to the
+  map; the output is the max over the bin, 0 for a bin that lies outside the map.
+* :class:`RoIAlign` follows Mask R-CNN (Detectron / torchvision ``roi_align``): no rounding;
+  each bin is sampled at ``sampling_ratio x sampling_ratio`` regularly spaced points by
+  bilinear interpolation and averaged. ``aligned=True`` shifts by half a cell (pixel centres
+  at ``+0.5``), ``aligned=False`` is the original Mask R-CNN (RoI size at least one cell).
+* :class:`SpatialPyramidPooling` (SPP-net) max-pools the whole map into ``n x n`` bins for
+  each level ``n`` (default 1, 2, 4) and concatenates them: ``[B, C * sum(n * n)]``.
+
+Only ``keras.ops`` is used, so the layers run (and differentiate) on TensorFlow and JAX.
+RoI max pooling is computed exactly for any bin size without a per-RoI loop: a 2-D sparse
+table of window maxima (window sides 1, 2, 4, ...) is built once per feature map, and each
+bin's maximum is the max of four overlapping power-of-two windows gathered from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import ops
+
+__all__ = ["RoIPooling", "RoIAlign", "SpatialPyramidPooling", "roi_pool", "roi_align"]
+
+
+def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
+    if isinstance(value, int):
+        value = (value, value)
+    value = tuple(int(v) for v in value)
+    if len(value) != 2 or min(value) < 1:
+        raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
+    return value
+
+
+def _static_hw(features: Any, layer: str) -> tuple[int, int]:
+    shape = features.shape
+    if len(shape) != 4:
+        raise ValueError(f"{layer} expects a [B, H, W, C] feature map, got shape {tuple(shape)}")
+    h, w = shape[1], shape[2]
+    if h is None or w is None:
+        raise ValueError(
+            f"{layer} needs the feature map's height and width to be known when the graph is built "
+            f"(got {tuple(shape)}); give the model a fixed input_shape."
+        )
+    return int(h), int(w)
+
+
+def _check_rois(rois: Any, layer: str) -> None:
+    shape = rois.shape
+    if len(shape) != 2 or (shape[-1] is not None and shape[-1] != 5):
+        raise ValueError(
+            f"{layer} expects rois of shape [R, 5] = (batch_index, x1, y1, x2, y2) in input pixels, "
+            f"got {tuple(shape)}"
+        )
+
+
+def _round_half_away(x: Any) -> Any:
+    """C ``round()``: halves go away from zero (``ops.round`` rounds halves to even)."""
+    return ops.sign(x) * ops.floor(ops.abs(x) + 0.5)
+
+
+def _log2_floor(length: Any, levels: int) -> Any:
+    """floor(log2(length)) for int lengths in [1, 2**levels), computed exactly by counting."""
+    k = ops.zeros_like(length)
+    for j in range(1, levels):
+        k = k + ops.cast(length >= (1 << j), length.dtype)
+    return k
+
+
+def _shifted_max(table: Any, shift: int, axis: int) -> Any:
+    """max(t[i], t[i + shift]) along ``axis`` (1 or 2); the last ``shift`` entries keep their value."""
+    size = table.shape[axis]
+    if shift >= size:
+        return table
+    if axis == 1:
+        head = ops.maximum(table[:, : size - shift], table[:, shift:])
+        tail = table[:, size - shift :]
+    else:
+        head = ops.maximum(table[:, :, : size - shift], table[:, :, shift:])
+        tail = table[:, :, size - shift :]
+    return ops.concatenate([head, tail], axis=axis)
+
+
+def _sparse_table(features: Any, levels_h: int, levels_w: int) -> Any:
+    """Window maxima: out[kh, kw, b, y, x] = max of features[b, y:y+2**kh, x:x+2**kw]."""
+    rows = [features]
+    for k in range(1, levels_h):
+        rows.append(_shifted_max(rows[-1], 1 << (k - 1), axis=1))
+    table = []
+    for row in rows:
+        cols = [row]
+        for k in range(1, levels_w):
+            cols.append(_shifted_max(cols[-1], 1 << (k - 1), axis=2))
+        table.append(ops.stack(cols, axis=0))
+    return ops.stack(table, axis=0)  # [Kh, Kw, B, H, W, C]
+
+
+def roi_pool(
+    features: Any,
+    rois: Any,
+    pooled_size: int | tuple[int, int] = 7,
+    spatial_scale: float = 1.0 / 16,
+) -> Any:
+    """Fast R-CNN RoI max pooling (see the module docstring for the exact bin rule).
+
+    Args:
+        features: ``[B, H, W, C]`` feature map with static ``H`` and ``W``.
+        rois: ``[R, 5]`` rows ``(batch_index, x1, y1, x2, y2)``, boxes xyxy in input pixels.
+        pooled_size: output grid ``(PH, PW)`` or one int.
+        spatial_scale: feature cells per input pixel.
+
+    Returns:
+        ``[R, PH, PW, C]`` max per bin (0 for bins entirely outside the map).
+
+    Example:
+        >>> roi_pool(np.ones((1, 8, 8, 2), "float32"), np.array([[0, 0, 0, 63, 63]], "float32"), 2, 1 / 8)
+    """
+    ph_n, pw_n = _pair(pooled_size, "pooled_size")
+    features = ops.convert_to_tensor(features)
+    rois = ops.cast(ops.convert_to_tensor(rois), "float32")
+    _check_rois(rois, "RoIPooling")
+    height, width = _static_hw(features, "RoIPooling")
+    batch = ops.shape(features)[0]
+    channels = features.shape[-1]
+    levels_h, levels_w = height.bit_length(), width.bit_length()
+
+    batch_idx = ops.cast(rois[:, 0], "int32")
+    start_w = _round_half_away(rois[:, 1] * spatial_scale)
+    start_h = _round_half_away(rois[:, 2] * spatial_scale)
+    end_w = _round_half_away(rois[:, 3] * spatial_scale)
+    end_h = _round_half_away(rois[:, 4] * spatial_scale)
+    roi_w = ops.maximum(end_w - start_w + 1.0, 1.0)
+    roi_h = ops.maximum(end_h - start_h + 1.0, 1.0)
+
+    def edges(start: Any, size: Any, n: int, limit: int) -> tuple[Any, Any]:
+        # floor(i * size / n) and ceil((i + 1) * size / n) in exact integer arithmetic
+        i = ops.arange(n, dtype="int32")[None, :]
+        size = ops.cast(size, "int32")[:, None]
+        start = ops.cast(start, "int32")[:, None]
+        lo = ops.floor_divide(i * size, n) + start
+        hi = -ops.floor_divide(-(i + 1) * size, n) + start
+        return ops.clip(lo, 0, limit), ops.clip(hi, 0, limit)  # [R, n]
+
+    h0, h1 = edges(start_h, roi_h, ph_n, height)
+    w0, w1 = edges(start_w, roi_w, pw_n, width)
+    empty = ops.logical_or((h1 <= h0)[:, :, None], (w1 <= w0)[:, None, :])  # [R, PH, PW]
+    len_h = ops.maximum(h1 - h0, 1)
+    len_w = ops.maximum(w1 - w0, 1)
+    kh = _log2_floor(len_h, levels_h)
+    kw = _log2_floor(len_w, levels_w)
+    h0 = ops.minimum(h0, height - 1)
+    w0 = ops.minimum(w0, width - 1)
+    pow2 = ops.convert_to_tensor([1 << k for k in range(max(levels_h, levels_w))], dtype="int32")
+    h_last = ops.clip(h0 + len_h - ops.take(pow2, kh), 0, height - 1)
+    w_last = ops.clip(w0 + len_w - ops.take(pow2, kw), 0, width - 1)
+
+    table = _sparse_table(features, levels_h, levels_w)
+    flat = ops.reshape(table, (-1, channels))
+
+    def gather(rows: Any, cols: Any) -> Any:
+        # flat index of table[kh, kw, b, row, col]
+        idx = (
+            (kh[:, :, None] * levels_w + kw[:, None, :]) * batch + batch_idx[:, None, None]
+        ) * height + rows[:, :, None]
+        idx = idx * width + cols[:, None, :]
+        return ops.take(flat, ops.reshape(idx, (-1,)), axis=0)
+
+    out = ops.maximum(
+        ops.maximum(gather(h0, w0), gather(h0, w_last)),
+        ops.maximum(gather(h_last, w0), gather(h_last, w_last)),
+    )
+    out = ops.reshape(out, (-1, ph_n, pw_n, channels))
+    return ops.where(empty[..., None], ops.zeros_like(out), out)
+
+
+def roi_align(
+    features: Any,
+    rois: Any,
+    pooled_size: int | tuple[int, int] = 7,
+    spatial_scale: float = 1.0 / 16,
+    sampling_ratio: int = 2,
+    aligned: bool = True,
+) -> Any:
+    """Mask R-CNN RoIAlign: bilinear samples per bin, averaged; no quantisation.
+
+    Args:
+        features: ``[B, H, W, C]`` feature map (static ``H``, ``W``).
+        rois: ``[R, 5]`` rows ``(batch_index, x1, y1, x2, y2)``, boxes xyxy in input pixels.
+        pooled_size: output grid ``(PH, PW)`` or one int.
+        spatial_scale: feature cells per input pixel.
+        sampling_ratio: sampling points per bin side (>= 1; the adaptive ``0`` of the
+            reference needs data-dependent shapes and is not supported).
+        aligned: shift boxes by -0.5 cell (pixel centres at +0.5) as Detectron2's RoIAlignV2.
+
+    Returns:
+        ``[R, PH, PW, C]``.
+
+    Example:
+        >>> roi_align(np.ones((1, 8, 8, 2), "float32"), np.array([[0, 8, 8, 40, 40]], "float32"), 2, 1 / 8)
+    """
+    ph_n, pw_n = _pair(pooled_size, "pooled_size")
+    if int(sampling_ratio) < 1:
+        raise ValueError(
+            f"sampling_ratio must be >= 1 (points per bin side), got {sampling_ratio}; the adaptive "
+            "value 0 of the reference implementations needs data-dependent shapes."
+        )
+    s = int(sampling_ratio)
+    features = ops.convert_to_tensor(features)
+    rois = ops.cast(ops.convert_to_tensor(rois), "float32")
+    _check_rois(rois, "RoIAlign")
+    height, width = _static_hw(features, "RoIAlign")
+    channels = features.shape[-1]
+    offset = 0.5 if aligned else 0.0
+
+    batch_idx = ops.cast(rois[:, 0], "int32")
+    x1 = rois[:, 1] * spatial_scale - offset
+    y1 = rois[:, 2] * spatial_scale - offset
+    roi_w = rois[:, 3] * spatial_scale - offset - x1
+    roi_h = rois[:, 4] * spatial_scale - offset - y1
+    if not aligned:
+        roi_w = ops.maximum(roi_w, 1.0)
+        roi_h = ops.maximum(roi_h, 1.0)
+
+    def points(start: Any, size: Any, n: int) -> Any:
+        frac = (
+            ops.arange(n * s, dtype="float32") // s + (ops.arange(n * s, dtype="float32") % s + 0.5) / s
+        ) / n
+        return start[:, None] + frac[None, :] * size[:, None]  # [R, n * s]
+
+    ys = points(y1, roi_h, ph_n)
+    xs = points(x1, roi_w, pw_n)
+
+    def corners(coord: Any, size: int) -> tuple[Any, Any, Any, Any]:
+        valid = ops.logical_and(coord >= -1.0, coord <= float(size))
+        c = ops.maximum(coord, 0.0)
+        low = ops.floor(c)
+        at_end = low >= size - 1
+        low = ops.where(at_end, float(size - 1), low)
+        high = ops.where(at_end, low, low + 1.0)
+        c = ops.where(at_end, low, c)
+        frac = c - low
+        return ops.cast(low, "int32"), ops.cast(high, "int32"), frac, valid
+
+    y_lo, y_hi, ly, y_ok = corners(ys, height)
+    x_lo, x_hi, lx, x_ok = corners(xs, width)
+    flat = ops.reshape(features, (-1, channels))
+    base = batch_idx[:, None, None] * (height * width)
+
+    def gather(yi: Any, xi: Any) -> Any:
+        idx = base + yi[:, :, None] * width + xi[:, None, :]
+        return ops.reshape(
+            ops.take(flat, ops.reshape(idx, (-1,)), axis=0), (-1, ph_n * s, pw_n * s, channels)
+        )
+
+    wy_hi, wx_hi = ly[:, :, None, None], lx[:, None, :, None]
+    wy_lo, wx_lo = 1.0 - wy_hi, 1.0 - wx_hi
+    value = (
+        gather(y_lo, x_lo) * (wy_lo * wx_lo)
+        + gather(y_lo, x_hi) * (wy_lo * wx_hi)
+        + gather(y_hi, x_lo) * (wy_hi * wx_lo)
+        + gather(y_hi, x_hi) * (wy_hi * wx_hi)
+    )
+    ok = ops.logical_and(y_ok[:, :, None], x_ok[:, None, :])[..., None]
+    value = ops.where(ok, value, ops.zeros_like(value))
+    value = ops.reshape(value, (-1, ph_n, s, pw_n, s, channels))
+    return ops.mean(value, axis=(2, 4))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RoIPooling(keras.layers.Layer):
+    """Fast R-CNN RoI max pooling layer: ``[features, rois] -> [R, PH, PW, C]``.
+
+    ``rois`` is ``[R, 5]`` = ``(batch_index, x1, y1, x2, y2)``, boxes xyxy in input-image pixels;
+    bins are quantised as in the Caffe reference (see :mod:`zoo.layers.roi`).
+
+    Args:
+        pooled_size: output grid ``(PH, PW)`` or one int (7 for VGG16).
+        spatial_scale: feature cells per input pixel (1/16 for conv5_3).
+
+    Example:
+        >>> pool = RoIPooling(7, spatial_scale=1 / 16)
+        >>> pooled = pool([conv5_3, rois])  # [R, 7, 7, 512]
+    """
+
+    def __init__(
+        self, pooled_size: int | tuple[int, int] = 7, spatial_scale: float = 1.0 / 16, **kwargs: Any
+    ):
+        super().__init__(**kwargs)
+        self.pooled_size = _pair(pooled_size, "pooled_size")
+        if not spatial_scale > 0:
+            raise ValueError(f"spatial_scale must be positive, got {spatial_scale}")
+        self.spatial_scale = float(spatial_scale)
+
+    def call(self, inputs: Any) -> Any:
+        features, rois = inputs
+        return roi_pool(features, rois, self.pooled_size, self.spatial_scale)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        feat, rois = input_shape
+        return (rois[0], *self.pooled_size, feat[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "pooled_size": self.pooled_size, "spatial_scale": self.spatial_scale}
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class RoIAlign(keras.layers.Layer):
+    """Mask R-CNN RoIAlign layer: ``[features, rois] -> [R, PH, PW, C]``.
+
+    ``rois`` is ``[R, 5]`` = ``(batch_index, x1, y1, x2, y2)``, boxes xyxy in input-image pixels.
+
+    Args:
+        pooled_size: output grid ``(PH, PW)`` or one int (7 box head, 14 mask head).
+        spatial_scale: feature cells per input pixel.
+        sampling_ratio: bilinear sampling points per bin side (>= 1).
+        aligned: half-pixel correction (Detectron2 ``ROIAlignV2``); False = original Mask R-CNN.
+
+    Example:
+        >>> crops = RoIAlign(14, spatial_scale=1 / 16, sampling_ratio=2)([c4, rois])  # [R, 14, 14, C]
+    """
+
+    def __init__(
+        self,
+        pooled_size: int | tuple[int, int] = 7,
+        spatial_scale: float = 1.0 / 16,
+        sampling_ratio: int = 2,
+        aligned: bool = True,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.pooled_size = _pair(pooled_size, "pooled_size")
+        if not spatial_scale > 0:
+            raise ValueError(f"spatial_scale must be positive, got {spatial_scale}")
+        if int(sampling_ratio) < 1:
+            raise ValueError(f"sampling_ratio must be >= 1, got {sampling_ratio}")
+        self.spatial_scale = float(spatial_scale)
+        self.sampling_ratio = int(sampling_ratio)
+        self.aligned = bool(aligned)
+
+    def call(self, inputs: Any) -> Any:
+        features, rois = inputs
+        return roi_align(
+            features, rois, self.pooled_size, self.spatial_scale, self.sampling_ratio, self.aligned
+        )
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        feat, rois = input_shape
+        return (rois[0], *self.pooled_size, feat[-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "pooled_size": self.pooled_size,
+            "spatial_scale": self.spatial_scale,
+            "sampling_ratio": self.sampling_ratio,
+            "aligned": self.aligned,
+        }
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class SpatialPyramidPooling(keras.layers.Layer):
+    """SPP-net pyramid max pooling: ``[B, H, W, C] -> [B, C * sum(n * n for n in levels)]``.
+
+    Level ``n`` splits the whole map into ``n x n`` bins, bin ``i`` covering cells
+    ``[floor(i * H / n), ceil((i + 1) * H / n))`` (the RoI pooling rule applied to the whole
+    map), max-pooled. Output order: level, then row-major bin, then channel.
+
+    Args:
+        levels: pyramid grid sizes, default ``(1, 2, 4)`` (21 bins).
+
+    Example:
+        >>> SpatialPyramidPooling((1, 2, 4))(keras.Input((13, 13, 256))).shape
+        (None, 5376)
+    """
+
+    def __init__(self, levels: tuple[int, ...] = (1, 2, 4), **kwargs: Any):
+        super().__init__(**kwargs)
+        levels = tuple(int(n) for n in levels)
+        if not levels or min(levels) < 1:
+            raise ValueError(f"levels must be positive ints, got {levels!r}")
+        self.levels = levels
+
+    def call(self, inputs: Any) -> Any:
+        height, width = _static_hw(inputs, "SpatialPyramidPooling")
+        batch = ops.shape(inputs)[0]
+        idx = ops.cast(ops.arange(batch), "float32")[:, None]
+        whole = ops.concatenate(
+            [
+                idx,
+                ops.zeros_like(idx),
+                ops.zeros_like(idx),
+                ops.full_like(idx, width - 1.0),
+                ops.full_like(idx, height - 1.0),
+            ],
+            axis=1,
+        )
+        parts = [
+            ops.reshape(roi_pool(inputs, whole, n, 1.0), (batch, n * n * inputs.shape[-1]))
+            for n in self.levels
+        ]
+        return ops.concatenate(parts, axis=1)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (input_shape[0], input_shape[-1] * sum(n * n for n in self.levels))
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "levels": self.levels}

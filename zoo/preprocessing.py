@@ -1,0 +1,90 @@
+"""Input preprocessing matching each weight set, and ImageNet label decoding.
+
+Modes (as keras.applications names them):
+
+- ``"caffe"``: RGB -> BGR, subtract the ImageNet mean per channel, no scaling (VGG16/19
+  and ResNet50/101/152 ImageNet weights).
+- ``"tf"`` / ``"inception"``: scale pixels to [-1, 1] (Inception v3).
+- ``"torch"``: scale to [0, 1], then normalise with the ImageNet mean and std
+  (torchvision-style models).
+
+Every function takes RGB pixels in [0, 255], channels-last, and uses keras.ops, so it
+runs on any backend and can be folded into an exported graph.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from typing import Any, Callable
+
+import numpy as np
+from keras import ops
+
+from zoo.registry import entry
+
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+TORCH_MEAN = (0.485, 0.456, 0.406)
+TORCH_STD = (0.229, 0.224, 0.225)
+MODES = ("caffe", "tf", "inception", "torch", "none")
+
+
+def preprocess_input(x: Any, mode: str = "caffe") -> Any:
+    """Preprocesses RGB images in [0, 255] (channels-last) for the given weight set.
+
+    Example:
+        >>> preprocess_input(np.full((1, 2, 2, 3), 255.0), mode="tf").max()
+        1.0
+    """
+    x = ops.cast(ops.convert_to_tensor(x), "float32")
+    if x.shape[-1] != 3 and mode in ("caffe", "torch"):
+        raise ValueError(f"preprocess mode {mode!r} needs 3-channel RGB images, got shape {tuple(x.shape)}")
+    if mode == "caffe":
+        return ops.flip(x, axis=-1) - ops.convert_to_tensor(CAFFE_MEAN_BGR, "float32")
+    if mode in ("tf", "inception"):
+        return x / 127.5 - 1.0
+    if mode == "torch":
+        mean = ops.convert_to_tensor(TORCH_MEAN, "float32")
+        std = ops.convert_to_tensor(TORCH_STD, "float32")
+        return (x / 255.0 - mean) / std
+    if mode == "none":
+        return x
+    raise ValueError(f"Unknown preprocessing mode {mode!r}; choose from {', '.join(MODES)}")
+
+
+def preprocess(name: str) -> Callable[[Any], Any]:
+    """Returns the preprocessing function for registered model ``name``'s weights.
+
+    Example:
+        >>> fn = zoo.preprocess("vgg16")   # caffe mode
+        >>> batch = fn(images_uint8)
+    """
+    mode = entry(name).preprocess or "none"
+    fn = functools.partial(preprocess_input, mode=mode)
+    fn.__doc__ = f"Preprocessing for {name!r} ({mode!r} mode): RGB in [0, 255] -> model input."
+    return fn
+
+
+@functools.lru_cache(maxsize=1)
+def imagenet_classes() -> list[tuple[str, str]]:
+    """The 1000 ImageNet classes as (WordNet id, name), in the index order of the weights."""
+    text = resources.files("zoo.data").joinpath("imagenet_class_index.json").read_text()
+    index = json.loads(text)
+    return [tuple(index[str(i)]) for i in range(len(index))]
+
+
+def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, float]]]:
+    """Decodes ImageNet probabilities [B, 1000] into (wnid, name, score) lists, best first.
+
+    Works offline (the class index is bundled with the zoo).
+    """
+    preds = np.asarray(preds)
+    if preds.ndim != 2 or preds.shape[1] != 1000:
+        raise ValueError(f"decode_predictions expects a batch of 1000 ImageNet scores, got shape {preds.shape}")
+    classes = imagenet_classes()
+    out = []
+    for row in preds:
+        best = np.argsort(row)[::-1][:top]
+        out.append([(*classes[i], float(row[i])) for i in best])
+    return out

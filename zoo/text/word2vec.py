@@ -1,0 +1,352 @@
+"""word2vec (Mikolov et al. 2013): skip-gram and CBOW with negative sampling, as Keras models.
+
+Both modes share one :class:`Word2VecModel` with two ``keras.layers.Embedding`` tables, the input
+(word) vectors ``word_embedding`` (word2vec.c's ``syn0``, initialised uniform in ±0.5/dim) and the
+output (context) vectors ``context_embedding`` (``syn1neg``, initialised to zero). One training row
+is one centre word with its dynamic window of context words and ``K`` noise words:
+
+- skip-gram: every context word's input vector scores the centre word (positive) and the K noise
+  words (negative) through the output table: logits ``[B, 2*window, 1+K]``;
+- CBOW: the mean of the context input vectors scores the same 1+K output words: ``[B, 1, 1+K]``.
+  The gradient reaching each context vector is the full error, not error / count, as in
+  word2vec.c and gensim (``cbow_mean=1``); the forward value is the mean.
+
+The noise words are shared by the context words of a row (Ji et al. 2016, "Parallelizing Word2Vec
+in Shared and Distributed Memory"), which turns the per-pair dot products into one small batched
+matrix product; a noise word equal to the centre word is masked, as word2vec.c skips it.
+The loss (:func:`negative_sampling_loss`, keras.ops) is ``-log s(pos) - sum log s(-neg)`` summed over
+the batch, trained with plain SGD whose rate falls linearly from ``alpha`` to ``min_alpha`` over
+the whole run, like the original; summing (not averaging) keeps word2vec's per-occurrence step size.
+
+Example:
+    >>> from zoo.text.word2vec import Word2VecConfig, train_word2vec
+    >>> wv, report = train_word2vec("corpus.txt", "runs/w2v", Word2VecConfig(mode="skipgram", epochs=5))
+    >>> wv.most_similar("king")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from zoo.text.corpus import (
+    MODES,
+    EncodedCorpus,
+    Vocabulary,
+    check_trainable,
+    expected_centres,
+    iter_sentences,
+    training_batches,
+)
+from zoo.text.vectors import WordVectors
+from zoo.utils.io import atomic_write_json
+
+_MASKED_LOGIT = -30.0  # softplus(-30) ~ 1e-13: a masked noise word adds no loss and no gradient
+
+
+@dataclass
+class Word2VecConfig:
+    """word2vec settings (names and defaults as gensim's ``Word2Vec``; ``mode`` replaces ``sg``).
+
+    Attributes:
+        mode: ``"skipgram"`` or ``"cbow"``.
+        dim: vector size.
+        window: largest window; each centre word draws its window uniformly from 1..window.
+        negative: noise words per row.
+        sample: subsampling threshold (0 disables).
+        min_count: words seen fewer times are dropped.
+        max_vocab: keep at most this many words (most frequent), or None.
+        epochs: passes over the corpus.
+        alpha: initial learning rate; it decays linearly to ``min_alpha``.
+        min_alpha: final learning rate.
+        batch_size: centre words per step.
+        seed: seeds initialisation and sampling.
+        jit_compile: XLA-compile the train step (slower on CPU with TensorFlow, see the results doc).
+        errors: handling of non-UTF-8 bytes (see :func:`zoo.text.corpus.iter_sentences`).
+    """
+
+    mode: str = "skipgram"
+    dim: int = 100
+    window: int = 5
+    negative: int = 5
+    sample: float = 1e-3
+    min_count: int = 5
+    max_vocab: int | None = None
+    epochs: int = 5
+    alpha: float = 0.025
+    min_alpha: float = 0.0001
+    batch_size: int = 4096
+    seed: int = 1
+    jit_compile: bool = False
+    errors: str = "strict"
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
+            raise ValueError(f"need 0 <= min_alpha <= alpha and alpha > 0, got {self.min_alpha}, {self.alpha}")
+        if self.sample < 0:
+            raise ValueError(f"sample must be >= 0, got {self.sample}")
+
+
+def negative_sampling_loss(y_true: Any, y_pred: Any) -> Any:
+    """Negative-sampling loss per row: ``sum_s w_s * (softplus(-pos_s) + sum_k softplus(neg_sk))``.
+
+    Args:
+        y_true: weights ``[B, S]`` (the context mask for skip-gram; ones ``[B, 1]`` for CBOW).
+        y_pred: logits ``[B, S, 1+K]``; index 0 is the true word, 1..K the noise words.
+
+    Returns:
+        ``[B]`` losses (``-log s(x) = softplus(-x)``, ``-log s(-x) = softplus(x)``).
+    """
+    y_pred = ops.convert_to_tensor(y_pred)
+    y_true = ops.cast(y_true, y_pred.dtype)
+    per = ops.softplus(-y_pred[..., 0]) + ops.sum(ops.softplus(y_pred[..., 1:]), axis=-1)
+    return ops.sum(per * y_true, axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class NegativeSamplingLoss(keras.losses.Loss):
+    """:func:`negative_sampling_loss` summed over the batch (word2vec's per-occurrence step size)."""
+
+    def __init__(self, reduction: str = "sum", name: str = "negative_sampling", **kwargs):
+        super().__init__(reduction=reduction, name=name, **kwargs)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        return negative_sampling_loss(y_true, y_pred)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class Word2VecModel(keras.Model):
+    """Skip-gram or CBOW scorer over two embedding tables; call on a batch from ``training_batches``.
+
+    Args:
+        vocab_size: number of words.
+        dim: vector size.
+        mode: ``"skipgram"`` or ``"cbow"``.
+        seed: initialiser seed.
+
+    Example:
+        >>> m = Word2VecModel(1000, 64, "cbow")
+        >>> logits = m({"center": c, "context": ctx, "context_mask": mask, "negatives": neg})
+    """
+
+    def __init__(self, vocab_size: int, dim: int = 100, mode: str = "skipgram", seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.vocab_size, self.dim, self.mode, self.seed = int(vocab_size), int(dim), mode, seed
+        self.word_embedding = keras.layers.Embedding(
+            vocab_size,
+            dim,
+            embeddings_initializer=keras.initializers.RandomUniform(-0.5 / dim, 0.5 / dim, seed=seed),
+            name="word_embedding",
+        )
+        self.context_embedding = keras.layers.Embedding(
+            vocab_size, dim, embeddings_initializer="zeros", name="context_embedding"
+        )
+
+    def build(self, input_shape: Any = None) -> None:
+        self.word_embedding.build((None,))
+        self.context_embedding.build((None,))
+        super().build(input_shape)
+
+    def call(self, inputs: dict[str, Any]) -> Any:
+        center = ops.cast(inputs["center"], "int32")
+        negatives = ops.cast(inputs["negatives"], "int32")
+        mask = ops.cast(inputs["context_mask"], self.compute_dtype)
+        ctx = self.word_embedding(ops.cast(inputs["context"], "int32"))  # [B, S, d]
+        out = self.context_embedding(ops.concatenate([center[:, None], negatives], axis=1))  # [B, 1+K, d]
+        if self.mode == "skipgram":
+            logits = ops.matmul(ctx, ops.transpose(out, (0, 2, 1)))  # [B, S, 1+K]
+        else:
+            total = ops.sum(ctx * mask[..., None], axis=1)  # [B, d]
+            count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+            hidden = total + ops.stop_gradient(total / count - total)  # value: mean; gradient: as for the sum
+            logits = ops.matmul(out, hidden[..., None])[..., 0][:, None, :]  # [B, 1, 1+K]
+        keep = ops.concatenate([ops.ones_like(center[:, None], dtype="bool"), negatives != center[:, None]], axis=1)
+        return ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(vocab_size=self.vocab_size, dim=self.dim, mode=self.mode, seed=self.seed)
+        return config
+
+    def word_vectors(self, words: list[str]) -> WordVectors:
+        """The input vectors (``word_embedding``) as :class:`WordVectors` (what word2vec.c saves)."""
+        return WordVectors(words, keras.ops.convert_to_numpy(self.word_embedding.embeddings))
+
+
+def build_model(vocab_size: int, config: Word2VecConfig, total_steps: int) -> Word2VecModel:
+    """A compiled :class:`Word2VecModel`: SGD with linear decay ``alpha -> min_alpha`` over ``total_steps``."""
+    model = Word2VecModel(vocab_size, config.dim, config.mode, seed=config.seed)
+    model.build()
+    schedule = keras.optimizers.schedules.PolynomialDecay(
+        config.alpha, decay_steps=max(1, total_steps), end_learning_rate=config.min_alpha, power=1.0
+    )
+    model.compile(optimizer=keras.optimizers.SGD(schedule), loss=NegativeSamplingLoss(), jit_compile=config.jit_compile)
+    return model
+
+
+def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, seed: int) -> Any:
+    """The batch stream as a prefetching ``tf.data.Dataset`` (tf.data stays at the edge; Keras on
+    JAX iterates it as NumPy)."""
+    import tensorflow as tf
+
+    s, k, b = 2 * config.window, config.negative, config.batch_size
+    y_shape = (b, s) if config.mode == "skipgram" else (b, 1)
+    signature = (
+        {
+            "center": tf.TensorSpec((b,), tf.int32),
+            "context": tf.TensorSpec((b, s), tf.int32),
+            "context_mask": tf.TensorSpec((b, s), tf.float32),
+            "negatives": tf.TensorSpec((b, k), tf.int32),
+        },
+        tf.TensorSpec(y_shape, tf.float32),
+    )
+    table = vocab.negative_table()
+
+    def gen():
+        return training_batches(
+            corpus, vocab, batch_size=b, window=config.window, negative=k, sample=config.sample,
+            mode=config.mode, seed=seed, table=table,
+        )
+
+    return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(4)
+
+
+class _WordsPerSecond(keras.callbacks.Callback):
+    """Records wall time per epoch (training only) for the report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch_seconds: list[float] = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._t = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.epoch_seconds.append(time.perf_counter() - self._t)
+
+
+def prepare_corpus(
+    corpus: str | os.PathLike, workdir: str | os.PathLike, config: Word2VecConfig
+) -> tuple[Vocabulary, EncodedCorpus]:
+    """Builds (or reuses, when resuming) the vocabulary and id-encoded corpus under ``workdir``."""
+    workdir = Path(workdir)
+    vocab_path, cache = workdir / "vocab.json", workdir / "corpus"
+    settings = {"corpus": str(Path(corpus).resolve()), "min_count": config.min_count,
+                "max_vocab": config.max_vocab, "errors": config.errors}
+    settings_path = workdir / "corpus_settings.json"
+    import json
+
+    if (
+        vocab_path.exists()
+        and (cache / "meta.json").exists()
+        and settings_path.exists()
+        and json.loads(settings_path.read_text()) == settings
+    ):
+        return Vocabulary.load(vocab_path), EncodedCorpus.load(cache)
+    vocab = Vocabulary.build(
+        iter_sentences(corpus, errors=config.errors), min_count=config.min_count, max_vocab=config.max_vocab
+    )
+    check_trainable(vocab, config.window, config.negative)
+    encoded = EncodedCorpus.build(corpus, vocab, cache, errors=config.errors)
+    vocab.save(vocab_path)
+    atomic_write_json(settings_path, settings)
+    return vocab, encoded
+
+
+def steps_per_epoch(vocab: Vocabulary, config: Word2VecConfig) -> int:
+    """Batches per epoch: expected centre words after subsampling / batch size (at least 1)."""
+    return max(1, math.ceil(expected_centres(vocab, config.sample) / config.batch_size))
+
+
+def train_word2vec(
+    corpus: str | os.PathLike,
+    workdir: str | os.PathLike,
+    config: Word2VecConfig | None = None,
+    *,
+    verbose: int | str = "auto",
+    save: bool = True,
+) -> tuple[WordVectors, dict[str, Any]]:
+    """Trains word2vec on a plain-text file or folder; resumes if ``workdir`` holds an interrupted run.
+
+    Writes into ``workdir``: ``vocab.json``, ``corpus/`` (encoded ids), the checkpoints and curves of
+    :func:`zoo.training.fit_resumable`, and with ``save=True`` ``vectors.txt`` / ``vectors.bin``
+    (word2vec formats), ``projector/`` (vectors.tsv, metadata.tsv) and ``report.json``.
+
+    Returns:
+        The trained vectors and the report (settings, vocabulary and corpus sizes, timings, words/s).
+
+    Example:
+        >>> wv, report = train_word2vec("corpus.txt", "runs/w2v", Word2VecConfig(epochs=5))
+        >>> report["words_per_second"]
+    """
+    from zoo.training import fit_resumable
+
+    config = config or Word2VecConfig()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    vocab, encoded = prepare_corpus(corpus, workdir, config)
+    prep_seconds = time.perf_counter() - t0
+    steps = steps_per_epoch(vocab, config)
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(len(vocab), config, steps * config.epochs)
+    timer = _WordsPerSecond()
+    t1 = time.perf_counter()
+    history = fit_resumable(
+        model,
+        _dataset(encoded, vocab, config, seed=config.seed),
+        epochs=config.epochs,
+        steps_per_epoch=steps,
+        workdir=workdir,
+        callbacks=[timer],
+        verbose=verbose,
+        title=f"word2vec {config.mode}",
+    )
+    train_seconds = time.perf_counter() - t1
+    wv = model.word_vectors(vocab.words)
+    epochs_run = max(1, len(timer.epoch_seconds))
+    report: dict[str, Any] = {
+        "config": dataclasses.asdict(config),
+        "backend": keras.backend.backend(),
+        "vocab_size": len(vocab),
+        "raw_words": vocab.raw_words,
+        "in_vocab_words": len(encoded),
+        "steps_per_epoch": steps,
+        "prepare_seconds": prep_seconds,
+        "train_seconds": train_seconds,
+        "epoch_seconds": timer.epoch_seconds,
+        "words_per_second": vocab.raw_words * epochs_run / max(sum(timer.epoch_seconds), 1e-9),
+        "loss_per_centre_word": [v / config.batch_size for v in history.get("loss", [])],
+    }
+    if save:
+        save_outputs(wv, workdir, report)
+    return wv, report
+
+
+def save_outputs(wv: WordVectors, workdir: str | os.PathLike, report: dict[str, Any]) -> dict[str, Path]:
+    """Writes vectors.txt, vectors.bin, projector/{vectors,metadata}.tsv and report.json (atomically)."""
+    workdir = Path(workdir)
+    paths = {
+        "text": wv.save_word2vec_format(workdir / "vectors.txt", binary=False),
+        "binary": wv.save_word2vec_format(workdir / "vectors.bin", binary=True),
+    }
+    paths["projector_vectors"], paths["projector_metadata"] = wv.save_projector(workdir / "projector")
+    report["outputs"] = {k: str(v) for k, v in paths.items()}
+    paths["report"] = atomic_write_json(workdir / "report.json", report)
+    return paths

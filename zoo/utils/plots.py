@@ -1,0 +1,81 @@
+"""PNG plots people look at: training curves and simple line charts. Headless (Agg)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from zoo.utils.io import atomic_path
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
+    """Saves a matplotlib figure to ``path`` atomically as PNG and closes it."""
+    plt = _pyplot()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike, title: str = "") -> Path:
+    """Plots Keras-style history curves (``loss``/``val_loss`` pairs share an axis) to a PNG.
+
+    Args:
+        history: metric name -> per-epoch values (``keras.callbacks.History.history`` or a CSV log).
+        path: PNG file to write.
+        title: figure title.
+    """
+    plt = _pyplot()
+    bases = []
+    for key in history:
+        base = key[4:] if key.startswith("val_") else key
+        if base not in bases and base not in ("epoch", "learning_rate", "lr"):
+            bases.append(base)
+    n = max(1, len(bases))
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    for ax, base in zip(axes[0], bases):
+        for key, style in ((base, "-"), (f"val_{base}", "--")):
+            if key in history and len(history[key]):
+                values = list(history[key])
+                ax.plot(range(1, len(values) + 1), values, style, marker="o", ms=3, label=key)
+        ax.set_xlabel("epoch")
+        ax.set_title(base)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)
+
+
+def plot_lines(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    path: str | os.PathLike,
+    xlabel: str = "",
+    ylabel: str = "",
+    title: str = "",
+    logx: bool = False,
+) -> Path:
+    """Plots several named series over a shared x axis (e.g. a learning curve) to a PNG."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, ys in series.items():
+        ax.plot(list(x)[: len(ys)], list(ys), marker="o", label=name)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    return save_figure(fig, path)
