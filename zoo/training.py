@@ -57,7 +57,7 @@ def read_history(csv_path: str | os.PathLike) -> dict[str, list[float]]:
     history: dict[str, list[float]] = {}
     for row in rows:
         for key, value in row.items():
-            if key == "epoch" or value in (None, ""):
+            if key == "epoch" or value in (None, "", "NA"):
                 continue
             history.setdefault(key, []).append(float(value))
     return history

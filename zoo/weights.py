@@ -94,6 +94,11 @@ for _name, (_top, _notop) in {
     )
 
 
+def keras_cache_dir() -> Path:
+    """The Keras cache root: ``$KERAS_HOME`` (read at call time) or ``~/.keras``."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+
+
 def imagenet_file(arch: str, include_top: bool = True) -> Path:
     """Returns the local path of ``arch``'s ImageNet weight file, from the Keras cache or a download.
 
@@ -107,9 +112,11 @@ def imagenet_file(arch: str, include_top: bool = True) -> Path:
             "Use weights=None or weights=<path to a .weights.h5 file>."
         )
     wf = IMAGENET[arch][0 if include_top else 1]
-    cache_dir = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "models"
+    cache_dir = keras_cache_dir() / "models"
     try:
-        path = keras.utils.get_file(wf.fname, wf.origin, cache_subdir="models", file_hash=wf.file_hash)
+        path = keras.utils.get_file(
+            wf.fname, wf.origin, cache_dir=str(keras_cache_dir()), cache_subdir="models", file_hash=wf.file_hash
+        )
     except Exception as exc:  # network errors surface as many types
         raise WeightsError(
             f"Could not get ImageNet weights for {arch!r} ({wf.fname}): {exc}. Offline? Copy the file "

@@ -16,7 +16,9 @@ def test_scales_formula():
 @pytest.mark.parametrize("caffe", [False, True])
 def test_counts_8732_and_24564(cfg, caffe):
     kw = dict(sizes=cfg["caffe_sizes"], steps=cfg["steps"]) if caffe else {}
-    boxes = ssd_default_boxes(cfg["image_size"], cfg["feature_sizes"], boxes_per_location=cfg["boxes_per_location"], **kw)
+    boxes = ssd_default_boxes(
+        cfg["image_size"], cfg["feature_sizes"], boxes_per_location=cfg["boxes_per_location"], **kw
+    )
     assert boxes.shape == (cfg["num_boxes"], 4) and boxes.dtype == np.float32
 
 
@@ -41,8 +43,11 @@ def test_ssd300_paper_coordinates():
 
 def test_ssd300_caffe_sizes():
     boxes = ssd_default_boxes(
-        300, SSD300["feature_sizes"], boxes_per_location=SSD300["boxes_per_location"],
-        sizes=SSD300["caffe_sizes"], steps=SSD300["steps"],
+        300,
+        SSD300["feature_sizes"],
+        boxes_per_location=SSD300["boxes_per_location"],
+        sizes=SSD300["caffe_sizes"],
+        steps=SSD300["steps"],
     )
     np.testing.assert_allclose(boxes[0], [4 - 15, 4 - 15, 4 + 15, 4 + 15], rtol=1e-5)  # 30 px at (4, 4)
     e = math.sqrt(30 * 60) / 2
@@ -72,7 +77,11 @@ def test_grid_anchors_rpn():
     h = anchors[:, 3] - anchors[:, 1]
     np.testing.assert_allclose(sorted(set(np.round(w * h))), [128**2, 256**2, 512**2], rtol=1e-4)
     # first anchor: cell (0, 0) centre (8, 8), ratio 0.5 (h / w), size 128
-    np.testing.assert_allclose(anchors[0], [8 - 64 * math.sqrt(2), 8 - 32 * math.sqrt(2), 8 + 64 * math.sqrt(2), 8 + 32 * math.sqrt(2)], rtol=1e-5)
+    np.testing.assert_allclose(
+        anchors[0],
+        [8 - 64 * math.sqrt(2), 8 - 32 * math.sqrt(2), 8 + 64 * math.sqrt(2), 8 + 32 * math.sqrt(2)],
+        rtol=1e-5,
+    )
     # anchor 9 is the next cell to the right
     np.testing.assert_allclose(anchors[9] - anchors[0], [16, 0, 16, 0], atol=1e-4)
     assert grid_anchors((2, 5), (16, 8)).shape == (90, 4)

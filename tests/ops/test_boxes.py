@@ -17,7 +17,11 @@ def np_iou(a, b):
             iw = max(0.0, min(p[2], q[2]) - max(p[0], q[0]))
             ih = max(0.0, min(p[3], q[3]) - max(p[1], q[1]))
             inter = iw * ih
-            ua = max(0.0, p[2] - p[0]) * max(0.0, p[3] - p[1]) + max(0.0, q[2] - q[0]) * max(0.0, q[3] - q[1]) - inter
+            ua = (
+                max(0.0, p[2] - p[0]) * max(0.0, p[3] - p[1])
+                + max(0.0, q[2] - q[0]) * max(0.0, q[3] - q[1])
+                - inter
+            )
             out[i, j] = inter / ua if ua > 0 else 0.0
     return out
 
@@ -38,12 +42,16 @@ def test_convert_format_hand_values():
         B.convert_format(xyxy, "xyxy", "rel_xyxy", height=100, width=200), [[0.05, 0.2, 0.15, 0.6]], rtol=1e-6
     )
     np.testing.assert_allclose(
-        B.convert_format(xyxy, "xyxy", "rel_center_xywh", height=100, width=200), [[0.1, 0.4, 0.1, 0.4]], rtol=1e-6
+        B.convert_format(xyxy, "xyxy", "rel_center_xywh", height=100, width=200),
+        [[0.1, 0.4, 0.1, 0.4]],
+        rtol=1e-6,
     )
 
 
 @pytest.mark.multibackend
-@pytest.mark.parametrize("fmt", ["yxyx", "xywh", "center_xywh", "rel_xyxy", "rel_yxyx", "rel_xywh", "rel_center_xywh"])
+@pytest.mark.parametrize(
+    "fmt", ["yxyx", "xywh", "center_xywh", "rel_xyxy", "rel_yxyx", "rel_xywh", "rel_center_xywh"]
+)
 def test_convert_format_round_trip(fmt):
     boxes = random_boxes(np.random.default_rng(0), 7).reshape(1, 7, 4)
     there = B.convert_format(boxes, "xyxy", fmt, height=120, width=90)
@@ -98,7 +106,9 @@ def test_clip():
 
 @pytest.mark.multibackend
 def test_encode_hand_values_ssd_variances():
-    deltas = keras.ops.convert_to_numpy(B.encode_boxes([[0.0, 0.0, 20.0, 20.0]], [[0.0, 0.0, 10.0, 10.0]], B.SSD_WEIGHTS))
+    deltas = keras.ops.convert_to_numpy(
+        B.encode_boxes([[0.0, 0.0, 20.0, 20.0]], [[0.0, 0.0, 10.0, 10.0]], B.SSD_WEIGHTS)
+    )
     # center (10, 10) vs (5, 5), anchor size 10: dx = (5 / 10) / 0.1 = 5; dw = log(2) / 0.2.
     np.testing.assert_allclose(deltas, [[5.0, 5.0, math.log(2) / 0.2, math.log(2) / 0.2]], rtol=1e-6)
 

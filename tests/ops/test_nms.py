@@ -109,7 +109,9 @@ def test_batched_nms_per_class_matches_numpy():
     boxes = np.stack([random_boxes(rng, n), random_boxes(rng, n)])
     scores = rng.uniform(size=(2, n, c)).astype(np.float32)
     scores[1] = 0.0  # nothing above threshold in image 1
-    out = batched_nms(boxes, scores, max_detections=30, iou_threshold=0.5, score_threshold=0.3, pre_nms_top_k=None)
+    out = batched_nms(
+        boxes, scores, max_detections=30, iou_threshold=0.5, score_threshold=0.3, pre_nms_top_k=None
+    )
     assert as_np(out["boxes"]).shape == (2, 30, 4)
     assert as_np(out["classes"]).dtype == np.int32 and as_np(out["num_detections"]).dtype == np.int32
     ref = np_batched_nms(boxes[0], scores[0], 30, 0.5, 0.3)
@@ -169,9 +171,83 @@ def test_nms_8732x21_timing():
     rng = np.random.default_rng(0)
     boxes = random_boxes(rng, 8732, 300)[None]
     scores = rng.uniform(size=(1, 8732, 21)).astype(np.float32)
-    fn = tf.function(lambda b, s: batched_nms(b, s, max_detections=200, iou_threshold=0.45, score_threshold=0.01))
+    fn = tf.function(
+        lambda b, s: batched_nms(b, s, max_detections=200, iou_threshold=0.45, score_threshold=0.01)
+    )
     fn(boxes, scores)
     t = time.perf_counter()
     for _ in range(3):
         fn(boxes, scores)
     assert (time.perf_counter() - t) / 3 < 5.0
+
+
+def compiled(fn):
+    """fn under the backend's compiler (jax.jit or tf.function): checks graph compatibility."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return jax.jit(fn)
+    import tensorflow as tf
+
+    return tf.function(fn)
+
+
+@pytest.mark.multibackend
+def test_nms_and_matching_compile_on_the_backend():
+    from zoo.ops.anchors import grid_anchors
+    from zoo.ops.matching import assign_targets, hard_negative_mining, sample_balanced
+
+    rng = np.random.default_rng(5)
+    boxes = random_boxes(rng, 30)[None]
+    scores = rng.uniform(size=(1, 30, 3)).astype(np.float32)
+    fn = compiled(lambda b, s: batched_nms(b, s, max_detections=8, iou_threshold=0.5, score_threshold=0.2))
+    out, eager = (
+        fn(boxes, scores),
+        batched_nms(boxes, scores, max_detections=8, iou_threshold=0.5, score_threshold=0.2),
+    )
+    for k in eager:
+        np.testing.assert_allclose(as_np(out[k]), as_np(eager[k]), rtol=1e-6)
+    anchors = grid_anchors(4, 16, sizes=(16, 32), ratios=(1.0,))
+    gt = np.array([[[0, 0, 20, 20], [30, 30, 60, 60], [0, 0, 0, 0]]], np.float32)
+
+    def targets(gt_boxes, loss):
+        t = assign_targets(anchors, gt_boxes, np.array([[1, 2, -1]]), np.array([[True, True, False]]))
+        neg = hard_negative_mining(loss, t["positive"], t["negative"])
+        ps, ns = sample_balanced(t["positive"], t["negative"], num_samples=8, positive_fraction=0.5, seed=0)
+        return t["classes"], neg, ps, ns
+
+    loss = rng.uniform(size=(1, len(anchors))).astype(np.float32)
+    cls, neg, ps, ns = compiled(targets)(gt, loss)
+    npos = int((as_np(cls) > 0).sum())
+    assert npos >= 2 and int(as_np(neg).sum()) == min(3 * npos, int((as_np(cls) == 0).sum()))
+    assert int(as_np(ps).sum()) == min(npos, 4) and int(as_np(ns).sum()) == 8 - int(as_np(ps).sum())
+
+
+@pytest.mark.slow
+def test_batched_nms_converts_to_tflite_with_builtin_ops():
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("TFLite conversion needs the TensorFlow backend")
+    rng = np.random.default_rng(0)
+    boxes = random_boxes(rng, 100)[None]
+    scores = rng.uniform(size=(1, 100, 4)).astype(np.float32)
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 100, 4]), tf.TensorSpec([1, 100, 4])])
+    def fn(b, s):
+        out = batched_nms(b, s, max_detections=20, iou_threshold=0.5, score_threshold=0.3, pre_nms_top_k=50)
+        return out["boxes"], out["scores"], out["num_detections"]
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([fn.get_concrete_function()], fn)
+    interpreter = Interpreter(model_content=converter.convert())
+    interpreter.allocate_tensors()
+    ins, outs = interpreter.get_input_details(), interpreter.get_output_details()
+    interpreter.set_tensor(ins[0]["index"], boxes)
+    interpreter.set_tensor(ins[1]["index"], scores)
+    interpreter.invoke()
+    got = sorted((interpreter.get_tensor(o["index"]) for o in outs), key=lambda v: v.ndim)
+    ref = [t.numpy() for t in fn(boxes, scores)]
+    ref = sorted(ref, key=lambda v: v.ndim)
+    for g, r in zip(got, ref):
+        np.testing.assert_allclose(g, r, rtol=1e-5)

@@ -31,8 +31,9 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -101,7 +102,9 @@ def captcha_multihead(
     """
     inputs = keras.Input(_check(input_shape, length, num_chars), name="image")
     x = _body(inputs, config, width, fc_units, dropout)
-    outputs = [keras.layers.Dense(num_chars, activation="softmax", name=f"char_{i}")(x) for i in range(length)]
+    outputs = [
+        keras.layers.Dense(num_chars, activation="softmax", name=f"char_{i}")(x) for i in range(length)
+    ]
     return keras.Model(inputs, outputs, name="captcha_multihead")
 
 
@@ -281,11 +284,15 @@ def train_captcha(
     chars = resolve_alphabet(alphabet)
     keras.utils.set_random_seed(seed)
     if folder is not None:
-        images, labels = load_captcha_folder(folder, alphabet=chars, length=length, height=height, width=width)
+        images, labels = load_captcha_folder(
+            folder, alphabet=chars, length=length, height=height, width=width
+        )
         order = np.random.default_rng(seed).permutation(len(images))
         n_val = max(1, int(round(len(images) * val_fraction)))
         if len(images) - n_val < 1:
-            raise ValueError(f"captcha folder {folder} has {len(images)} images: too few to train and validate")
+            raise ValueError(
+                f"captcha folder {folder} has {len(images)} images: too few to train and validate"
+            )
         val_x, val_y = images[order[:n_val]], labels[order[:n_val]]
         tr_x, tr_y = images[order[n_val:]], labels[order[n_val:]]
         train_ds = (
@@ -299,12 +306,16 @@ def train_captcha(
         val_x, val_y = fixed_validation_set(
             val_size, alphabet=chars, length=length, height=height, width=width, path=workdir / "val.npz"
         )
-        train_ds = captcha_dataset(batch_size, alphabet=chars, length=length, height=height, width=width, seed=seed)
+        train_ds = captcha_dataset(
+            batch_size, alphabet=chars, length=length, height=height, width=width, seed=seed
+        )
     val_ds = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(max(batch_size, 256))
 
     strat = get_strategy(strategy)
     with strategy_scope(strat):
-        net = builders[model](input_shape=(height, width, 1), length=length, num_chars=len(chars), config=config)
+        net = builders[model](
+            input_shape=(height, width, 1), length=length, num_chars=len(chars), config=config
+        )
         trainer = CaptchaTrainer(net, length=length, num_chars=len(chars), mode=mode)
         trainer(np.zeros((1, height, width, 1), "float32"))  # built before BackupAndRestore restores it
         trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=captcha_metrics())
@@ -355,9 +366,13 @@ def load_captcha_model(path: str | os.PathLike) -> tuple[keras.Model, dict[str, 
         path = path / "model.keras"
     meta_path = path.with_suffix(".json")
     if not path.is_file():
-        raise FileNotFoundError(f"no captcha model at {str(path)!r} (train one with `recipes/captcha.py train`)")
+        raise FileNotFoundError(
+            f"no captcha model at {str(path)!r} (train one with `recipes/captcha.py train`)"
+        )
     if not meta_path.is_file():
-        raise FileNotFoundError(f"{str(meta_path)!r} (alphabet, length, image size) is missing beside the model")
+        raise FileNotFoundError(
+            f"{str(meta_path)!r} (alphabet, length, image size) is missing beside the model"
+        )
     return keras.models.load_model(path, compile=False), json.loads(meta_path.read_text())
 
 

@@ -134,7 +134,9 @@ def resnet_features(x: Any, block: str, depths: tuple[int, ...] | list[int], sho
     if block not in _BN:
         raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
     if shortcut not in SHORTCUTS:
-        raise ValueError(f"shortcut must be 'A' (zero-padding identity) or 'B' (projection), got {shortcut!r}")
+        raise ValueError(
+            f"shortcut must be 'A' (zero-padding identity) or 'B' (projection), got {shortcut!r}"
+        )
     if len(depths) != len(STAGE_FILTERS) or any(int(d) < 1 for d in depths):
         raise ValueError(f"depths must be {len(STAGE_FILTERS)} positive block counts, got {depths!r}")
     x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
@@ -163,9 +165,13 @@ def _resnet(
 ) -> keras.Model:
     block, depths, arch, _ = RESNET_CONFIGS[name]
     if shortcut not in SHORTCUTS:
-        raise ValueError(f"{name}: shortcut must be 'A' (zero-padding identity) or 'B' (projection), got {shortcut!r}")
+        raise ValueError(
+            f"{name}: shortcut must be 'A' (zero-padding identity) or 'B' (projection), got {shortcut!r}"
+        )
     if weights == "imagenet" and shortcut != "B":
-        raise ValueError(f"{name}: ImageNet weights exist for shortcut='B' only (projection shortcuts), got 'A'.")
+        raise ValueError(
+            f"{name}: ImageNet weights exist for shortcut='B' only (projection shortcuts), got 'A'."
+        )
     n = resolve_classes(classes, num_classes, weights, include_top, has_imagenet=arch is not None)
     x, inputs = image_input(
         input_shape,

@@ -22,8 +22,9 @@ from __future__ import annotations
 import io
 import os
 import string
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -235,7 +236,9 @@ def load_captcha_folder(
         try:
             labels.append(encode_text(text_from_filename(p), alphabet, length))
         except CaptchaDataError as e:
-            raise CaptchaDataError(f"{p.name}: {e} (files must be named by their text, e.g. 0782.png)") from None
+            raise CaptchaDataError(
+                f"{p.name}: {e} (files must be named by their text, e.g. 0782.png)"
+            ) from None
         with Image.open(p) as im:
             images.append(_to_array(im, height, width))
     return np.stack(images), np.stack(labels)
@@ -254,7 +257,9 @@ def load_images(paths: list[str | os.PathLike], height: int, width: int) -> np.n
     return np.stack(out)
 
 
-def save_captcha_folder(folder: str | os.PathLike, images: np.ndarray, labels: np.ndarray, alphabet: str) -> None:
+def save_captcha_folder(
+    folder: str | os.PathLike, images: np.ndarray, labels: np.ndarray, alphabet: str
+) -> None:
     """Writes images ([N, H, W, 1] in [0, 1]) as PNGs named ``<text>_<i>.png`` (for tests and demos)."""
     from PIL import Image
 

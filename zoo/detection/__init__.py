@@ -1,1 +1,12 @@
-"""zoo.detection."""
+"""Object detectors (SSD, ...) and what they share: losses, post-processing, drawing.
+
+Example:
+    >>> model = zoo.get("ssd_vgg16", num_classes=21)
+    >>> dets = zoo.detection.detect(model, images)  # boxes in the original images' pixels
+"""
+
+from zoo.detection import losses, postprocess, ssd, visualize  # noqa: F401  (registers models)
+from zoo.detection.postprocess import detect, detection_model  # noqa: F401
+from zoo.detection.ssd import SSD, default_boxes_for  # noqa: F401
+from zoo.detection import faster_rcnn, rpn  # noqa: F401,E402  (registers faster_rcnn_vgg16, faster_rcnn_resnet50)
+from zoo.detection.faster_rcnn import FasterRCNN  # noqa: F401,E402

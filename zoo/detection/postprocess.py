@@ -17,6 +17,7 @@ detections dict ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K] int32 (-
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Sequence
 
 import keras
@@ -207,6 +208,19 @@ def detection_model(
         name="detections",
     )
     return keras.Model(image, post(raw), name=f"{model.name}_detections")
+
+
+_DETECTION_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def cached_detection_model(model: keras.Model, **thresholds: Any) -> keras.Model:
+    """``detection_model(model, **thresholds)``, built once per model and thresholds (kept outside the
+    model's attributes so that Keras does not track it as a sub-layer)."""
+    key = tuple(sorted(thresholds.items()))
+    per_model = _DETECTION_MODELS.setdefault(model, {})
+    if key not in per_model:
+        per_model[key] = detection_model(model, **thresholds)
+    return per_model[key]
 
 
 def _as_image_list(images: Any) -> list[np.ndarray]:

@@ -277,21 +277,25 @@ class SSD(keras.Model):
         max_detections: int = 100,
         pre_nms_top_k: int | None = 400,
     ) -> dict[str, Any]:
-        """Detections for a batch already at ``image_size`` (pixels of that size). See ``detect``."""
-        from zoo.detection.postprocess import postprocess_detections
+        """Detections for a batch already at ``image_size`` (pixels of that size). See ``detect``.
 
-        outputs = self(images, training=False)
-        return postprocess_detections(
-            outputs["class_logits"],
-            outputs["box_deltas"],
-            self.default_boxes,
-            self.image_size,
-            weights=self.box_weights,
+        Runs the compiled ``detection_model`` (one per set of thresholds, cached): the same graph
+        as ``predict`` on ``detection_model(self)`` and the LiteRT export.
+
+        Returns:
+            The detections dict of NumPy arrays (boxes in pixels of ``image_size``).
+        """
+        from zoo.detection.postprocess import cached_detection_model
+
+        infer = cached_detection_model(
+            self,
             score_threshold=score_threshold,
             iou_threshold=iou_threshold,
             max_detections=max_detections,
             pre_nms_top_k=pre_nms_top_k,
         )
+        out = infer.predict_on_batch(ops.convert_to_numpy(images) if not isinstance(images, np.ndarray) else images)
+        return {k: np.asarray(v) for k, v in out.items()}
 
     def get_config(self) -> dict[str, Any]:
         return {

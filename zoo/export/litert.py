@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -70,6 +71,9 @@ class ExportSpec:
         name: model name for metadata and reports.
         detection_options: passed to a detector's ``detect_batch`` (score_threshold,
             iou_threshold, max_detections, pre_nms_top_k).
+        detection_postprocess: ``"tflite_op"`` (anchor-based detectors: decoding + per-class NMS
+            by TFLite's built-in ``TFLite_Detection_PostProcess`` op, one subgraph, as MediaPipe
+            needs) or ``"graph"`` (the model's own ``detect_batch``, keras.ops NMS loop).
     """
 
     task: str
@@ -79,6 +83,7 @@ class ExportSpec:
     labels: list[str] | None = None
     name: str = "model"
     detection_options: dict[str, Any] = field(default_factory=dict)
+    detection_postprocess: str = "graph"
 
 
 @dataclass
@@ -121,7 +126,9 @@ def load_model(
     if isinstance(source, keras.Model):
         model = source
     elif isinstance(source, (str, os.PathLike)) and (
-        Path(source).suffix in (".keras", ".h5", ".tflite", ".zip") or os.sep in str(source) or Path(source).exists()
+        Path(source).suffix in (".keras", ".h5", ".tflite", ".zip")
+        or os.sep in str(source)
+        or Path(source).exists()
     ):
         model = _load_keras_file(Path(source))
     elif isinstance(source, str):
@@ -139,7 +146,9 @@ def load_model(
             kwargs.setdefault("weights", None)
         return zoo.get(source, **kwargs), name
     else:
-        raise ExportError(f"Expected a keras.Model, a .keras file or a model name, got {type(source).__name__}")
+        raise ExportError(
+            f"Expected a keras.Model, a .keras file or a model name, got {type(source).__name__}"
+        )
     if weights is not None:
         try:
             model.load_weights(weights)
@@ -218,7 +227,9 @@ def infer_spec(
         else:
             raise ExportError(f"Model {model.name} has a variable input size {shape}; pass input_size=(H, W)")
     if preprocess is None:
-        preprocess = (e.preprocess if e is not None else None) or getattr(model, "zoo_preprocess", None) or "none"
+        preprocess = (
+            (e.preprocess if e is not None else None) or getattr(model, "zoo_preprocess", None) or "none"
+        )
     label_list = _read_labels(labels) if labels is not None else _default_labels(model, e, task)
     return ExportSpec(
         task=task,
@@ -242,7 +253,9 @@ def _task_from_outputs(model: keras.Model) -> str:
         return "classification"
     if len(out.shape) == 4:
         return "segmentation"
-    raise ExportError(f"Cannot tell the task of {model.name} from its output shape {out.shape}; pass task=...")
+    raise ExportError(
+        f"Cannot tell the task of {model.name} from its output shape {out.shape}; pass task=..."
+    )
 
 
 def _read_labels(labels: Sequence[str] | str | os.PathLike) -> list[str]:
@@ -298,8 +311,104 @@ def _detections(model: keras.Model, x: Any, options: dict[str, Any] | None = Non
     return out
 
 
+def anchor_based(model: keras.Model) -> bool:
+    """True for detectors with ``default_boxes`` [N, 4], raw ``class_logits`` / ``box_deltas`` [B, N, 4]
+    and a ``detect_batch`` method (zoo.detection.ssd.SSD)."""
+    out = getattr(model, "output", None)
+    anchors = getattr(model, "default_boxes", None)
+    return (
+        isinstance(out, dict)
+        and {"class_logits", "box_deltas"} <= set(out)
+        and len(out["box_deltas"].shape) == 3
+        and anchors is not None
+        and np.asarray(anchors).ndim == 2
+        and hasattr(model, "detect_batch")
+    )
+
+
+def _detection_defaults(model: keras.Model, options: dict[str, Any]) -> dict[str, Any]:
+    import inspect
+
+    params = inspect.signature(model.detect_batch).parameters
+    defaults = {k: p.default for k, p in params.items() if p.default is not inspect.Parameter.empty}
+    merged = {**defaults, **options}
+    unknown = set(options) - set(defaults)
+    if unknown:
+        raise ExportError(
+            f"Unknown detection options {sorted(unknown)}; {model.name} accepts {sorted(defaults)}"
+        )
+    return merged
+
+
+def _implements(name: str, attrs: dict[str, Any]) -> str:
+    """The ``experimental_implements`` NodeDef text that makes the converter emit custom op ``name``."""
+    parts = [f'name: "{name}"']
+    for key, value in attrs.items():
+        if isinstance(value, bool):
+            v = f"b: {str(value).lower()}"
+        elif isinstance(value, int):
+            v = f"i: {value}"
+        else:
+            v = f"f: {float(value)}"
+        parts.append(f'attr {{ key: "{key}" value {{ {v} }} }}')
+    return " ".join(parts)
+
+
+def _tflite_detection_postprocess(model: keras.Model, raw: dict[str, Any], spec: ExportSpec) -> tuple:
+    """Decoding + per-class NMS as TFLite's ``TFLite_Detection_PostProcess`` op (TF OD API style).
+
+    The op decodes SSD box encodings ``(ty, tx, th, tw)`` against anchors ``(yc, xc, h, w)``
+    with scales ``(y, x, h, w)``; the zoo's deltas are ``(dx, dy, dw, dh)`` with weights
+    ``(wx, wy, ww, wh)`` (SSD: variances 0.1/0.2 = weights 10, 10, 5, 5), so the deltas are
+    reordered and the anchors normalised by the input size (boxes come out normalised). The
+    op numbers classes without the background column; +1 restores the zoo's class ids.
+    """
+    import tensorflow as tf
+
+    h, w = spec.input_size
+    opts = _detection_defaults(model, spec.detection_options)
+    k = int(opts.get("max_detections", 100))
+    anchors = np.asarray(model.default_boxes, np.float32)
+    yc = (anchors[:, 1] + anchors[:, 3]) / 2 / h
+    xc = (anchors[:, 0] + anchors[:, 2]) / 2 / w
+    ah = (anchors[:, 3] - anchors[:, 1]) / h
+    aw = (anchors[:, 2] - anchors[:, 0]) / w
+    anchors_yxhw = tf.constant(np.stack([yc, xc, ah, aw], axis=-1))
+    wx, wy, ww, wh = (float(v) for v in getattr(model, "box_weights", (10.0, 10.0, 5.0, 5.0)))
+    num_classes = int(raw["class_logits"].shape[-1]) - 1
+    attrs = {
+        "max_detections": k,
+        "max_classes_per_detection": 1,
+        "detections_per_class": int(opts.get("max_detections_per_class") or k),
+        "use_regular_nms": True,
+        "nms_score_threshold": float(opts.get("score_threshold", 0.01)),
+        "nms_iou_threshold": float(opts.get("iou_threshold", 0.45)),
+        "num_classes": num_classes,
+        "y_scale": wy,
+        "x_scale": wx,
+        "h_scale": wh,
+        "w_scale": ww,
+    }
+
+    @tf.function(experimental_implements=_implements("TFLite_Detection_PostProcess", attrs))
+    def postprocess(box_encodings, class_predictions, anchors):
+        # Placeholder body: the converter replaces the whole function with the op.
+        del box_encodings, class_predictions, anchors
+        return tf.zeros([1, k, 4]), tf.zeros([1, k]), tf.zeros([1, k]), tf.zeros([1])
+
+    scores = tf.nn.softmax(tf.cast(raw["class_logits"], tf.float32), axis=-1)
+    deltas = tf.gather(tf.cast(raw["box_deltas"], tf.float32), [1, 0, 3, 2], axis=-1)
+    boxes, classes, det_scores, num = postprocess(deltas, scores, anchors_yxhw)
+    return tf.clip_by_value(boxes, 0.0, 1.0), classes + 1.0, det_scores, num
+
+
 def serving_function(
-    model: keras.Model, spec: ExportSpec, *, fold_preprocessing: bool = False, source_size: tuple[int, int] | None = None
+    model: keras.Model,
+    spec: ExportSpec,
+    *,
+    fold_preprocessing: bool = False,
+    source_size: tuple[int, int] | None = None,
+    detection_postprocess: str | None = None,
 ) -> tuple[Callable[[Any], Any], Any]:
     """The ``tf.function`` body that is converted, and its input ``tf.TensorSpec``.
 
@@ -307,6 +416,7 @@ def serving_function(
         fold_preprocessing: feed uint8 RGB; cast, (resize) and preprocess inside the graph.
         source_size: with folding, the (H, W) of the uint8 input if it differs from the
             model's; the graph resizes bilinearly.
+        detection_postprocess: ``"graph"`` or ``"tflite_op"`` (default: ``spec``'s).
 
     Example:
         >>> fn, sig = serving_function(model, spec, fold_preprocessing=True)
@@ -319,6 +429,7 @@ def serving_function(
     in_h, in_w = source_size if (fold_preprocessing and source_size) else (h, w)
     dtype = tf.uint8 if fold_preprocessing else tf.float32
     signature = tf.TensorSpec([1, in_h, in_w, spec.channels], dtype, name="image")
+    post = detection_postprocess or spec.detection_postprocess
 
     def fn(image):
         x = image
@@ -328,6 +439,8 @@ def serving_function(
                 x = tf.image.resize(x, (h, w), method="bilinear")
             x = preprocess_input(x, mode=spec.preprocess)
         if spec.task == "detection":
+            if post == "tflite_op":
+                return _tflite_detection_postprocess(model, model(x, training=False), spec)
             d = _detections(model, x, spec.detection_options)
             boxes = tf.cast(d["boxes"], tf.float32)
             scale = tf.constant([h, w, h, w], tf.float32)
@@ -336,15 +449,12 @@ def serving_function(
             classes = tf.cast(d["classes"], tf.float32)
             scores = tf.cast(d["scores"], tf.float32)
             num = tf.cast(tf.reshape(d["num_detections"], [-1]), tf.float32)
-            return (
-                tf.identity(yxyx, name="location"),
-                tf.identity(classes, name="category"),
-                tf.identity(scores, name="score"),
-                tf.identity(num, name="number_of_detections"),
-            )
+            return yxyx, classes, scores, num
         out = model(x, training=False)
         if isinstance(out, (list, tuple, dict)):
-            raise ExportError(f"{spec.task} model {model.name} must have a single output, got {type(out).__name__}")
+            raise ExportError(
+                f"{spec.task} model {model.name} must have a single output, got {type(out).__name__}"
+            )
         return tf.cast(out, tf.float32)
 
     return fn, signature
@@ -354,7 +464,9 @@ def serving_function(
 
 
 def _unsupported_ops(message: str) -> list[str]:
-    ops = set(re.findall(r"'(?:tf|tfl|mhlo|stablehlo)\.(\w+)' op is neither a custom op nor a flex op", message))
+    ops = set(
+        re.findall(r"'(?:tf|tfl|mhlo|stablehlo)\.(\w+)' op is neither a custom op nor a flex op", message)
+    )
     ops |= set(re.findall(r"\btf\.(\w+)\b[^\n]*not supported", message))
     m = re.search(r"(?:Flex ops|Some ops are not supported[^:]*):\s*([^\n]+)", message)
     if m:
@@ -380,6 +492,7 @@ def convert(
         ExportError: unknown quantization, unsupported op/layer, empty representative data.
     """
     import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
     if keras.backend.backend() != "tensorflow":
         raise ExportError(
@@ -389,19 +502,85 @@ def convert(
         raise ExportError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {quantize!r}")
     if integer_io and quantize != "int8":
         raise ExportError("integer_io=True needs quantize='int8'")
-    fn, signature = serving_function(model, spec, fold_preprocessing=fold_preprocessing, source_size=source_size)
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    op_post = spec.task == "detection" and spec.detection_postprocess == "tflite_op"
+    if quantize == "int8" and spec.task == "detection" and not op_post:
+        # TF 2.21's calibrator crashes the process (SIGSEGV) on the WHILE loop of the in-graph
+        # fixed-size NMS (zoo.ops.nms), so refuse before converting rather than take Python down.
+        raise ExportError(
+            "quantize='int8' is not available for detectors whose NMS runs in the graph (keras.ops loop): "
+            "TF 2.21's int8 calibrator crashes on it. Use quantize='dynamic' (int8 weights) or 'float16'."
+        )
+    fn, signature = serving_function(
+        model, spec, fold_preprocessing=fold_preprocessing, source_size=source_size
+    )
+    with tempfile.TemporaryDirectory(prefix="zoo_export_") as tmp:
+        try:
+            concrete = tf.function(fn, autograph=False).get_concrete_function(signature)
+            if op_post:
+                # The TFLite_Detection_PostProcess composite survives only the SavedModel path
+                # (freezing a concrete function inlines it); from_saved_model freezes variables.
+                archive = keras.export.ExportArchive()
+                archive.track(model)
+                archive.add_endpoint("serve", tf.function(fn, autograph=False), input_signature=[signature])
+                archive.write_out(tmp, verbose=False)
+                converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
+                converter.allow_custom_ops = True
+            else:
+                # Keras 3 variables are resource variables; unfrozen, the converter keeps VAR_HANDLE /
+                # READ_VARIABLE ops that the interpreter leaves uninitialised. Freeze them to constants.
+                converter = tf.lite.TFLiteConverter.from_concrete_functions(
+                    [convert_variables_to_constants_v2(concrete)]
+                )
+        except ExportError:
+            raise
+        except Exception as e:  # noqa: BLE001  (tracing errors come from anywhere in the model)
+            raise ExportError(f"Cannot trace {spec.name} for export: {type(e).__name__}: {e}") from e
+        data = _configure_and_convert(
+            converter,
+            concrete,
+            spec,
+            quantize,
+            representative,
+            num_calibration,
+            fold_preprocessing,
+            source_size,
+            integer_io,
+            data_dir,
+        )
+    if op_post:
+        _check_custom_ops(data, allowed={"TFLite_Detection_PostProcess"}, name=spec.name)
+    return data
+
+
+def _check_custom_ops(data: bytes, allowed: set[str], name: str) -> None:
+    from ai_edge_litert.interpreter import Interpreter
 
     try:
-        concrete = tf.function(fn, autograph=False).get_concrete_function(signature)
-        # Keras 3 variables are resource variables; unfrozen, the converter keeps VAR_HANDLE /
-        # READ_VARIABLE ops that the interpreter leaves uninitialised. Freeze them to constants.
-        frozen = convert_variables_to_constants_v2(concrete)
-    except ExportError:
-        raise
-    except Exception as e:  # noqa: BLE001  (tracing errors come from anywhere in the model)
-        raise ExportError(f"Cannot trace {spec.name} for export: {type(e).__name__}: {e}") from e
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+        ops = {d["op_name"] for d in Interpreter(model_content=data)._get_ops_details()}
+    except Exception as e:  # noqa: BLE001  (an unresolved custom op fails at load)
+        raise ExportError(f"{name}: the converted model does not load in the LiteRT interpreter: {e}") from e
+    builtin = {o for o in ops if o.isupper() or o in allowed}
+    extra = ops - builtin
+    if extra:
+        raise ExportError(
+            f"{name} uses operations LiteRT's built-in ops cannot run ({', '.join(sorted(extra))})"
+        )
+
+
+def _configure_and_convert(
+    converter: Any,
+    concrete: Any,
+    spec: ExportSpec,
+    quantize: str,
+    representative: Any,
+    num_calibration: int,
+    fold_preprocessing: bool,
+    source_size: tuple[int, int] | None,
+    integer_io: bool,
+    data_dir: str | None,
+) -> bytes:
+    import tensorflow as tf
+
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if quantize == "float16":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -411,7 +590,9 @@ def convert(
     elif quantize == "int8":
         h, w = source_size if (fold_preprocessing and source_size) else spec.input_size
         if representative is None:
-            raise ExportError("quantize='int8' needs a representative dataset (folder, 'tfds:NAME', 'photos', 'synthetic')")
+            raise ExportError(
+                "quantize='int8' needs a representative dataset (folder, 'tfds:NAME', 'photos', 'synthetic')"
+            )
         try:
             images = load_images(representative, num_calibration, (h, w), seed=1, data_dir=data_dir)
         except RepresentativeDataError as e:
@@ -426,6 +607,8 @@ def convert(
             if spec.task == "detection"
             else [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         )
+        if spec.task == "detection":
+            converter.allow_custom_ops = True  # the post-process op stays float
         if integer_io:
             if not fold_preprocessing:
                 converter.inference_input_type = tf.uint8
@@ -437,12 +620,26 @@ def convert(
         msg = str(e)
         ops = _unsupported_ops(msg)
         if ops or "not supported" in msg or "neither a custom op nor a flex op" in msg:
-            hint = f" ({', '.join(ops)})" if ops else ""
+            where = _layers_using(concrete, ops)
+            hint = f" ({', '.join(ops)}{'; in layer(s) ' + ', '.join(where) if where else ''})" if ops else ""
             raise ExportError(
                 f"{spec.name} uses operations LiteRT's built-in ops cannot run{hint}. Replace the layer(s) "
                 f"using them with keras.layers / keras.ops equivalents. Converter said: {_first_lines(msg)}"
             ) from e
         raise ExportError(f"LiteRT conversion of {spec.name} failed: {_first_lines(msg)}") from e
+
+
+def _layers_using(concrete: Any, ops: Sequence[str]) -> list[str]:
+    """Names of the Keras layers whose graph nodes have a type in ``ops`` (from node name scopes)."""
+    layers = []
+    for node in concrete.graph.as_graph_def().node:
+        if node.op in ops:
+            parts = node.name.split("/")
+            if len(parts) > 2:
+                layer = re.sub(r"_\d+$", "", parts[1])
+                if layer not in layers:
+                    layers.append(layer)
+    return layers
 
 
 def _first_lines(msg: str, n: int = 6) -> str:
@@ -458,7 +655,11 @@ def _representative(images: np.ndarray, spec: ExportSpec, folded: bool) -> Calla
             if folded:
                 yield [img[None].astype(np.uint8)]
             else:
-                yield [np.asarray(preprocess_input(img[None].astype(np.float32), mode=spec.preprocess), np.float32)]
+                yield [
+                    np.asarray(
+                        preprocess_input(img[None].astype(np.float32), mode=spec.preprocess), np.float32
+                    )
+                ]
 
     return gen
 
@@ -509,7 +710,11 @@ def build_metadata(
     """ModelMetadata + associated files for ``spec.task`` (see :mod:`zoo.export.metadata`)."""
     from ai_edge_litert.interpreter import Interpreter
 
-    details = Interpreter(model_content=tflite).get_input_details()[0]
+    from zoo.export.verify import canonical_output_order
+
+    interpreter = Interpreter(model_content=tflite)
+    details = interpreter.get_input_details()[0]
+    order = canonical_output_order(interpreter)  # returned output j is at file position order[j]
     _, h, w, _ = (int(v) for v in details["shape"])
     input_dtype = np.dtype(details["dtype"]).name
     norm = None
@@ -530,7 +735,9 @@ def build_metadata(
     if spec.task == "classification":
         meta = md.classifier_metadata(h, w, **kw)
     elif spec.task == "detection":
-        meta = md.detector_metadata(h, w, **kw)
+        # Metadata lists tensors in file order; the serving function returned them canonically.
+        file_order = [md.DETECTION_OUTPUT_NAMES[order.index(pos)] for pos in range(len(order))]
+        meta = md.detector_metadata(h, w, output_order=file_order, **kw)
     else:
         meta = md.segmenter_metadata(h, w, activation=_segmentation_activation(model), **kw)
     return meta, files
@@ -556,6 +763,7 @@ def export_model(
     input_size: tuple[int, int] | None = None,
     preprocess: str | None = None,
     detection_options: dict[str, Any] | None = None,
+    detection_postprocess: str | None = None,
     with_metadata: bool = True,
     force: bool = False,
     verify: bool = True,
@@ -585,6 +793,10 @@ def export_model(
         preprocess: override the ``zoo.preprocessing`` mode.
         detection_options: for detectors with ``detect_batch``: score_threshold,
             iou_threshold, max_detections, pre_nms_top_k (the detector's defaults otherwise).
+        detection_postprocess: ``"tflite_op"`` (default for anchor-based detectors such as SSD:
+            TFLite's ``TFLite_Detection_PostProcess`` op; one subgraph, so MediaPipe loads it, and
+            int8 works) or ``"graph"`` (the model's keras.ops NMS loop; the LiteRT interpreter
+            runs it, MediaPipe refuses its extra subgraphs, int8 is refused).
         with_metadata: attach MediaPipe metadata (default True).
         force: overwrite an existing ``output``.
         verify: compare with the Keras model and time the LiteRT interpreter; prints a table.
@@ -612,6 +824,18 @@ def export_model(
     model, name = load_model(source, weights=weights, build_kwargs=build_kwargs)
     spec = infer_spec(model, name, task=task, input_size=input_size, preprocess=preprocess, labels=labels)
     spec.detection_options = dict(detection_options or {})
+    if spec.task == "detection":
+        spec.detection_postprocess = detection_postprocess or (
+            "tflite_op" if anchor_based(model) else "graph"
+        )
+        if spec.detection_postprocess not in ("tflite_op", "graph"):
+            raise ExportError(
+                f"detection_postprocess must be 'tflite_op' or 'graph', got {spec.detection_postprocess!r}"
+            )
+        if spec.detection_postprocess == "tflite_op" and not anchor_based(model):
+            raise ExportError(
+                f"{spec.name} has no default_boxes / raw outputs; use detection_postprocess='graph'"
+            )
     if with_metadata and not fold_preprocessing and normalization_for(spec.preprocess) is None:
         raise ExportError(
             f"{spec.name}'s {spec.preprocess!r} preprocessing (RGB->BGR) cannot be described by MediaPipe "
@@ -619,7 +843,9 @@ def export_model(
             "or with_metadata=False"
         )
     if verbose:
-        print(f"Converting {spec.name} ({spec.task}, {spec.input_size[0]}x{spec.input_size[1]}) quantize={quantize}")
+        print(
+            f"Converting {spec.name} ({spec.task}, {spec.input_size[0]}x{spec.input_size[1]}) quantize={quantize}"
+        )
     data = convert(
         model,
         spec,

@@ -97,7 +97,9 @@ def _label_file(file_type: int, description: str) -> _md.AssociatedFileT:
     return f
 
 
-def _feature_tensor(name: str, description: str, labels: bool = False, axis: bool = True) -> _md.TensorMetadataT:
+def _feature_tensor(
+    name: str, description: str, labels: bool = False, axis: bool = True
+) -> _md.TensorMetadataT:
     t = _md.TensorMetadataT()
     t.name = name
     t.description = description
@@ -106,7 +108,9 @@ def _feature_tensor(name: str, description: str, labels: bool = False, axis: boo
     content.contentProperties = _md.FeaturePropertiesT()
     t.content = content
     if labels:
-        kind = _md.AssociatedFileType.TENSOR_AXIS_LABELS if axis else _md.AssociatedFileType.TENSOR_VALUE_LABELS
+        kind = (
+            _md.AssociatedFileType.TENSOR_AXIS_LABELS if axis else _md.AssociatedFileType.TENSOR_VALUE_LABELS
+        )
         t.associatedFiles = [_label_file(kind, "Class names, one per line (index = class id).")]
     return t
 
@@ -193,7 +197,9 @@ def detector_metadata(
         >>> md = detector_metadata(300, 300, normalization=None, input_dtype="uint8", has_labels=True)
     """
     if sorted(output_order) != sorted(DETECTION_OUTPUT_NAMES):
-        raise MetadataError(f"output_order must be a permutation of {DETECTION_OUTPUT_NAMES}, got {output_order}")
+        raise MetadataError(
+            f"output_order must be a permutation of {DETECTION_OUTPUT_NAMES}, got {output_order}"
+        )
     tensors = {}
     loc = _md.TensorMetadataT()
     loc.name = "location"
@@ -250,7 +256,11 @@ def segmenter_metadata(
     Example:
         >>> md = segmenter_metadata(128, 128, normalization=None, input_dtype="uint8", has_labels=True)
     """
-    acts = {"none": _seg_fb.Activation.NONE, "sigmoid": _seg_fb.Activation.SIGMOID, "softmax": _seg_fb.Activation.SOFTMAX}
+    acts = {
+        "none": _seg_fb.Activation.NONE,
+        "sigmoid": _seg_fb.Activation.SIGMOID,
+        "softmax": _seg_fb.Activation.SOFTMAX,
+    }
     if activation not in acts:
         raise MetadataError(f"activation must be one of {sorted(acts)}, got {activation!r}")
     opts = _seg_fb.ImageSegmenterOptionsT()
@@ -275,7 +285,9 @@ def segmenter_metadata(
     content.range = rng
     out.content = content
     if has_labels:
-        out.associatedFiles = [_label_file(_md.AssociatedFileType.TENSOR_AXIS_LABELS, "Class names, one per line.")]
+        out.associatedFiles = [
+            _label_file(_md.AssociatedFileType.TENSOR_AXIS_LABELS, "Class names, one per line.")
+        ]
     sg = _md.SubGraphMetadataT()
     sg.inputTensorMetadata = [_image_input(height, width, normalization, input_dtype)]
     sg.outputTensorMetadata = [out]

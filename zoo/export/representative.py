@@ -61,7 +61,9 @@ def photo_crops(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
     """
     paths = bundled_photo_paths()
     if not paths:
-        raise RepresentativeDataError("No bundled photographs found (scikit-learn / matplotlib sample images)")
+        raise RepresentativeDataError(
+            "No bundled photographs found (scikit-learn / matplotlib sample images)"
+        )
     photos = [Image.open(p).convert("RGB") for p in paths]
     rng = np.random.default_rng(seed)
     out = np.empty((n, *size, 3), np.uint8)
@@ -187,7 +189,9 @@ def load_images(
     if isinstance(source, np.ndarray) or (isinstance(source, (list, tuple)) and not isinstance(source, str)):
         arr = np.asarray(source)
         if arr.ndim != 4 or arr.shape[0] == 0 or arr.shape[-1] not in (1, 3):
-            raise RepresentativeDataError(f"Representative images must be a non-empty [N, H, W, 3] array, got {arr.shape}")
+            raise RepresentativeDataError(
+                f"Representative images must be a non-empty [N, H, W, 3] array, got {arr.shape}"
+            )
         if arr.dtype != np.uint8:
             arr = np.clip(arr, 0, 255).astype(np.uint8)
         if arr.shape[-1] == 1:

@@ -75,6 +75,23 @@ def _describe(d: dict[str, Any]) -> str:
     return f"{d['name']} {list(int(v) for v in d['shape'])} {np.dtype(d['dtype']).name}{qs}"
 
 
+def canonical_output_order(interpreter: Any) -> list[int]:
+    """Positions in ``get_output_details()`` of the serving function's outputs 0, 1, 2, ...
+
+    Files converted from a SavedModel signature list their outputs in an arbitrary order; the
+    signature names them ``output_0`` ... in the order the function returned them. Files from a
+    concrete function have no signature and keep the order.
+    """
+    details = interpreter.get_output_details()
+    sigs = interpreter._get_full_signature_list()
+    if not sigs:
+        return list(range(len(details)))
+    outs = next(iter(sigs.values()))["outputs"]
+    names = sorted(outs, key=lambda n: (len(n), n))
+    position = {d["index"]: i for i, d in enumerate(details)}
+    return [position[outs[n]] for n in names]
+
+
 class TFLiteRunner:
     """Runs a .tflite file with the ai-edge-litert interpreter (XNNPACK), one image at a time.
 
@@ -89,7 +106,8 @@ class TFLiteRunner:
         self.interpreter = Interpreter(num_threads=num_threads, **kw)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]
-        self.outputs = self.interpreter.get_output_details()
+        details = self.interpreter.get_output_details()
+        self.outputs = [details[i] for i in canonical_output_order(self.interpreter)]
 
     def _quantize_input(self, x: np.ndarray) -> np.ndarray:
         dtype = np.dtype(self.input["dtype"])
@@ -134,14 +152,14 @@ class TFLiteRunner:
         return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "runs": len(times)}
 
 
-def latency(model: str | os.PathLike | bytes, x: np.ndarray, threads: int, runs: int = 10) -> dict[str, float]:
+def latency(
+    model: str | os.PathLike | bytes, x: np.ndarray, threads: int, runs: int = 10
+) -> dict[str, float]:
     """LiteRT latency of one input ``x`` ``[1, H, W, C]`` with ``threads`` threads (ms)."""
     return TFLiteRunner(model, num_threads=threads).latency(x, runs=runs)
 
 
-def detection_map(
-    ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: float = 0.5
-) -> float:
+def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: float = 0.5) -> float:
     """mAP@``iou_threshold`` of ``test`` detections against ``ref`` detections taken as ground truth.
 
     Both are the four export outputs (boxes [N, K, 4] normalised yxyx, classes [N, K],
@@ -194,7 +212,9 @@ def detection_map(
     return float(np.mean(aps))
 
 
-def _map_with_evaluator(evaluator_cls: Any, ref: list[np.ndarray], test: list[np.ndarray], iou: float) -> float:
+def _map_with_evaluator(
+    evaluator_cls: Any, ref: list[np.ndarray], test: list[np.ndarray], iou: float
+) -> float:
     ev = evaluator_cls(metric="voc_all_point", iou_threshold=iou)
     boxes_r, cls_r, _, num_r = ref
     boxes_t, cls_t, sc_t, num_t = test
@@ -228,7 +248,9 @@ def _segmentation_metrics(ref: np.ndarray, test: np.ndarray) -> dict[str, float]
     }
 
 
-def compare_outputs(task: str, ref: list[np.ndarray], test: list[np.ndarray], quantize: str) -> dict[str, float]:
+def compare_outputs(
+    task: str, ref: list[np.ndarray], test: list[np.ndarray], quantize: str
+) -> dict[str, float]:
     """Agreement metrics of ``test`` (LiteRT) against ``ref`` (Keras) outputs for ``task``."""
     m: dict[str, float] = {}
     if task == "detection":
@@ -288,7 +310,11 @@ def verify_export(
         xs = imgs
     else:
         xs = np.asarray(preprocess_input(imgs.astype(np.float32), mode=spec.preprocess), np.float32)
-    fn, _ = serving_function(model, spec, fold_preprocessing=fold_preprocessing, source_size=source_size)
+    # The reference is the Keras model with the zoo's own post-processing (keras.ops NMS), also
+    # when the file uses TFLite_Detection_PostProcess: the comparison checks the op against it.
+    fn, _ = serving_function(
+        model, spec, fold_preprocessing=fold_preprocessing, source_size=source_size, detection_postprocess="graph"
+    )
     ref_per = []
     for x in xs:
         y = fn(tf.convert_to_tensor(x[None]))

@@ -11,3 +11,4 @@ from zoo.layers.unpooling import (  # noqa: F401
     bilinear_kernel,
 )
 from zoo.layers.pooling import AdaptiveAvgPool2D  # noqa: F401
+from zoo.layers.roi import RoIAlign, RoIPooling, SpatialPyramidPooling, roi_align, roi_pool  # noqa: F401

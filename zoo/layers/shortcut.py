@@ -28,7 +28,9 @@ class ZeroPadShortcut(keras.layers.Layer):
     def __init__(self, filters: int, strides: int = 1, **kwargs):
         super().__init__(**kwargs)
         if int(filters) < 1 or int(strides) < 1:
-            raise ValueError(f"filters and strides must be positive, got filters={filters}, strides={strides}")
+            raise ValueError(
+                f"filters and strides must be positive, got filters={filters}, strides={strides}"
+            )
         self.filters = int(filters)
         self.strides = int(strides)
 

@@ -22,7 +22,7 @@ then 60, 111, 162, 213, 264, 315), and steps 8, 16, 32, 64, 100, 300. Both give 
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -84,11 +84,15 @@ def _ratios_per_map(
     if boxes_per_location is None:
         raise ValueError("Pass aspect_ratios (per map) or boxes_per_location (4 or 6 per map)")
     if len(boxes_per_location) != num_maps:
-        raise ValueError(f"boxes_per_location has {len(boxes_per_location)} entries for {num_maps} feature maps")
+        raise ValueError(
+            f"boxes_per_location has {len(boxes_per_location)} entries for {num_maps} feature maps"
+        )
     out = []
     for n in boxes_per_location:
         if int(n) not in _RATIOS_FOR_COUNT:
-            raise ValueError(f"boxes_per_location must be 4 (ratios 1, 2, 1/2) or 6 (1, 2, 1/2, 3, 1/3), got {n}")
+            raise ValueError(
+                f"boxes_per_location must be 4 (ratios 1, 2, 1/2) or 6 (1, 2, 1/2, 3, 1/3), got {n}"
+            )
         out.append(_RATIOS_FOR_COUNT[int(n)])
     return out
 
@@ -162,7 +166,9 @@ def ssd_default_boxes(
         wh = np.asarray(wh, np.float64)
         if not pixel_sizes:
             wh = wh * np.array([img_w, img_h])
-        cy, cx = np.meshgrid((np.arange(fh) + offset) * step_y, (np.arange(fw) + offset) * step_x, indexing="ij")
+        cy, cx = np.meshgrid(
+            (np.arange(fh) + offset) * step_y, (np.arange(fw) + offset) * step_x, indexing="ij"
+        )
         centers = np.stack([cx.ravel(), cy.ravel()], -1)[:, None, :]  # [cells, 1, 2]
         half = wh[None, :, :] / 2.0
         out.append(np.concatenate([centers - half, centers + half], -1).reshape(-1, 4))

@@ -16,7 +16,8 @@ inside graphs as well.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -285,7 +286,9 @@ def validate_boxes(
             (finite & ~inverted & outside, f"reaches outside the {width}x{height} (w x h) image"),
         ]
         if min_size > 0:
-            thin = finite & ~inverted & ((arr[:, 2] - arr[:, 0] < min_size) | (arr[:, 3] - arr[:, 1] < min_size))
+            thin = (
+                finite & ~inverted & ((arr[:, 2] - arr[:, 0] < min_size) | (arr[:, 3] - arr[:, 1] < min_size))
+            )
             problems.append((thin, f"is smaller than min_size={min_size} pixels"))
         for mask, text in problems:
             if np.any(mask):

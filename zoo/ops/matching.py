@@ -15,7 +15,8 @@ Provides:
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import ops
@@ -125,7 +126,9 @@ def assign_targets(
         >>> t = assign_targets(default_boxes, gt["boxes"], gt["classes"], gt["valid"], weights=SSD_WEIGHTS)
     """
     gt_boxes = ops.convert_to_tensor(gt_boxes, dtype="float32")
-    matched, labels = match_boxes(anchors, gt_boxes, gt_valid, pos_iou=pos_iou, neg_iou=neg_iou, force_best=force_best)
+    matched, labels = match_boxes(
+        anchors, gt_boxes, gt_valid, pos_iou=pos_iou, neg_iou=neg_iou, force_best=force_best
+    )
     gt_classes = ops.cast(gt_classes, "int32")
     safe = ops.maximum(matched, 0)
     if gt_boxes.shape[1] == 0:

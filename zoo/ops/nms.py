@@ -8,8 +8,8 @@ Provides:
         detections dict ``{"boxes", "scores", "classes", "num_detections"}``, padded to max_detections.
 
 How it stays graph- and export-friendly: candidates are first sorted with ``top_k`` (ties keep the
-lower index first), the greedy pass is a ``fori_loop`` with a fixed number of iterations
-(``max_output_size``) that each select the first remaining candidate and suppress the candidates
+lower index first), the greedy pass is a ``while_loop`` of at most ``max_output_size`` iterations (it
+stops early when no candidate is left) that each select the first remaining candidate and suppress the candidates
 overlapping it with IoU > ``iou_threshold``. No shape depends on the data. Degenerate (zero-area or
 inverted) boxes have IoU 0 with everything, so they neither suppress nor get suppressed.
 """
@@ -41,8 +41,10 @@ def _greedy(sorted_boxes: Any, sorted_scores: Any, max_output: int, iou_threshol
     out_slots = ops.arange(max_output, dtype="int32")
     out = ops.zeros_like(sorted_scores[..., :1], dtype="int32") + ops.zeros((max_output,), dtype="int32") - 1
 
-    def body(t, state):
-        alive, out = state
+    def cond(t, alive, out):
+        return ops.logical_and(t < max_output, ops.any(alive))
+
+    def body(t, alive, out):
         first = ops.min(ops.where(alive, positions, k), axis=-1)  # [...]; k when none left
         valid = first < k
         safe = ops.minimum(first, k - 1)
@@ -52,9 +54,13 @@ def _greedy(sorted_boxes: Any, sorted_scores: Any, max_output: int, iou_threshol
         alive = alive & ~(suppress & valid[..., None])
         picked = ops.where(valid, first, -1)
         out = ops.where(out_slots == t, picked[..., None], out)
-        return alive, out
+        return t + 1, alive, out
 
-    _, out = ops.fori_loop(0, max_output, body, (alive, out))
+    # Stops as soon as no candidate is left (in every set of the batch): after a score threshold
+    # most classes of a trained detector have few candidates.
+    _, _, out = ops.while_loop(
+        cond, body, (ops.convert_to_tensor(0, dtype="int32"), alive, out), maximum_iterations=max_output
+    )
     return out
 
 
@@ -180,7 +186,9 @@ def batched_nms(
     num_classes = scores.shape[-1]
     if background_class is not None:
         if not 0 <= background_class < num_classes:
-            raise ValueError(f"background_class={background_class} is not a column of scores [B, N, {num_classes}]")
+            raise ValueError(
+                f"background_class={background_class} is not a column of scores [B, N, {num_classes}]"
+            )
         is_bg = ops.arange(num_classes) == background_class
         scores = ops.where(is_bg, NEG_INF, scores)
     max_detections = int(max_detections)

@@ -71,7 +71,7 @@ def corpus_files(path: str | os.PathLike) -> list[Path]:
 def iter_sentences(
     path: str | os.PathLike, *, errors: str = "strict", max_sentence_length: int = 10000
 ) -> Iterator[list[str]]:
-    """Streams tokenised sentences (one per line) from a file or folder.
+    """Streams tokenised sentences (one per line; blank lines yield nothing) from a file or folder.
 
     Args:
         path: a plain-text file or a folder of them.

@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -117,6 +117,17 @@ def negative_sampling_loss(y_true: Any, y_pred: Any) -> Any:
     return ops.sum(per * y_true, axis=-1)
 
 
+def _cap_duplicate_gradients(vectors: Any, ids: Any, weights: Any, vocab_size: int, cap: float) -> Any:
+    """Identity forward; backward, the gradient of a word seen ``n > cap`` times in the batch is
+    scaled by ``cap / n``, so a table row moves by at most ``cap`` times its mean batch gradient."""
+    flat = ops.reshape(ids, (-1,))
+    w = None if weights is None else ops.reshape(weights, (-1,))
+    counts = ops.bincount(flat, weights=w, minlength=vocab_size)
+    scale = ops.minimum(1.0, cap / ops.maximum(ops.cast(ops.take(counts, ids), vectors.dtype), 1.0))
+    scale = scale[..., None]
+    return vectors * scale + ops.stop_gradient(vectors * (1.0 - scale))
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class NegativeSamplingLoss(keras.losses.Loss):
     """:func:`negative_sampling_loss` summed over the batch (word2vec's per-occurrence step size)."""
@@ -143,11 +154,20 @@ class Word2VecModel(keras.Model):
         >>> logits = m({"center": c, "context": ctx, "context_mask": mask, "negatives": neg})
     """
 
-    def __init__(self, vocab_size: int, dim: int = 100, mode: str = "skipgram", seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        vocab_size: int,
+        dim: int = 100,
+        mode: str = "skipgram",
+        seed: int | None = None,
+        duplicate_cap: float | None = 8.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.vocab_size, self.dim, self.mode, self.seed = int(vocab_size), int(dim), mode, seed
+        self.duplicate_cap = None if duplicate_cap is None else float(duplicate_cap)
         self.word_embedding = keras.layers.Embedding(
             vocab_size,
             dim,
@@ -167,8 +187,13 @@ class Word2VecModel(keras.Model):
         center = ops.cast(inputs["center"], "int32")
         negatives = ops.cast(inputs["negatives"], "int32")
         mask = ops.cast(inputs["context_mask"], self.compute_dtype)
-        ctx = self.word_embedding(ops.cast(inputs["context"], "int32"))  # [B, S, d]
-        out = self.context_embedding(ops.concatenate([center[:, None], negatives], axis=1))  # [B, 1+K, d]
+        context = ops.cast(inputs["context"], "int32")
+        out_ids = ops.concatenate([center[:, None], negatives], axis=1)
+        ctx = self.word_embedding(context)  # [B, S, d]
+        out = self.context_embedding(out_ids)  # [B, 1+K, d]
+        if self.duplicate_cap is not None:
+            ctx = _cap_duplicate_gradients(ctx, context, mask, self.vocab_size, self.duplicate_cap)
+            out = _cap_duplicate_gradients(out, out_ids, None, self.vocab_size, self.duplicate_cap)
         if self.mode == "skipgram":
             logits = ops.matmul(ctx, ops.transpose(out, (0, 2, 1)))  # [B, S, 1+K]
         else:
@@ -181,7 +206,13 @@ class Word2VecModel(keras.Model):
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
-        config.update(vocab_size=self.vocab_size, dim=self.dim, mode=self.mode, seed=self.seed)
+        config.update(
+            vocab_size=self.vocab_size,
+            dim=self.dim,
+            mode=self.mode,
+            seed=self.seed,
+            duplicate_cap=self.duplicate_cap,
+        )
         return config
 
     def word_vectors(self, words: list[str]) -> WordVectors:
@@ -281,6 +312,7 @@ def train_word2vec(
     *,
     verbose: int | str = "auto",
     save: bool = True,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
 ) -> tuple[WordVectors, dict[str, Any]]:
     """Trains word2vec on a plain-text file or folder; resumes if ``workdir`` holds an interrupted run.
 
@@ -314,7 +346,7 @@ def train_word2vec(
         epochs=config.epochs,
         steps_per_epoch=steps,
         workdir=workdir,
-        callbacks=[timer],
+        callbacks=[timer, *callbacks],
         verbose=verbose,
         title=f"word2vec {config.mode}",
     )

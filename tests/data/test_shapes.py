@@ -1,0 +1,70 @@
+"""Tests of zoo.data.shapes: determinism, box/mask consistency, the tf.data batch format."""
+
+import numpy as np
+import pytest
+
+from zoo.data.shapes import CLASS_NAMES, generate_shapes_example, shapes_dataset
+
+
+def tight_box(mask):
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+def test_generator_deterministic_and_consistent():
+    a = generate_shapes_example(np.random.default_rng([5, 1]), 64, 5)
+    b = generate_shapes_example(np.random.default_rng([5, 1]), 64, 5)
+    c = generate_shapes_example(np.random.default_rng([5, 2]), 64, 5)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not np.array_equal(a["image"], c["image"])
+    assert CLASS_NAMES[0] == "background"
+    for seed in range(20):
+        ex = generate_shapes_example(np.random.default_rng(seed), 48, 4)
+        n = len(ex["classes"])
+        assert 1 <= n <= 4 and ex["image"].shape == (48, 48, 3) and ex["image"].dtype == np.uint8
+        assert ex["boxes"].dtype == np.float32 and ex["classes"].dtype == np.int32
+        assert set(ex["classes"].tolist()) <= {1, 2, 3}
+        assert ex["masks"].shape == (n, 48, 48)
+        for box, mask in zip(ex["boxes"], ex["masks"]):
+            np.testing.assert_array_equal(box, tight_box(mask))
+        assert ex["masks"].sum(0).max() == 1  # no overlap
+    with pytest.raises(ValueError, match="image_size"):
+        generate_shapes_example(np.random.default_rng(0), 8)
+
+
+def test_shapes_dataset_batch_format_and_determinism():
+    ds = shapes_dataset(num_images=6, image_size=32, max_objects=3, seed=4, batch_size=4, with_masks=True)
+    batches = list(ds)
+    assert len(batches) == 2
+    images, t = batches[0]
+    assert images.shape == (4, 32, 32, 3) and images.dtype.name == "float32"
+    assert t["boxes"].shape == (4, 3, 4) and t["classes"].dtype.name == "int32"
+    assert t["masks"].shape == (4, 3, 32, 32) and t["difficult"].dtype.name == "bool"
+    valid, classes = t["valid"].numpy(), t["classes"].numpy()
+    assert np.all(classes[valid] >= 1) and np.all(classes[~valid] == -1)
+    assert np.all(t["boxes"].numpy()[~valid] == 0)
+    again = next(iter(shapes_dataset(num_images=6, image_size=32, max_objects=3, seed=4, batch_size=4)))
+    np.testing.assert_array_equal(images.numpy(), again[0].numpy())
+    ex = generate_shapes_example(np.random.default_rng([4, 0]), 32, 3)
+    np.testing.assert_array_equal(images.numpy()[0], ex["image"])
+    infinite = shapes_dataset(image_size=32, batch_size=2, seed=0)
+    assert len(list(infinite.take(3))) == 3
+    with pytest.raises(ValueError, match="num_images"):
+        shapes_dataset(num_images=0)
+
+
+def test_shapes_dataset_augmented_masks_follow_boxes():
+    ds = shapes_dataset(
+        num_images=12, image_size=48, max_objects=3, seed=2, batch_size=None, with_masks=True, augment=True
+    )
+    for image, t in ds:
+        assert image.shape == (48, 48, 3)
+        boxes, valid, masks = t["boxes"].numpy(), t["valid"].numpy(), t["masks"].numpy()
+        for box, v, mask in zip(boxes, valid, masks):
+            if not v:
+                assert mask.sum() == 0
+                continue
+            assert np.all(box >= 0) and box[2] <= 48 and box[3] <= 48 and box[2] > box[0] and box[3] > box[1]
+            if mask.sum() > 0:
+                np.testing.assert_allclose(tight_box(mask), box, atol=2.5)

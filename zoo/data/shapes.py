@@ -1,0 +1,212 @@
+"""Synthetic detection / instance-segmentation data: coloured shapes on textured backgrounds.
+
+Provides:
+    CLASS_NAMES: ("background", "circle", "square", "triangle"). Class id 0 is background and is
+        never given to an object; objects have ids 1..3 (so ``num_classes=4`` for a detector).
+    generate_shapes_example: one image (NumPy, deterministic given the ``rng``) with its xyxy pixel
+        boxes, class ids and per-instance binary masks.
+    shapes_dataset: a ``tf.data`` pipeline of such images (finite or infinite), padded to the batch
+        format shared by every zoo detection loader (see ``zoo.data.detection``), optionally with the
+        SSD augmentations.
+
+Image i of a dataset is generated from ``numpy.random.default_rng([seed, i])``: the same seed always
+gives the same images, in any order and with any parallelism. Objects do not overlap (their boxes are
+at least one pixel apart), so every mask is the whole shape and every box is the tight box of its mask.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+CLASS_NAMES = ("background", "circle", "square", "triangle")
+NUM_CLASSES = len(CLASS_NAMES)
+TEXTURES = ("noise", "gradient", "stripes")
+
+
+def _background(rng: np.random.Generator, size: int) -> np.ndarray:
+    kind = TEXTURES[int(rng.integers(len(TEXTURES)))]
+    base = rng.uniform(0, 255, 3)
+    if kind == "noise":
+        img = base + rng.normal(0, 20, (size, size, 3))
+    elif kind == "gradient":
+        other = rng.uniform(0, 255, 3)
+        angle = rng.uniform(0, 2 * np.pi)
+        yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
+        t = np.cos(angle) * xx + np.sin(angle) * yy
+        t = (t - t.min()) / max(t.max() - t.min(), 1e-6)
+        img = base + (other - base) * t[..., None] + rng.normal(0, 5, (size, size, 3))
+    else:
+        other = base + rng.uniform(-60, 60, 3)
+        period = rng.uniform(4, 12)
+        angle = rng.uniform(0, np.pi)
+        yy, xx = np.mgrid[0:size, 0:size]
+        band = (np.floor((np.cos(angle) * xx + np.sin(angle) * yy) / period) % 2)[..., None]
+        img = base * (1 - band) + other * band + rng.normal(0, 5, (size, size, 3))
+    return np.clip(img, 0, 255)
+
+
+def _shape_mask(kind: int, size: int, x0: float, y0: float, s: float) -> np.ndarray:
+    """Mask of a shape inscribed in the square [x0, x0 + s] x [y0, y0 + s] (pixel centres tested)."""
+    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+    if kind == 1:  # circle
+        r = s / 2
+        return (xx - x0 - r) ** 2 + (yy - y0 - r) ** 2 <= r * r
+    if kind == 2:  # square
+        return (xx >= x0) & (xx <= x0 + s) & (yy >= y0) & (yy <= y0 + s)
+    # triangle pointing up: apex (x0 + s/2, y0), base from (x0, y0 + s) to (x0 + s, y0 + s)
+    t = (yy - y0) / s
+    half = t * s / 2
+    cx = x0 + s / 2
+    return (t >= 0) & (t <= 1) & (xx >= cx - half) & (xx <= cx + half)
+
+
+def generate_shapes_example(
+    rng: np.random.Generator,
+    image_size: int = 64,
+    max_objects: int = 4,
+    min_objects: int = 1,
+    min_scale: float = 0.15,
+    max_scale: float = 0.45,
+) -> dict[str, np.ndarray]:
+    """One synthetic image with 1..max_objects non-overlapping shapes.
+
+    Args:
+        rng: NumPy generator (the only source of randomness).
+        image_size: square image side in pixels (>= 16).
+        max_objects, min_objects: object count range (fewer if no free place is found).
+        min_scale, max_scale: shape side as a fraction of the image side.
+
+    Returns:
+        dict(image uint8 [S, S, 3], boxes float32 [n, 4] xyxy pixels (tight around the mask),
+        classes int32 [n] in 1..3, masks uint8 [n, S, S] with 1 inside the shape).
+
+    Example:
+        >>> ex = generate_shapes_example(np.random.default_rng(0), image_size=64)
+        >>> ex["boxes"], [CLASS_NAMES[c] for c in ex["classes"]]
+    """
+    if image_size < 16:
+        raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
+    if not 1 <= min_objects <= max_objects:
+        raise ValueError(f"Need 1 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
+    img = _background(rng, image_size)
+    n_target = int(rng.integers(min_objects, max_objects + 1))
+    boxes, classes, masks = [], [], []
+    for _ in range(n_target * 20):
+        if len(boxes) == n_target:
+            break
+        s = rng.uniform(min_scale, max_scale) * image_size
+        x0, y0 = rng.uniform(0, image_size - s, 2)
+        kind = int(rng.integers(1, NUM_CLASSES))
+        mask = _shape_mask(kind, image_size, x0, y0, s)
+        ys, xs = np.nonzero(mask)
+        if len(xs) < 4:
+            continue
+        box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+        if any(
+            box[0] <= b[2] + 1 and b[0] <= box[2] + 1 and box[1] <= b[3] + 1 and b[1] <= box[3] + 1
+            for b in boxes
+        ):
+            continue
+        bg_color = img[mask].mean(0)
+        color = rng.uniform(0, 255, 3)
+        while np.linalg.norm(color - bg_color) < 120:
+            color = rng.uniform(0, 255, 3)
+        img[mask] = color + rng.normal(0, 4, (int(mask.sum()), 3))
+        boxes.append(box)
+        classes.append(kind)
+        masks.append(mask)
+    return {
+        "image": np.clip(img, 0, 255).astype(np.uint8),
+        "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+        "classes": np.asarray(classes, np.int32),
+        "masks": np.asarray(masks, np.uint8).reshape(-1, image_size, image_size),
+    }
+
+
+def _padded_example(
+    index: int, seed: int, image_size: int, max_objects: int, min_objects: int
+) -> tuple[np.ndarray, ...]:
+    ex = generate_shapes_example(
+        np.random.default_rng([int(seed), int(index)]), image_size, max_objects, min_objects
+    )
+    n = len(ex["classes"])
+    boxes = np.zeros((max_objects, 4), np.float32)
+    classes = np.full((max_objects,), -1, np.int32)
+    masks = np.zeros((max_objects, image_size, image_size), np.uint8)
+    boxes[:n], classes[:n], masks[:n] = ex["boxes"], ex["classes"], ex["masks"]
+    return ex["image"].astype(np.float32), boxes, classes, masks
+
+
+def shapes_dataset(
+    num_images: int | None = None,
+    image_size: int = 64,
+    max_objects: int = 4,
+    seed: int = 0,
+    batch_size: int | None = 8,
+    with_masks: bool = False,
+    augment: bool = False,
+    min_objects: int = 1,
+    output_size: int | None = None,
+    drop_remainder: bool = False,
+) -> Any:
+    """A ``tf.data.Dataset`` of synthetic shapes in the zoo's detection batch format.
+
+    Args:
+        num_images: images per pass; None = infinite stream (use ``steps_per_epoch``).
+        image_size: generated square image side.
+        max_objects: objects per image at most; also the padded ground-truth length G.
+        seed: dataset seed (image i comes from ``default_rng([seed, i])``); use another seed for
+            held-out data.
+        batch_size: batch size, or None for unbatched examples.
+        with_masks: add ``masks`` [B, G, S, S] uint8 to the targets.
+        augment: apply ``zoo.data.detection.ssd_augment`` (photometric, expansion, IoU crop, flip).
+        min_objects: objects per image at least.
+        output_size: size of the augmented images (default ``image_size``).
+        drop_remainder: drop a last partial batch.
+
+    Returns:
+        Dataset of ``(images float32 [B, S, S, 3] in 0..255, targets)`` with targets =
+        dict(boxes [B, G, 4] float32 xyxy pixels, classes [B, G] int32 (1..3; -1 padding),
+        valid [B, G] bool, difficult [B, G] bool (all False) [, masks [B, G, S, S] uint8]).
+
+    Example:
+        >>> ds = shapes_dataset(num_images=256, image_size=64, batch_size=16, seed=1)
+        >>> images, targets = next(iter(ds))
+    """
+    import tensorflow as tf
+
+    from zoo.data.detection import finalize_batch, ssd_augment
+
+    if num_images is not None and num_images < 1:
+        raise ValueError(f"num_images must be >= 1 or None (infinite), got {num_images}")
+    size, g = int(image_size), int(max_objects)
+    index = tf.data.Dataset.range(num_images) if num_images is not None else tf.data.Dataset.range(2**62)
+
+    def make(i):
+        image, boxes, classes, masks = tf.numpy_function(
+            lambda j: _padded_example(int(j), seed, size, g, min_objects),
+            [i],
+            [tf.float32, tf.float32, tf.int32, tf.uint8],
+            stateful=False,
+        )
+        image.set_shape((size, size, 3))
+        boxes.set_shape((g, 4))
+        classes.set_shape((g,))
+        masks.set_shape((g, size, size))
+        targets = {
+            "boxes": boxes,
+            "classes": classes,
+            "valid": classes > 0,
+            "difficult": tf.zeros((g,), tf.bool),
+        }
+        if with_masks:
+            targets["masks"] = masks
+        if augment:
+            aug_seed = tf.stack([tf.cast(seed, tf.int64), i])
+            image, targets = ssd_augment(image, targets, output_size or size, seed=aug_seed)
+        return image, targets
+
+    ds = index.map(make, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return finalize_batch(ds, batch_size, drop_remainder=drop_remainder)
