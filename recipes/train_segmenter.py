@@ -29,13 +29,17 @@ from zoo.training import STRATEGIES  # noqa: E402
 def parse_args(argv: list[str] | None = None) -> SegmentationConfig:
     """Parses the command line into a :class:`SegmentationConfig`."""
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--model", default="unet", help="fcn8s_vgg16 | fcn16s_vgg16 | fcn32s_vgg16 | unet | unet_vgg16")
+    p.add_argument(
+        "--model", default="unet", help="fcn8s_vgg16 | fcn16s_vgg16 | fcn32s_vgg16 | unet | unet_vgg16"
+    )
     p.add_argument("--data", default="shapes", help="shapes | pets | PATH (folder with images/ and masks/)")
     p.add_argument("--data-dir", default=None, help="TFDS data folder for --data pets")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=None, help="Adam learning rate (default 1e-3 U-Net, 1e-4 VGG16 models)")
+    p.add_argument(
+        "--lr", type=float, default=None, help="Adam learning rate (default 1e-3 U-Net, 1e-4 VGG16 models)"
+    )
     p.add_argument("--loss", default="crossentropy", choices=LOSS_KINDS)
     p.add_argument("--train-images", type=int, default=1024, help="synthetic shapes: training images")
     p.add_argument("--val-images", type=int, default=128, help="synthetic shapes: validation images")
@@ -43,7 +47,11 @@ def parse_args(argv: list[str] | None = None) -> SegmentationConfig:
     p.add_argument("--depth", type=int, default=4, help="U-Net levels (5 in the paper)")
     p.add_argument("--no-batch-norm", action="store_true", help="U-Net without batch normalisation")
     p.add_argument("--fc-units", type=int, default=4096, help="FCN fc6/fc7 width (4096 in the paper)")
-    p.add_argument("--weights", default=None, help="imagenet_backbone for VGG16-based models")
+    p.add_argument(
+        "--weights",
+        default=None,
+        help="imagenet (FCN) or imagenet_backbone (FCN, unet_vgg16): ImageNet VGG16 weights",
+    )
     p.add_argument("--strategy", default="default", choices=STRATEGIES)
     p.add_argument("--workdir", default="runs/segmenter")
     p.add_argument("--seed", type=int, default=0)
@@ -76,8 +84,17 @@ def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
     report = train(cfg)
     m = report["metrics"]
-    print(json.dumps({"mean_iou": m["mean_iou"], "pixel_accuracy": m["pixel_accuracy"],
-                      "per_class_iou": m["per_class_iou"], "seconds": report["seconds"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "mean_iou": m["mean_iou"],
+                "pixel_accuracy": m["pixel_accuracy"],
+                "per_class_iou": m["per_class_iou"],
+                "seconds": report["seconds"],
+            },
+            indent=2,
+        )
+    )
     print(f"Report, predictions.png and curves.png in {cfg.workdir}")
     return 0
 

@@ -719,8 +719,10 @@ def run_digits_demo(
         shots, seeds = tuple(s for s in shots if s is None or s <= 10) or (10,), tuple(seeds)[:1]
     data = load_digits_split()
     strat = get_strategy(strategy)
-    src_epochs, steps = (4, 20) if quick else (12, 25)
-    head_epochs, ft_epochs, scratch_epochs = (3, 2, 6) if quick else (8, 4, 16)
+    src_epochs, steps = (6, 25) if quick else (12, 25)
+    # from scratch gets the steps of head swap + fine-tune together (the same budget)
+    head_epochs, ft_epochs = (8, 4) if quick else (20, 10)
+    scratch_epochs = head_epochs + ft_epochs
     keras.utils.set_random_seed(0)
     with strategy_scope(strat):
         source = small_cnn(num_classes=5, name="digits04")
@@ -747,7 +749,9 @@ def run_digits_demo(
         label = "all" if k is None else str(k)
         bar.set_postfix_str(f"{method} k={label} seed={seed}")
         point_path = points_dir / f"{method}-k{label}-s{seed}.json"
-        run_dir = workdir / "runs" / f"{method}-k{label}-s{seed}"
+        # the fine-tuned run continues from the head-swap run's finished phase 1 (same folder)
+        run_name = "head_swap" if method.startswith("head_swap") else method
+        run_dir = workdir / "runs" / f"{run_name}-k{label}-s{seed}"
         final_ft = k == shots[-1] and seed == seeds[0] and method == "head_swap_finetune"
         if point_path.is_file() and not (final_ft and not (workdir / "fine_tuned.keras").is_file()):
             results[method].setdefault(label, {})[str(seed)] = json.loads(point_path.read_text())["accuracy"]
@@ -769,10 +773,10 @@ def run_digits_demo(
                 body = keras.models.clone_model(cut_body)
                 body.set_weights(cut_body.get_weights())
                 if method == "sklearn_logreg":
-                    model = head_swap(body, "logreg", cache_dir=workdir / "features", seed=seed)
+                    model = head_swap(body, "logreg", pooling="flatten", cache_dir=workdir / "features")
                     model.fit(x, y)
                 else:
-                    model = head_swap(body, "mlp", num_classes=5, hidden=(64,), dropout=0.3)
+                    model = head_swap(body, "mlp", num_classes=5, pooling="flatten", hidden=(64,), dropout=0.3)
                     train_head_swap(
                         model, body, _dataset(x, y, 16, seed), workdir=run_dir, head_epochs=head_epochs,
                         fine_tune_epochs=ft_epochs if method == "head_swap_finetune" else 0,
@@ -815,5 +819,84 @@ def run_digits_demo(
         "backend": keras.backend.backend(), "strategy": strategy, "seconds": time.time() - start,
         "fine_tuned_model": str(workdir / "fine_tuned.keras") if (workdir / "fine_tuned.keras").is_file() else None,
     }  # fmt: skip
+    atomic_write_json(workdir / "report.json", report)
+    return report
+
+
+def run_transfer(
+    workdir: str | os.PathLike,
+    train_data: Any,
+    validation_data: Any,
+    num_classes: int,
+    *,
+    model: str | keras.Model = "vgg16",
+    weights: str | None = "imagenet",
+    at: str = "last_pool",
+    input_shape: Sequence[int] = (224, 224, 3),
+    head: str = "mlp",
+    pooling: str = "avg",
+    head_epochs: int = 5,
+    fine_tune_epochs: int = 0,
+    fine_tune_blocks: int = 1,
+    learning_rate: float = 1e-3,
+    preprocess: bool = True,
+    strategy: str = "default",
+    verbose: int | str = "auto",
+) -> dict[str, Any]:
+    """Crocodile learning on your data: cut a zoo classifier, swap its head, train (and fine-tune).
+
+    ``train_data`` / ``validation_data`` are labelled ``tf.data`` datasets of images in
+    [0, 255] (e.g. from :func:`load_image_folder` or :func:`load_tfds`); the zoo model's
+    preprocessing is applied when ``preprocess``. Keras heads train in two phases
+    (:func:`train_head_swap`); scikit-learn heads fit on cached features.
+
+    Writes ``model.keras`` (Keras heads) or ``sklearn_head/`` and ``report.json``.
+
+    Example:
+        >>> train, val, names = load_image_folder("flowers/", (160, 160))
+        >>> run_transfer("runs/flowers", train, val, len(names), model="vgg16", fine_tune_epochs=3)
+    """
+    from zoo.training import get_strategy, strategy_scope
+
+    workdir = Path(workdir)
+    start = time.time()
+    if preprocess and isinstance(model, str):
+        import zoo
+
+        fn = zoo.preprocess(model)
+        train_data = train_data.map(lambda x, y: (fn(x), y))
+        validation_data = None if validation_data is None else validation_data.map(lambda x, y: (fn(x), y))
+    strat = get_strategy(strategy)
+    with strategy_scope(strat):
+        base = model
+        if isinstance(model, str):
+            import zoo
+
+            base = zoo.get(model, include_top=False, weights=weights, input_shape=tuple(input_shape))
+        body = cut(base, at)
+        new = head_swap(body, head, num_classes, pooling=pooling, cache_dir=workdir / "features")
+        report: dict[str, Any] = {
+            "model": model if isinstance(model, str) else model.name, "weights": weights, "cut_at": at,
+            "body_output": list(body.output_shape[1:]), "head": head, "num_classes": num_classes,
+            "backend": keras.backend.backend(), "strategy": strategy,
+        }  # fmt: skip
+        if isinstance(new, SklearnHead):
+            new.fit(train_data)
+            if validation_data is not None:
+                report["val_accuracy"] = new.score(validation_data)
+            new.save(workdir / "sklearn_head")
+        else:
+            histories = train_head_swap(
+                new, body, train_data, validation_data, workdir=workdir, head_epochs=head_epochs,
+                fine_tune_epochs=fine_tune_epochs, fine_tune_blocks=fine_tune_blocks,
+                learning_rate=learning_rate, verbose=verbose,
+            )  # fmt: skip
+            report["history"] = histories
+            if validation_data is not None:
+                x, y = as_arrays(validation_data)
+                report["val_accuracy"] = evaluate_accuracy(new, x, y)
+            with atomic_path(workdir / "model.keras") as tmp:
+                new.save(tmp)
+    report["seconds"] = time.time() - start
     atomic_write_json(workdir / "report.json", report)
     return report

@@ -76,11 +76,11 @@ def test_shortcut_a_is_parameter_free(name):
     assert a.get_layer("conv3_block1_0_pad").output.shape == a.get_layer("conv3_block1_add").output.shape
 
 
-@pytest.mark.multibackend
-@pytest.mark.parametrize("shortcut", ["A", "B"])
+@pytest.mark.parametrize("shortcut", [pytest.param("A", marks=pytest.mark.multibackend), "B"])
 def test_resnet18_small_forward_pass(shortcut, rng):
     model = zoo.get("resnet18", classes=10, input_shape=(32, 32, 3), shortcut=shortcut)
-    out = np.asarray(model(rng.uniform(0, 1, (2, 32, 32, 3)).astype("float32")))
+    # predict compiles the whole graph once (op-by-op eager calls are slow on JAX)
+    out = np.asarray(model.predict(rng.uniform(0, 1, (2, 32, 32, 3)).astype("float32"), verbose=0))
     assert out.shape == (2, 10)
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out.sum(-1), 1.0, rtol=1e-5)

@@ -50,7 +50,9 @@ def _write_folder(root, names, mask_names=None, size=(20, 30)):
     (root / "masks").mkdir()
     rng = np.random.default_rng(0)
     for name in names:
-        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(root / "images" / f"{name}.jpg")
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(
+            root / "images" / f"{name}.jpg"
+        )
     for name in mask_names if mask_names is not None else names:
         mask = np.zeros(size, np.uint8)
         mask[5:15, 10:25] = 2
@@ -78,7 +80,9 @@ def test_folder_errors_are_clear(tmp_path):
     with pytest.raises(FileNotFoundError, match="no image files"):
         seg.find_image_mask_pairs(tmp_path / "empty")
     _write_folder(tmp_path / "unmatched", ["a", "b"], mask_names=["a", "x"])
-    with pytest.raises(ValueError, match=r"1 image\(s\) without a mask \(e.g. b\).*1 mask\(s\) without an image \(e.g. x\)"):
+    with pytest.raises(
+        ValueError, match=r"1 image\(s\) without a mask \(e.g. b\).*1 mask\(s\) without an image \(e.g. x\)"
+    ):
         seg.find_image_mask_pairs(tmp_path / "unmatched")
     _write_folder(tmp_path / "classes", ["a"])
     with pytest.raises(Exception, match="class id 2 but num_classes=2"):
@@ -101,7 +105,9 @@ def test_pets_trimap_mapping():
 
     def fake_load(name, split, data_dir, download):
         assert name == "oxford_iiit_pet" and download is False
-        return tf.data.Dataset.from_tensors({"image": np.zeros((2, 2, 3), np.uint8), "segmentation_mask": trimap})
+        return tf.data.Dataset.from_tensors(
+            {"image": np.zeros((2, 2, 3), np.uint8), "segmentation_mask": trimap}
+        )
 
     import unittest.mock as mock
 

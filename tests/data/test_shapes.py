@@ -56,15 +56,15 @@ def test_shapes_dataset_batch_format_and_determinism():
 
 def test_shapes_dataset_augmented_masks_follow_boxes():
     ds = shapes_dataset(
-        num_images=12, image_size=48, max_objects=3, seed=2, batch_size=None, with_masks=True, augment=True
+        num_images=6, image_size=40, max_objects=3, seed=2, batch_size=None, with_masks=True, augment=True
     )
     for image, t in ds:
-        assert image.shape == (48, 48, 3)
+        assert image.shape == (40, 40, 3)
         boxes, valid, masks = t["boxes"].numpy(), t["valid"].numpy(), t["masks"].numpy()
         for box, v, mask in zip(boxes, valid, masks):
             if not v:
                 assert mask.sum() == 0
                 continue
-            assert np.all(box >= 0) and box[2] <= 48 and box[3] <= 48 and box[2] > box[0] and box[3] > box[1]
+            assert np.all(box >= 0) and box[2] <= 40 and box[3] <= 40 and box[2] > box[0] and box[3] > box[1]
             if mask.sum() > 0:
                 np.testing.assert_allclose(tight_box(mask), box, atol=2.5)

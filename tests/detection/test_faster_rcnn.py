@@ -36,7 +36,6 @@ def _np(x):
     return np.asarray(keras.ops.convert_to_numpy(x))
 
 
-@pytest.mark.multibackend
 def test_outputs_and_detections_shapes():
     model = faster_rcnn_vgg16(**TINY)
     images, _ = _batch()
@@ -127,3 +126,28 @@ def test_bad_arguments_raise():
     images, _ = _batch()
     with pytest.raises(ValueError, match="targets must be a dict"):
         model.compute_loss(images, np.zeros((2, 3)), model(images, training=True))
+
+
+def test_legacy_h5_weights_load_by_layer_name(tmp_path):
+    import h5py
+
+    source = faster_rcnn_vgg16(**{**TINY, "seed": 1})
+    layers = {
+        layer.name: layer.get_weights()
+        for part in (source.backbone, source.head)
+        for layer in part.layers
+        if layer.weights and layer.name.startswith(("block", "fc"))
+    }
+    path = tmp_path / "vgg16_like.h5"
+    with h5py.File(path, "w") as f:  # keras.applications' legacy layout: layer_names / weight_names
+        f.attrs["layer_names"] = [n.encode() for n in layers]
+        for name, values in layers.items():
+            group = f.create_group(name)
+            names = [f"{name}/w{i}" for i in range(len(values))]
+            group.attrs["weight_names"] = [n.encode() for n in names]
+            for n, v in zip(names, values):
+                group.create_dataset(n, data=v)
+    model = faster_rcnn_vgg16(**TINY, weights=str(path))
+    for name in ("block1_conv1", "block5_conv3"):
+        np.testing.assert_array_equal(model.backbone.get_layer(name).get_weights()[0], layers[name][0])
+    np.testing.assert_array_equal(model.head.get_layer("fc2").get_weights()[0], layers["fc2"][0])

@@ -65,7 +65,6 @@ def test_rpn_loss_values():
     np.testing.assert_allclose(_np(reg), (0.01125 + 1.0 - 0.5 / 9) / 2, rtol=1e-5)
 
 
-@pytest.mark.multibackend
 def test_propose_decodes_clips_drops_tiny_and_suppresses():
     anchors = np.array(
         [
@@ -88,7 +87,6 @@ def test_propose_decodes_clips_drops_tiny_and_suppresses():
     np.testing.assert_allclose(_np(boxes)[0, 3], 0.0)
 
 
-@pytest.mark.multibackend
 def test_roi_targets_hand_made():
     gt = np.array([[[0, 0, 10, 10]]], np.float32)
     props = np.array(

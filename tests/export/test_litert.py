@@ -438,3 +438,34 @@ def test_normalization_from_preprocessing(mode, mean, std):
     np.testing.assert_allclose(norm.mean, np.broadcast_to(mean, 3), rtol=1e-5)
     np.testing.assert_allclose(norm.std, np.broadcast_to(std, 3), rtol=1e-5)
     assert normalization_for("caffe") is None
+
+
+def test_grey_model_folded_for_mediapipe(tmp_path):
+    # Like the crocodile demo's model: 1-channel input in [0, 1]; the app still feeds uint8 RGB.
+    from mediapipe.tasks.python import vision
+
+    inp = keras.Input((16, 16, 1), name="image")
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    init = keras.initializers.RandomNormal(stddev=2.0)
+    out = keras.layers.Dense(3, activation="softmax", kernel_initializer=init)(keras.layers.Flatten()(x))
+    model = keras.Model(inp, out)
+    with pytest.raises(ExportError, match="grey"):
+        export_model(model, tmp_path / "g.tflite", preprocess="unit", verbose=False)
+    r = export_model(
+        model,
+        tmp_path / "g.tflite",
+        preprocess="unit",
+        fold_preprocessing=True,
+        labels="5,6,7",  # comma-separated, as --labels accepts
+        num_verify=4,
+        latency_runs=0,
+        verbose=False,
+    )
+    assert r.report.metrics["max abs error"] < 1e-4
+    img = photo_crops(1, (16, 16), seed=5)[0]
+    grey = (img.astype("float32") @ np.array([0.2989, 0.587, 0.114], "float32"))[None, ..., None] / 255.0
+    expected = int(np.argmax(model.predict(grey, verbose=0)[0]))
+    options = vision.ImageClassifierOptions(base_options=_base(r.path), max_results=1)
+    with vision.ImageClassifier.create_from_options(options) as classifier:
+        top = classifier.classify(_mp_image(img)).classifications[0].categories[0]
+    assert top.category_name == ["5", "6", "7"][expected]

@@ -165,5 +165,7 @@ def test_configs_and_save_load_round_trip(tmp_path):
     loaded = keras.models.load_model(path)
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-6)
     assert loaded.get_layer("bilinear").trainable
-    assert isinstance(keras.initializers.deserialize(keras.initializers.serialize(BilinearInitializer())),
-                      BilinearInitializer)
+    assert isinstance(
+        keras.initializers.deserialize(keras.initializers.serialize(BilinearInitializer())),
+        BilinearInitializer,
+    )

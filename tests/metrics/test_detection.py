@@ -129,3 +129,23 @@ def test_empty_and_bad_input():
         ev.add_image([[0, 0, 1, 1]], [0.5, 0.4], [1], np.zeros((0, 4)), [])
     ev.reset()
     assert ev.num_images == 0
+
+
+def test_update_with_loader_targets_and_perfect_detections():
+    from zoo.data.shapes import NUM_CLASSES, shapes_dataset
+
+    _, targets = next(iter(shapes_dataset(num_images=4, image_size=32, max_objects=3, seed=9, batch_size=4)))
+    t = {k: v.numpy() for k, v in targets.items()}
+    valid = t["valid"]
+    detections = {  # the ground truth itself, in the batched_nms format (padding: classes -1, count)
+        "boxes": t["boxes"],
+        "scores": valid.astype(np.float32),
+        "classes": np.where(valid, t["classes"], -1),
+        "num_detections": valid.sum(1).astype(np.int32),
+    }
+    ev = DetectionEvaluator(NUM_CLASSES)
+    ev.update(detections, t)
+    r = ev.result()
+    assert r["num_images"] == 4
+    assert r["voc_map"] == pytest.approx(1.0) and r["coco_map"] == pytest.approx(1.0)
+    assert r["voc07_map"] == pytest.approx(1.0)

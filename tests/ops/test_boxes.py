@@ -32,7 +32,6 @@ def random_boxes(rng, n, size=100.0):
     return np.concatenate([xy, xy + wh], -1).astype(np.float32)
 
 
-@pytest.mark.multibackend
 def test_convert_format_hand_values():
     xyxy = np.array([[10.0, 20.0, 30.0, 60.0]], np.float32)
     np.testing.assert_allclose(B.convert_format(xyxy, "xyxy", "yxyx"), [[20, 10, 60, 30]])
@@ -48,7 +47,6 @@ def test_convert_format_hand_values():
     )
 
 
-@pytest.mark.multibackend
 @pytest.mark.parametrize(
     "fmt", ["yxyx", "xywh", "center_xywh", "rel_xyxy", "rel_yxyx", "rel_xywh", "rel_center_xywh"]
 )
@@ -98,13 +96,11 @@ def test_iou_random_against_numpy_and_batched():
     np.testing.assert_allclose(batched[1], np_iou(a, b), atol=1e-5)
 
 
-@pytest.mark.multibackend
 def test_clip():
     out = B.clip_boxes([[-5.0, 10.0, 120.0, 50.0]], height=40, width=100)
     np.testing.assert_allclose(out, [[0, 10, 100, 40]])
 
 
-@pytest.mark.multibackend
 def test_encode_hand_values_ssd_variances():
     deltas = keras.ops.convert_to_numpy(
         B.encode_boxes([[0.0, 0.0, 20.0, 20.0]], [[0.0, 0.0, 10.0, 10.0]], B.SSD_WEIGHTS)

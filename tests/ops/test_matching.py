@@ -35,7 +35,6 @@ def test_match_ssd_threshold_and_bipartite():
     np.testing.assert_array_equal(as_np(idx)[0], [0, 0, 1, 0, 0, 0])
 
 
-@pytest.mark.multibackend
 def test_bipartite_forces_a_match_below_threshold():
     gt = np.array([[[22, 21, 33, 29]]], np.float32)  # best anchor is 5 with IoU < 0.5
     idx, labels = match_boxes(ANCHORS, gt, pos_iou=0.9)
@@ -60,7 +59,6 @@ def test_rpn_ignore_band_and_empty_gt():
         match_boxes(ANCHORS, gt, pos_iou=0.3, neg_iou=0.7)
 
 
-@pytest.mark.multibackend
 def test_assign_targets_classes_and_decodable_box_targets():
     gt = np.array([[[0, 0, 10, 10], [21, 21, 29, 29]]], np.float32)
     cls = np.array([[3, 1]], np.int32)
@@ -90,7 +88,6 @@ def test_hard_negative_mining_3_to_1():
     assert neg[0].tolist() == [0, 0, 0, 1, 1, 1, 1, 1]
 
 
-@pytest.mark.multibackend
 def test_sample_balanced_counts():
     rng = np.random.default_rng(0)
     pos = rng.uniform(size=(3, 2000)) < 0.05  # ~100 positives

@@ -40,23 +40,41 @@ def test_fcn8s_parameter_count_matches_the_authors_model():
 @pytest.mark.parametrize("name,skips", [("fcn32s_vgg16", 0), ("fcn16s_vgg16", 1)])
 def test_fcn32s_fcn16s_parameter_counts(name, skips):
     model = zoo.get(name)
-    assert model.count_params() == _authors_count(skips) == zoo.info(name, measure=False)["references"]["num_params"]
+    assert (
+        model.count_params()
+        == _authors_count(skips)
+        == zoo.info(name, measure=False)["references"]["num_params"]
+    )
 
 
 @pytest.mark.multibackend
-@pytest.mark.parametrize("name", ["fcn32s_vgg16", "fcn16s_vgg16", "fcn8s_vgg16"])
-def test_logits_at_input_resolution_for_sizes_divisible_by_32(name):
-    model = zoo.get(name, num_classes=3, input_shape=(None, None, 3), fc_units=8)
-    for h, w in ((32, 32), (64, 96)):
-        out = model.predict(np.zeros((1, h, w, 3), "float32"), verbose=0)
-        assert out.shape == (1, h, w, 3)
+def test_fcn8s_logits_at_input_resolution_for_a_size_divisible_by_32():
+    model = zoo.get("fcn8s_vgg16", num_classes=3, input_shape=(None, None, 3), fc_units=8)
+    out = keras.ops.convert_to_numpy(model(np.zeros((1, 64, 96, 3), "float32")))
+    assert out.shape == (1, 64, 96, 3)
+
+
+@pytest.mark.parametrize("name", ["fcn32s_vgg16", "fcn16s_vgg16"])
+def test_fcn32s_fcn16s_logits_at_input_resolution(name):
+    model = zoo.get(name, num_classes=3, input_shape=(64, 96, 3), fc_units=8)
+    assert keras.ops.convert_to_numpy(model(np.zeros((1, 64, 96, 3), "float32"))).shape == (1, 64, 96, 3)
 
 
 def test_skip_structure_and_upsampling_setup():
     model = zoo.get("fcn8s_vgg16", num_classes=4, input_shape=(64, 64, 3), fc_units=8)
     names = {layer.name for layer in model.layers}
-    assert {"fc6", "fc7", "score_fr", "upscore2", "score_pool4", "fuse_pool4", "upscore_pool4",
-            "score_pool3", "fuse_pool3", "upscore8"} <= names
+    assert {
+        "fc6",
+        "fc7",
+        "score_fr",
+        "upscore2",
+        "score_pool4",
+        "fuse_pool4",
+        "upscore_pool4",
+        "score_pool3",
+        "fuse_pool3",
+        "upscore8",
+    } <= names
     assert model.get_layer("fc6").kernel.shape == (7, 7, 512, 8)
     assert model.get_layer("fuse_pool4").output.shape[1:3] == (4, 4)  # stride 16
     assert model.get_layer("fuse_pool3").output.shape[1:3] == (8, 8)  # stride 8
@@ -65,7 +83,9 @@ def test_skip_structure_and_upsampling_setup():
     assert model.get_layer("upscore2").trainable
     np.testing.assert_allclose(np.asarray(final.kernel)[:, :, 1, 1], bilinear_kernel(16))
     assert not np.any(np.asarray(model.get_layer("score_pool3").kernel))  # zero-initialised
-    learned = zoo.get("fcn16s_vgg16", num_classes=4, input_shape=(64, 64, 3), fc_units=8, upsampling="learned")
+    learned = zoo.get(
+        "fcn16s_vgg16", num_classes=4, input_shape=(64, 64, 3), fc_units=8, upsampling="learned"
+    )
     assert learned.get_layer("upscore16").trainable
 
 
@@ -74,8 +94,8 @@ def test_input_size_errors_and_bad_arguments():
         zoo.get("fcn8s_vgg16", input_shape=(100, 96, 3))
     with pytest.raises(ValueError, match="upsampling"):
         zoo.get("fcn8s_vgg16", upsampling="nearest")
-    with pytest.raises(ValueError, match="imagenet_backbone"):
-        zoo.get("fcn32s_vgg16", weights="imagenet")
+    with pytest.raises(ValueError, match="fc_units=4096"):
+        zoo.get("fcn32s_vgg16", weights="imagenet", fc_units=8)
 
 
 def _legacy_h5(path, layers):
@@ -101,7 +121,9 @@ def test_imagenet_backbone_loads_by_layer_name(tmp_path, monkeypatch):
         return path
 
     monkeypatch.setattr("zoo.weights.imagenet_file", fake_imagenet_file)
-    model = zoo.get("fcn32s_vgg16", num_classes=2, input_shape=(32, 32, 3), fc_units=8, weights="imagenet_backbone")
+    model = zoo.get(
+        "fcn32s_vgg16", num_classes=2, input_shape=(32, 32, 3), fc_units=8, weights="imagenet_backbone"
+    )
     assert seen == {"arch": "vgg16", "include_top": False}
     np.testing.assert_allclose(np.asarray(model.get_layer("block1_conv1").kernel), kernel)
 
@@ -109,7 +131,35 @@ def test_imagenet_backbone_loads_by_layer_name(tmp_path, monkeypatch):
 def test_save_and_load_round_trip(tmp_path):
     model = zoo.get("fcn8s_vgg16", num_classes=3, input_shape=(32, 32, 3), fc_units=8)
     x = np.random.default_rng(0).random((1, 32, 32, 3)).astype("float32")
-    model.get_layer("score_pool3").set_weights([np.full((1, 1, 256, 3), 0.01, "float32"), np.zeros(3, "float32")])
+    model.get_layer("score_pool3").set_weights(
+        [np.full((1, 1, 256, 3), 0.01, "float32"), np.zeros(3, "float32")]
+    )
     model.save(tmp_path / "fcn.keras")
     loaded = keras.models.load_model(tmp_path / "fcn.keras")
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), atol=1e-5)
+
+
+def test_imagenet_classifier_is_convolutionalised_into_fc6_fc7(tmp_path):
+    from zoo.segmentation.fcn import load_convolutionalized_vgg16
+
+    rng = np.random.default_rng(1)
+    fc1 = rng.normal(size=(7 * 7 * 512, 8)).astype("float32")
+    fc2 = rng.normal(size=(8, 8)).astype("float32")
+    path = tmp_path / "vgg16_top.h5"
+    _legacy_h5(
+        path,
+        {
+            "block1_conv1": [np.ones((3, 3, 3, 64), "float32"), np.zeros(64, "float32")],
+            "fc1": [fc1, np.ones(8, "float32")],
+            "fc2": [fc2, np.zeros(8, "float32")],
+            "predictions": [np.zeros((8, 1000), "float32"), np.zeros(1000, "float32")],
+        },
+    )
+    model = zoo.get("fcn32s_vgg16", num_classes=2, input_shape=(224, 224, 3), fc_units=8)
+    assert load_convolutionalized_vgg16(model, path) == ["block1_conv1", "fc6", "fc7"]
+    # fc6 (same padding, ReLU) at the centre of a 7x7x512 map sees the whole map: it equals fc1 (ReLU)
+    # on the map flattened as keras.layers.Flatten does (row by row, channels last).
+    feature = rng.normal(size=(1, 7, 7, 512)).astype("float32")
+    centre = keras.ops.convert_to_numpy(model.get_layer("fc6")(feature))[0, 3, 3]
+    np.testing.assert_allclose(centre, np.maximum(feature.reshape(-1) @ fc1 + 1.0, 0), rtol=1e-4, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(model.get_layer("fc7").kernel)[0, 0], fc2)

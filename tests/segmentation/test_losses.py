@@ -42,7 +42,9 @@ def test_dice_and_iou_match_numpy():
     inter, ps, gs = (p * g).sum((0, 1, 2)), p.sum((0, 1, 2)), g.sum((0, 1, 2))
     dice_ref = 1 - np.mean((2 * inter + 1) / (ps + gs + 1))
     iou_ref = 1 - np.mean((inter + 1) / (ps + gs - inter + 1))
-    assert float(keras.ops.convert_to_numpy(dice_loss(labels, logits, ignore_label=7))) == pytest.approx(dice_ref, rel=1e-5)
+    assert float(keras.ops.convert_to_numpy(dice_loss(labels, logits, ignore_label=7))) == pytest.approx(
+        dice_ref, rel=1e-5
+    )
     assert float(keras.ops.convert_to_numpy(soft_iou_loss(labels, logits, ignore_label=7))) == pytest.approx(
         iou_ref, rel=1e-5
     )

@@ -15,8 +15,18 @@ import pytest
 from zoo.segmentation.train import SegmentationConfig, colorize, train
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = dict(model="unet", data="shapes", image_size=32, batch_size=8, train_images=16, val_images=8,
-            filters=4, depth=3, verbose=0, grid_rows=2)
+TINY = dict(
+    model="unet",
+    data="shapes",
+    image_size=32,
+    batch_size=8,
+    train_images=16,
+    val_images=8,
+    filters=4,
+    depth=3,
+    verbose=0,
+    grid_rows=2,
+)
 
 
 class _Interrupt(keras.callbacks.Callback):
@@ -75,7 +85,9 @@ def test_recipe_with_mirrored_strategy_on_two_logical_cpus(tmp_path):
         """
     )
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "mirrored" / "report.json").read_text())
     assert report["replicas"] == 2 and report["config"]["strategy"] == "mirrored"

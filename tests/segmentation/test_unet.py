@@ -40,6 +40,14 @@ def test_same_padding_count_equals_valid_padding_count():
 
 
 @pytest.mark.multibackend
+def test_tiny_same_padding_unet_forward():
+    model = unet(
+        num_classes=3, input_shape=(None, None, 3), padding="same", depth=2, filters=2, batch_norm=True
+    )
+    out = keras.ops.convert_to_numpy(model(np.zeros((1, 16, 24, 3), "float32")))
+    assert out.shape == (1, 16, 24, 3)
+
+
 def test_tiny_same_padding_unet_trains_and_keeps_resolution():
     model = unet(num_classes=3, input_shape=(32, 32, 3), padding="same", depth=3, filters=4, batch_norm=True)
     assert model.output_shape == (None, 32, 32, 3)

@@ -16,7 +16,14 @@ from zoo.text.corpus import (
 
 
 def test_tokenize_lowercases_and_keeps_inner_apostrophes():
-    assert tokenize("Don't PANIC: 42 towels!  Ünïcode_ok") == ["don't", "panic", "42", "towels", "ünïcode", "ok"]
+    assert tokenize("Don't PANIC: 42 towels!  Ünïcode_ok") == [
+        "don't",
+        "panic",
+        "42",
+        "towels",
+        "ünïcode",
+        "ok",
+    ]
 
 
 def test_iter_sentences_streams_a_folder_and_splits_long_lines(tmp_path):
@@ -27,7 +34,11 @@ def test_iter_sentences_streams_a_folder_and_splits_long_lines(tmp_path):
     sub.mkdir()
     (sub / "c.txt").write_text("e\n")
     assert list(iter_sentences(tmp_path)) == [["a", "b"], ["x", "y", "z", "w"], ["c", "d"], ["e"]]
-    assert list(iter_sentences(tmp_path / "a.txt", max_sentence_length=3)) == [["a", "b"], ["x", "y", "z"], ["w"]]
+    assert list(iter_sentences(tmp_path / "a.txt", max_sentence_length=3)) == [
+        ["a", "b"],
+        ["x", "y", "z"],
+        ["w"],
+    ]
 
 
 def test_non_utf8_is_an_error_naming_file_and_line_unless_replaced(tmp_path):
@@ -117,7 +128,9 @@ def test_batches_hold_exactly_the_dynamic_window_within_sentences(tmp_path):
     enc = EncodedCorpus.build(path, v, tmp_path / "cache")
     sent_of = {i: s for s, (a, b) in enumerate(zip(enc.offsets[:-1], enc.offsets[1:])) for i in range(a, b)}
     window, k = 3, 4
-    stream = training_batches(enc, v, batch_size=8, window=window, negative=k, sample=0, seed=3, table=np.arange(len(v)))
+    stream = training_batches(
+        enc, v, batch_size=8, window=window, negative=k, sample=0, seed=3, table=np.arange(len(v))
+    )
     seen_reach = set()
     for _ in range(30):
         x, y = next(stream)
@@ -131,7 +144,11 @@ def test_batches_hold_exactly_the_dynamic_window_within_sentences(tmp_path):
             reach = max(abs(o) for o in got)
             seen_reach.add(reach)
             # With reach r, every in-sentence position within r is a context (the window is contiguous).
-            want = {o for o in offsets if abs(o) <= reach and (int(c) + o) in sent_of and sent_of[int(c) + o] == sent_of[int(c)]}
+            want = {
+                o
+                for o in offsets
+                if abs(o) <= reach and (int(c) + o) in sent_of and sent_of[int(c) + o] == sent_of[int(c)]
+            }
             assert got == want
     assert seen_reach == {1, 2, 3}
     # One-word sentences never appear as centres (no context).

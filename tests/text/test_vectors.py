@@ -10,7 +10,8 @@ def _toy():
     # man -> woman and king -> queen share the same offset: the analogy must find queen.
     words = ["man", "woman", "king", "queen", "apple", "pear"]
     vecs = np.array(
-        [[1, 0, 0, 0], [1, 1, 0, 0], [1, 0, 3, 0], [1, 1, 3, 0], [0, 0, 0, 5], [0, 0.2, 0, 5]], dtype="float32"
+        [[1, 0, 0, 0], [1, 1, 0, 0], [1, 0, 3, 0], [1, 1, 3, 0], [0, 0, 0, 5], [0, 0.2, 0, 5]],
+        dtype="float32",
     )
     return WordVectors(words, vecs)
 

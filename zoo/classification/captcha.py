@@ -48,6 +48,7 @@ MODES = ("joint", "alternating")
 # Body configurations, as data: (filters, convolutions) per block; a 2x2 max pooling ends each block.
 CONFIGS: dict[str, list[tuple[int, int]]] = {
     "small": [(32, 1), (64, 1), (128, 1)],
+    "narrow": [(16, 1), (32, 1), (64, 1)],
     "tiny": [(8, 1), (16, 1)],
 }
 
@@ -207,7 +208,7 @@ class CaptchaTrainer(keras.Model):
         """Per-character loss weights for this step ([length]); advances the alternating cycle."""
         if self.mode == "joint":
             return ops.ones((self.length,), "float32")
-        step = self.head_step.value
+        step = ops.add(ops.convert_to_tensor(self.head_step.value), 0.0)  # read now, before the assign
         if training:
             self.head_step.assign(step + 1.0)
         return ops.one_hot(ops.cast(ops.mod(step, float(self.length)), "int32"), self.length)
@@ -226,6 +227,18 @@ class CaptchaTrainer(keras.Model):
         if self.losses:
             loss = loss + ops.sum(ops.stack(self.losses))
         return loss
+
+
+class StopAtAccuracy(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch whose ``val_captcha_acc`` reaches ``target``."""
+
+    def __init__(self, target: float, monitor: str = "val_captcha_acc"):
+        super().__init__()
+        self.target, self.monitor = float(target), monitor
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (logs or {}).get(self.monitor, 0.0) >= self.target:
+            self.model.stop_training = True
 
 
 def numpy_captcha_accuracy(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
@@ -250,16 +263,22 @@ def train_captcha(
     steps_per_epoch: int = 200,
     epochs: int = 10,
     val_size: int = 1000,
+    train_pool: int = 0,
     learning_rate: float = 1e-3,
     strategy: str = "default",
     seed: int = 0,
+    target_captcha_acc: float | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
 ) -> dict[str, Any]:
     """Trains a captcha recognizer (resumable) and writes ``model.keras``, ``model.json``, ``report.json``.
 
     Data: fresh captchas generated on the fly (``folder=None``; a fixed validation set of
-    ``val_size`` stored in ``workdir/val.npz``) or a folder of images named by their text
-    (the last ``val_fraction`` of the shuffled files validate).
+    ``val_size`` stored in ``workdir/val.npz``; ``train_pool=N`` draws N training captchas
+    once, stored in ``workdir/train_pool.npz``, and cycles them) or a folder of images named
+    by their text (a ``val_fraction`` of the shuffled files validate). With
+    ``target_captcha_acc``, training stops after the first epoch whose validation
+    whole-captcha accuracy reaches it.
 
     Returns:
         The report: configuration, final validation ``char_acc`` / ``captcha_acc``, history,
@@ -271,7 +290,7 @@ def train_captcha(
     """
     import tensorflow as tf
 
-    from zoo.data.captcha import captcha_dataset, fixed_validation_set, load_captcha_folder, resolve_alphabet
+    from zoo.data.captcha import captcha_dataset, load_captcha_folder, resolve_alphabet, stored_captchas
     from zoo.training import fit_resumable, get_strategy, strategy_scope
 
     builders = {"captcha_multihead": captcha_multihead, "captcha_onevector": captcha_onevector}
@@ -289,9 +308,10 @@ def train_captcha(
         )
         order = np.random.default_rng(seed).permutation(len(images))
         n_val = max(1, int(round(len(images) * val_fraction)))
-        if len(images) - n_val < 1:
+        if len(images) - n_val < batch_size:
             raise ValueError(
-                f"captcha folder {folder} has {len(images)} images: too few to train and validate"
+                f"captcha folder {folder} has {len(images)} images: too few for a validation split and "
+                f"one training batch of {batch_size}"
             )
         val_x, val_y = images[order[:n_val]], labels[order[:n_val]]
         tr_x, tr_y = images[order[n_val:]], labels[order[n_val:]]
@@ -299,19 +319,41 @@ def train_captcha(
             tf.data.Dataset.from_tensor_slices((tr_x, tr_y))
             .shuffle(len(tr_x), seed=seed)
             .repeat()
-            .batch(batch_size, drop_remainder=len(tr_x) >= batch_size)
+            .batch(batch_size, drop_remainder=True)
             .prefetch(tf.data.AUTOTUNE)
         )
     else:
-        val_x, val_y = fixed_validation_set(
+        val_x, val_y = stored_captchas(
             val_size, alphabet=chars, length=length, height=height, width=width, path=workdir / "val.npz"
         )
-        train_ds = captcha_dataset(
-            batch_size, alphabet=chars, length=length, height=height, width=width, seed=seed
-        )
-    val_ds = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(max(batch_size, 256))
-
+        if train_pool > 0:  # a fixed pool, drawn once: cheaper per step on a CPU than fresh images
+            pool_x, pool_y = stored_captchas(
+                train_pool, alphabet=chars, length=length, height=height, width=width,
+                path=workdir / "train_pool.npz", seed=seed + 1,
+            )  # fmt: skip
+            train_ds = (
+                tf.data.Dataset.from_tensor_slices((pool_x, pool_y))
+                .shuffle(len(pool_x), seed=seed)
+                .repeat()
+                .batch(batch_size, drop_remainder=True)
+                .prefetch(tf.data.AUTOTUNE)
+            )
+        else:
+            train_ds = captcha_dataset(
+                batch_size, alphabet=chars, length=length, height=height, width=width, seed=seed
+            )
     strat = get_strategy(strategy)
+    replicas = strat.num_replicas_in_sync if strat is not None else 1
+    if replicas > 1:  # every batch must split evenly over the replicas
+        keep = len(val_x) - len(val_x) % replicas
+        if keep == 0:
+            raise ValueError(f"need at least {replicas} validation images for {replicas} replicas")
+        val_x, val_y = val_x[:keep], val_y[:keep]
+        if batch_size % replicas:
+            raise ValueError(f"batch_size {batch_size} must be a multiple of the {replicas} replicas")
+    val_ds = tf.data.Dataset.from_tensor_slices((val_x, val_y)).batch(
+        replicas * -(-max(batch_size, 256) // replicas)
+    )
     with strategy_scope(strat):
         net = builders[model](
             input_shape=(height, width, 1), length=length, num_chars=len(chars), config=config
@@ -329,6 +371,7 @@ def train_captcha(
         steps_per_epoch=steps_per_epoch,
         verbose=verbose,
         title=f"{model} ({mode})",
+        callbacks=[*callbacks, *([StopAtAccuracy(target_captcha_acc)] if target_captcha_acc else [])],
     )
     train_seconds = time.time() - start
     scores = keras.ops.convert_to_numpy(trainer.predict(val_ds, verbose=0))
@@ -342,11 +385,15 @@ def train_captcha(
         "model": model,
         "mode": mode,
         "config": config,
-        "data": str(folder) if folder is not None else "generated on the fly (captcha.ImageCaptcha)",
+        "data": str(folder)
+        if folder is not None
+        else (f"pool of {train_pool} captchas drawn once" if train_pool > 0 else "fresh captchas every step"),
         "batch_size": batch_size,
         "epochs": epochs,
         "steps_per_epoch": steps_per_epoch,
-        "train_images_seen": epochs * steps_per_epoch * batch_size,
+        "epochs_run": len(history.get("loss", [])),
+        "train_images_seen": len(history.get("loss", [])) * steps_per_epoch * batch_size,
+        "target_captcha_acc": target_captcha_acc,
         "val_images": int(len(val_y)),
         "val_char_acc": char_acc,
         "val_captcha_acc": whole_acc,

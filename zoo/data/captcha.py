@@ -10,7 +10,7 @@ character indices, shape (length,), into the alphabet:
   lower and upper case alike at this size, so lower case is not a separate class).
 
 ``ImageCaptcha`` draws its noise from :mod:`secrets`, so rendering cannot be seeded: the
-"fixed validation set" is generated once and stored (``fixed_validation_set(path=...)``).
+"fixed validation set" is generated once and stored (``stored_captchas(path=...)``).
 
 Example:
     >>> ds = captcha_dataset(batch_size=32, alphabet="digits", length=4)
@@ -170,7 +170,7 @@ def captcha_dataset(
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
-def fixed_validation_set(
+def stored_captchas(
     n: int,
     *,
     alphabet: str = "digits",
@@ -181,6 +181,8 @@ def fixed_validation_set(
     seed: int = 1234,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` captchas generated once; with ``path`` stored (``.npz``) and reloaded on later calls.
+
+    This is the fixed validation set (and the optional fixed training pool) of a run.
 
     A stored set whose size, alphabet or image size differ from the request is regenerated.
     """

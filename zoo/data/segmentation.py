@@ -17,8 +17,9 @@ Images are resized bilinearly, masks with nearest neighbour (class ids are never
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -91,7 +92,9 @@ def shapes_class_names() -> list[str]:
     return list(shapes.CLASS_NAMES)
 
 
-def shapes_example(index: int, seed: int = 0, image_size: int = 64, max_objects: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def shapes_example(
+    index: int, seed: int = 0, image_size: int = 64, max_objects: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """Image ``index`` of the shapes set ``seed`` and its semantic mask.
 
     The image is the one :func:`zoo.data.shapes.shapes_dataset` gives for the same seed and
@@ -106,11 +109,15 @@ def shapes_example(index: int, seed: int = 0, image_size: int = 64, max_objects:
     """
     from zoo.data import shapes
 
-    ex = shapes.generate_shapes_example(np.random.default_rng([int(seed), int(index)]), image_size, max_objects)
+    ex = shapes.generate_shapes_example(
+        np.random.default_rng([int(seed), int(index)]), image_size, max_objects
+    )
     return ex["image"].astype(np.float32), semantic_from_instances(ex["masks"], ex["classes"])
 
 
-def shapes_arrays(num_images: int, image_size: int = 64, seed: int = 0, max_objects: int = 4) -> tuple[np.ndarray, np.ndarray]:
+def shapes_arrays(
+    num_images: int, image_size: int = 64, seed: int = 0, max_objects: int = 4
+) -> tuple[np.ndarray, np.ndarray]:
     """``num_images`` shapes images and semantic masks as NumPy arrays (see :func:`shapes_example`).
 
     Example:
@@ -151,7 +158,10 @@ def shapes_dataset(
 
     def make(i):
         image, mask = tf.numpy_function(
-            lambda j: shapes_example(int(j), seed, size, max_objects), [i], [tf.float32, tf.int32], stateful=False
+            lambda j: shapes_example(int(j), seed, size, max_objects),
+            [i],
+            [tf.float32, tf.int32],
+            stateful=False,
         )
         image.set_shape((size, size, 3))
         mask.set_shape((size, size))
@@ -268,7 +278,9 @@ def find_image_mask_pairs(root: str | os.PathLike) -> list[tuple[Path, Path]]:
             parts.append(f"{len(no_mask)} image(s) without a mask (e.g. {', '.join(no_mask[:3])})")
         if no_image:
             parts.append(f"{len(no_image)} mask(s) without an image (e.g. {', '.join(no_image[:3])})")
-        raise ValueError(f"Unmatched file names in {root}: {'; '.join(parts)}. Masks are matched by file stem.")
+        raise ValueError(
+            f"Unmatched file names in {root}: {'; '.join(parts)}. Masks are matched by file stem."
+        )
     return [(images[k], masks[k]) for k in sorted(images)]
 
 
@@ -328,7 +340,9 @@ def folder_dataset(
         image_path, mask_path = pairs[int(index)]
         image, mask = _read_image(image_path), _read_mask(mask_path)
         if image.shape[:2] != mask.shape[:2]:
-            raise ValueError(f"Image {image_path} is {image.shape[:2]} but its mask {mask_path} is {mask.shape[:2]}")
+            raise ValueError(
+                f"Image {image_path} is {image.shape[:2]} but its mask {mask_path} is {mask.shape[:2]}"
+            )
         if num_classes is not None:
             bad = (mask >= num_classes) & (mask != IGNORE_LABEL)
             if bad.any():

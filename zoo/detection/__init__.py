@@ -10,3 +10,5 @@ from zoo.detection.postprocess import detect, detection_model  # noqa: F401
 from zoo.detection.ssd import SSD, default_boxes_for  # noqa: F401
 from zoo.detection import faster_rcnn, rpn  # noqa: F401,E402  (registers faster_rcnn_vgg16, faster_rcnn_resnet50)
 from zoo.detection.faster_rcnn import FasterRCNN  # noqa: F401,E402
+from zoo.detection import mask_rcnn  # noqa: F401,E402  (registers mask_rcnn_resnet50)
+from zoo.detection.mask_rcnn import MaskRCNN  # noqa: F401,E402

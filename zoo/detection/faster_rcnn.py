@@ -151,6 +151,10 @@ def _check_image_shape(image_shape: Any, stride: int) -> tuple[int, int, int]:
 class FasterRCNN(keras.Model):
     """Faster R-CNN detector with the four-loss joint training built into ``compute_loss``.
 
+    Outputs (``call``): ``rpn_logits`` [B, A], ``rpn_deltas`` [B, A, 4] and, for ``training=True``,
+    ``features``; for inference ``proposals`` [B, P, 4], ``proposal_scores``, ``class_logits``
+    [B, P, C], ``box_deltas`` [B, P, C, 4].
+
     Args:
         arch: "vgg16" or "resnet50" (see ``ARCHS``).
         num_classes: object classes + 1 (class 0 is the background).
@@ -172,6 +176,9 @@ class FasterRCNN(keras.Model):
         >>> model.compile(optimizer=keras.optimizers.SGD(1e-3, momentum=0.9))
         >>> model.fit(zoo.data.shapes.shapes_dataset(image_size=128), steps_per_epoch=10)
     """
+
+    loss_names: tuple[str, ...] = ("rpn_cls_loss", "rpn_reg_loss", "cls_loss", "box_loss")
+    return_features = False  # also output the feature map at inference (Mask R-CNN's mask branch)
 
     def __init__(
         self,
@@ -250,10 +257,7 @@ class FasterRCNN(keras.Model):
             name="bbox_pred",
         )
         self.sampler = keras.random.SeedGenerator(seed)
-        self.loss_trackers = {
-            name: keras.metrics.Mean(name=name)
-            for name in ("rpn_cls_loss", "rpn_reg_loss", "cls_loss", "box_loss")
-        }
+        self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         # Build every weight now (summary, weight loading and counting work before the first call).
         self.rpn.build((None, fh, fw, fc))
         self.cls_score.build((None, int(self.head.output.shape[-1])))
@@ -308,10 +312,12 @@ class FasterRCNN(keras.Model):
         background = ops.one_hot(ops.zeros_like(scores, dtype="int32"), self.num_classes) * 1e4
         cls_logits = ops.where(valid[..., None], cls_logits, background)
         out.update(proposals=boxes, proposal_scores=scores, class_logits=cls_logits, box_deltas=box_deltas)
+        if self.return_features:
+            out["features"] = feats
         return out
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Sum of the four Faster R-CNN losses for a batch (see the module docstring)."""
+    def detection_losses(self, x: Any, y: Any, y_pred: Any, training: bool = True) -> tuple[dict, dict, Any]:
+        """The four losses, the sampled RoI targets and the feature map (``compute_loss``'s work)."""
         if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
             raise ValueError(
                 "Faster R-CNN targets must be a dict with 'boxes' [B, G, 4] (xyxy pixels of the model input), "
@@ -343,31 +349,39 @@ class FasterRCNN(keras.Model):
         )
         cls_logits, box_deltas = self.roi_head(feats, r["rois"], training=training)
         cls_loss, box_loss = head_loss(cls_logits, box_deltas, r, sigma=1.0)
+        parts = {"rpn_cls_loss": rpn_cls, "rpn_reg_loss": rpn_reg, "cls_loss": cls_loss, "box_loss": box_loss}
+        return parts, r, feats
 
-        for name, value in zip(self.loss_trackers, (rpn_cls, rpn_reg, cls_loss, box_loss)):
+    def _total_loss(self, parts: dict[str, Any]) -> Any:
+        loss = 0.0
+        for name, value in parts.items():
             self.loss_trackers[name].update_state(value)
-        loss = rpn_cls + rpn_reg + cls_loss + box_loss
+            loss = loss + value
         for extra in self.losses:
             loss = loss + ops.sum(extra)
         return scale_loss_for_replicas(loss)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Sum of the four Faster R-CNN losses for a batch (see the module docstring)."""
+        parts, _, _ = self.detection_losses(x, y, y_pred, training=training)
+        return self._total_loss(parts)
 
     @property
     def metrics(self) -> list[Any]:
         return [*super().metrics, *self.loss_trackers.values()]
 
-    def detect_batch(
+    def detections(
         self,
         images: Any,
-        *,
         score_threshold: float = 0.05,
         iou_threshold: float = 0.3,
         max_detections: int = 100,
     ) -> dict[str, Any]:
-        """Detections dict for a batch already at ``image_size`` (boxes in those pixels). See ``detect``."""
+        """Inference graph: image batch -> detections dict (keras.ops; traceable, exportable)."""
         from zoo.detection.postprocess import postprocess_detections
 
         out = self(images, training=False)
-        return postprocess_detections(
+        dets = postprocess_detections(
             out["class_logits"],
             out["box_deltas"],
             out["proposals"],
@@ -378,6 +392,38 @@ class FasterRCNN(keras.Model):
             max_detections=max_detections,
             pre_nms_top_k=None,
         )
+        return self._add_outputs(dets, out)
+
+    def _add_outputs(self, dets: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+        return dets  # Mask R-CNN adds its masks here
+
+    def detect_batch(
+        self,
+        images: Any,
+        *,
+        score_threshold: float = 0.05,
+        iou_threshold: float = 0.3,
+        max_detections: int = 100,
+    ) -> dict[str, Any]:
+        """Detections dict for a batch already at ``image_size`` (boxes in those pixels). See ``detect``.
+
+        Defaults are py-faster-rcnn's test settings (score > 0.05, per-class NMS 0.3, 100 per image).
+        On TensorFlow the graph is compiled once per setting (``tf.function``); elsewhere it runs eagerly.
+        """
+        key = (float(score_threshold), float(iou_threshold), int(max_detections))
+        if keras.backend.backend() != "tensorflow":
+            return self.detections(images, *key)
+        import tensorflow as tf
+
+        cache = self.__dict__.get("_detect_fns")
+        if cache is None:
+            cache = {}
+            object.__setattr__(self, "_detect_fns", cache)
+        if key not in cache:
+            cache[key] = tf.function(
+                lambda x: self.detections(x, *key), autograph=False, reduce_retracing=True
+            )
+        return cache[key](tf.convert_to_tensor(images, dtype="float32"))
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -458,10 +504,10 @@ def _load_by_name(model: FasterRCNN, weights: Any) -> list[str]:
     return loaded
 
 
-def _build(arch: str, weights: Any, **kwargs: Any) -> FasterRCNN:
+def _build_with_weights(model: FasterRCNN, weights: Any) -> FasterRCNN:
+    """Applies a builder's ``weights=``: None, "imagenet_backbone", a ``.weights.h5`` or a legacy ``.h5``."""
     if not (weights is None or weights == "imagenet_backbone" or isinstance(weights, (str, os.PathLike))):
         raise ValueError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
-    model = FasterRCNN(arch=arch, name=f"faster_rcnn_{arch}", **kwargs)
     if weights is None:
         return model
     if str(weights).endswith(".weights.h5"):
@@ -469,6 +515,12 @@ def _build(arch: str, weights: Any, **kwargs: Any) -> FasterRCNN:
     else:
         _load_by_name(model, weights)
     return model
+
+
+def _build(arch: str, weights: Any, **kwargs: Any) -> FasterRCNN:
+    if not (weights is None or weights == "imagenet_backbone" or isinstance(weights, (str, os.PathLike))):
+        raise ValueError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
+    return _build_with_weights(FasterRCNN(arch=arch, name=f"faster_rcnn_{arch}", **kwargs), weights)
 
 
 @register(

@@ -193,7 +193,9 @@ def detection_model(
     """
     anchors = np.asarray(getattr(model, "default_boxes", np.zeros((0,))), dtype="float32")
     if anchors.ndim != 2 or anchors.shape[-1] != 4:
-        raise ValueError(f"Model {model.name!r} has no default_boxes [N, 4]; detection_model needs an SSD-like model")
+        raise ValueError(
+            f"Model {model.name!r} has no default_boxes [N, 4]; detection_model needs an SSD-like model"
+        )
     image = keras.Input(tuple(model.input_shape[1:]), name="image")
     raw = model(image)
     post = DetectionPostprocess(
@@ -330,7 +332,9 @@ def detect(
         >>> dets["boxes"][0, : dets["num_detections"][0]]
     """
     if not hasattr(model, "detect_batch") or not hasattr(model, "image_size"):
-        raise ValueError(f"Model {getattr(model, 'name', model)!r} is not a zoo detector (needs image_size, detect_batch)")
+        raise ValueError(
+            f"Model {getattr(model, 'name', model)!r} is not a zoo detector (needs image_size, detect_batch)"
+        )
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     batch, sizes = resize_images(images, model.image_size)

@@ -228,7 +228,8 @@ def roi_targets(
 
     Returns:
         dict(rois [B, S, 4], classes [B, S] int32 (0 background, -1 invalid slot), box_targets
-        [B, S, 4], valid [B, S] bool), S = min(num_samples, P + G).
+        [B, S, 4], valid [B, S] bool, matched_gt [B, S] int32 index into G of each RoI's ground
+        truth, meaningful for foreground), S = min(num_samples, P + G).
 
     Example:
         >>> t = roi_targets(props, valid, gt["boxes"], gt["classes"], gt["valid"])
@@ -272,4 +273,5 @@ def roi_targets(
         "classes": ops.cast(classes, "int32"),
         "box_targets": box_targets,
         "valid": sel_fg | sel_bg,
+        "matched_gt": sel_gt,
     }

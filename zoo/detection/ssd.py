@@ -124,7 +124,9 @@ def _network(
 ) -> tuple[dict[str, Any], list[tuple[int, int]]]:
     """Builds the SSD graph on ``image``; returns (outputs dict, source-map sizes)."""
     cfg = CONFIGS[variant]
-    x = keras.layers.Normalization(mean=list(VGG_MEAN_RGB), variance=[1.0, 1.0, 1.0], name="image_normalization")(image)
+    x = keras.layers.Normalization(
+        mean=list(VGG_MEAN_RGB), variance=[1.0, 1.0, 1.0], name="image_normalization"
+    )(image)
     features: dict[str, Any] = {}
     blocks = VGG_CONFIGS["D"]
     for b, layers in enumerate(blocks, start=1):
@@ -294,7 +296,9 @@ class SSD(keras.Model):
             max_detections=max_detections,
             pre_nms_top_k=pre_nms_top_k,
         )
-        out = infer.predict_on_batch(ops.convert_to_numpy(images) if not isinstance(images, np.ndarray) else images)
+        out = infer.predict_on_batch(
+            ops.convert_to_numpy(images) if not isinstance(images, np.ndarray) else images
+        )
         return {k: np.asarray(v) for k, v in out.items()}
 
     def get_config(self) -> dict[str, Any]:

@@ -60,6 +60,8 @@ class DetectorTrainConfig:
         workdir: output folder; re-running with the same workdir resumes an interrupted run.
         weights: None, a named weight set of the model (e.g. "imagenet_backbone") or a file path.
         learning_rate, optimizer, clipnorm, weight_decay: optimisation ("adam" or "sgd" with momentum 0.9).
+        lr_schedule: "constant" or "cosine" (linear warm-up over the first 3 % of the steps, then cosine
+            decay to 0 at the last step; needs a known number of steps per epoch).
         width: channel multiplier passed to models that take one (1.0 = the paper).
         max_objects: shapes per synthetic image at most.
         augment: SSD augmentations on the training data.
@@ -82,6 +84,7 @@ class DetectorTrainConfig:
     workdir: str = "runs/detector"
     weights: str | None = None
     learning_rate: float = 1e-3
+    lr_schedule: str = "constant"
     optimizer: str = "adam"
     clipnorm: float | None = 10.0
     weight_decay: float = 0.0
@@ -140,7 +143,7 @@ def load_detection_data(cfg: DetectorTrainConfig) -> DetectionData:
             num_images=cfg.val_images, image_size=size, max_objects=cfg.max_objects,
             seed=cfg.seed + 1_000_003, batch_size=cfg.batch_size, augment=False,
         )  # fmt: skip
-        return DetectionData(train, val, tuple(CLASS_NAMES), cfg.steps_per_epoch or 50, None)
+        return DetectionData(_fit_ready(train), val, tuple(CLASS_NAMES), cfg.steps_per_epoch or 50, None)
     from zoo.data import detection as det
 
     common = dict(image_size=size, batch_size=cfg.batch_size, seed=cfg.seed)
@@ -166,7 +169,18 @@ def load_detection_data(cfg: DetectorTrainConfig) -> DetectionData:
             class_names=names, augment=cfg.augment, shuffle=True, drop_remainder=True, **train_kw, **common
         )
         val = det.voc_folder_dataset(class_names=names, augment=False, **val_kw, **common)
-    return DetectionData(train.repeat(), val, tuple(names), cfg.steps_per_epoch, cfg.val_batches)
+    return DetectionData(_fit_ready(train.repeat()), val, tuple(names), cfg.steps_per_epoch, cfg.val_batches)
+
+
+def _fit_ready(dataset: Any) -> Any:
+    """Casts boolean target masks to int32: Keras reduces a sample batch across replicas under
+    ``tf.distribute`` and TensorFlow cannot sum booleans (compute_loss casts them back)."""
+    import tensorflow as tf
+
+    def cast(images, targets):
+        return images, {k: tf.cast(v, tf.int32) if v.dtype == tf.bool else v for k, v in targets.items()}
+
+    return dataset.map(cast, num_parallel_calls=tf.data.AUTOTUNE)
 
 
 def build_detector(cfg: DetectorTrainConfig, num_classes: int) -> keras.Model:
@@ -189,9 +203,22 @@ def build_detector(cfg: DetectorTrainConfig, num_classes: int) -> keras.Model:
     return get_model(cfg.model, **kwargs)
 
 
-def make_optimizer(cfg: DetectorTrainConfig) -> keras.optimizers.Optimizer:
-    """Adam (default) or SGD with momentum 0.9 (the paper), with optional gradient-norm clipping."""
-    kw: dict[str, Any] = {"learning_rate": cfg.learning_rate}
+def make_optimizer(
+    cfg: DetectorTrainConfig, steps_per_epoch: int | None = None
+) -> keras.optimizers.Optimizer:
+    """Adam (default) or SGD with momentum 0.9 (the paper), optional cosine schedule and clipping."""
+    lr: Any = cfg.learning_rate
+    if cfg.lr_schedule == "cosine":
+        if not steps_per_epoch:
+            raise ValueError("lr_schedule='cosine' needs --steps-per-epoch")
+        total = int(cfg.epochs * steps_per_epoch)
+        warmup = max(1, int(0.03 * total))
+        lr = keras.optimizers.schedules.CosineDecay(
+            cfg.learning_rate * 0.01, total - warmup, warmup_target=cfg.learning_rate, warmup_steps=warmup
+        )
+    elif cfg.lr_schedule != "constant":
+        raise ValueError(f"lr_schedule must be 'constant' or 'cosine', got {cfg.lr_schedule!r}")
+    kw: dict[str, Any] = {"learning_rate": lr}
     if cfg.clipnorm:
         kw["clipnorm"] = cfg.clipnorm
     if cfg.weight_decay:
@@ -227,9 +254,14 @@ def evaluate_detector(
 
     evaluator = DetectionEvaluator(len(class_names), class_names=list(class_names))
     batches = dataset.take(max_batches) if max_batches is not None and hasattr(dataset, "take") else dataset
-    for images, targets in tqdm(batches, desc="evaluating", disable=not progress, leave=False, total=max_batches):
+    for images, targets in tqdm(
+        batches, desc="evaluating", disable=not progress, leave=False, total=max_batches
+    ):
         dets = model.detect_batch(
-            images, score_threshold=score_threshold, iou_threshold=iou_threshold, max_detections=max_detections
+            images,
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            max_detections=max_detections,
         )
         evaluator.update(
             {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()},
@@ -239,9 +271,11 @@ def evaluate_detector(
 
 
 class MapCallback(keras.callbacks.Callback):
-    """Adds ``val_map50`` (VOC all-point mAP at IoU 0.5) to the epoch logs every ``every`` epochs."""
+    """Adds ``val_map50`` (VOC all-point mAP at IoU 0.5) to the epoch logs every ``every`` epochs (NaN between)."""
 
-    def __init__(self, dataset: Any, class_names: Sequence[str], every: int = 1, max_batches: int | None = None):
+    def __init__(
+        self, dataset: Any, class_names: Sequence[str], every: int = 1, max_batches: int | None = None
+    ):
         super().__init__()
         self.dataset = dataset
         self.class_names = tuple(class_names)
@@ -249,7 +283,10 @@ class MapCallback(keras.callbacks.Callback):
         self.max_batches = max_batches
 
     def on_epoch_end(self, epoch, logs=None):
-        if logs is None or self.every <= 0 or (epoch + 1) % self.every:
+        if logs is None:
+            return
+        if self.every <= 0 or (epoch + 1) % self.every:
+            logs["val_map50"] = float("nan")  # the CSV log's columns are fixed by the first epoch
             return
         result = evaluate_detector(self.model, self.dataset, self.class_names, max_batches=self.max_batches)
         logs["val_map50"] = float(result["voc_map"])
@@ -278,7 +315,7 @@ def train_detector(
     strategy = get_strategy(cfg.strategy)
     with strategy_scope(strategy):
         model = build_detector(cfg, data.num_classes)
-        model.compile(optimizer=make_optimizer(cfg))
+        model.compile(optimizer=make_optimizer(cfg, data.steps_per_epoch))
     val_cb = MapCallback(data.val, data.class_names, every=cfg.eval_every, max_batches=data.val_batches)
     start = time.time()
     history = fit_resumable(
@@ -348,19 +385,26 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", default=d.model, help="detection model name (python -m zoo list)")
-    p.add_argument("--data", default=d.data, help="shapes | voc | coco | PATH (folder of VOC XML annotations)")
+    p.add_argument(
+        "--data", default=d.data, help="shapes | voc | coco | PATH (folder of VOC XML annotations)"
+    )
     p.add_argument("--data-dir", default=d.data_dir, help="TFDS data_dir for voc/coco")
     p.add_argument("--image-size", type=int, default=d.image_size)
     p.add_argument("--epochs", type=int, default=d.epochs)
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
     p.add_argument("--val-images", type=int, default=d.val_images, help="held-out synthetic images (shapes)")
-    p.add_argument("--val-batches", type=int, default=d.val_batches, help="validation batches (voc/coco/PATH)")
-    p.add_argument("--eval-every", type=int, default=d.eval_every, help="validation mAP every N epochs (0: end)")
+    p.add_argument(
+        "--val-batches", type=int, default=d.val_batches, help="validation batches (voc/coco/PATH)"
+    )
+    p.add_argument(
+        "--eval-every", type=int, default=d.eval_every, help="validation mAP every N epochs (0: end)"
+    )
     p.add_argument("--strategy", choices=STRATEGIES, default=d.strategy)
     p.add_argument("--workdir", default=d.workdir)
     p.add_argument("--weights", default=d.weights, help="None, imagenet_backbone or a weight file")
     p.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=d.lr_schedule)
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=d.optimizer)
     p.add_argument("--clipnorm", type=float, default=d.clipnorm)
     p.add_argument("--width", type=float, default=d.width, help="channel multiplier (1 = the paper)")
@@ -368,7 +412,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--score-threshold", type=float, default=d.score_threshold)
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--class-names", default=None, help="comma-separated names (background first) for PATH data")
+    p.add_argument(
+        "--class-names", default=None, help="comma-separated names (background first) for PATH data"
+    )
     return p
 
 

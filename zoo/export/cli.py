@@ -67,7 +67,15 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--integer-io", action="store_true", help="int8: uint8 input/output tensors instead of float"
     )
     p.add_argument(
-        "--labels", default=None, help="label file (one class name a line), embedded in the .tflite"
+        "--preprocess",
+        default=None,
+        choices=("caffe", "tf", "inception", "torch", "unit", "none"),
+        help="the model's input preprocessing (default: the registry's, else none); unit = pixels / 255",
+    )
+    p.add_argument(
+        "--labels",
+        default=None,
+        help="label file (one class name a line) or a comma-separated list, embedded in the .tflite",
     )
     p.add_argument("--task", choices=TASKS, default=None, help="override the inferred task")
     p.add_argument("--classes", type=int, default=None, help="for a registered name: number of classes")
@@ -104,9 +112,17 @@ def add_convert_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _build_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    import inspect
+
+    from zoo.registry import entry
+
+    try:
+        params = set(inspect.signature(entry(args.model).builder).parameters)
+    except KeyError:
+        params = set()
     kw: dict[str, Any] = {}
     if args.classes is not None:
-        kw["classes" if args.task != "detection" else "num_classes"] = args.classes
+        kw["classes" if "classes" in params or "num_classes" not in params else "num_classes"] = args.classes
     if args.input_size is not None:
         kw["input_shape"] = (*args.input_size, 3)
     return kw
@@ -136,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             source_size=args.source_size,
             integer_io=args.integer_io,
             labels=args.labels,
+            preprocess=args.preprocess,
             task=args.task,
             weights=args.weights,
             build_kwargs=None if is_file else _build_kwargs(args),

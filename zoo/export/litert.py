@@ -170,12 +170,21 @@ def _load_keras_file(path: Path) -> keras.Model:
         raise ExportError(f"Model file {path} does not exist")
     if path.suffix == ".tflite":
         raise ExportError(f"{path} is already a .tflite file; give the Keras model (.keras) it came from")
-    if path.suffix != ".keras":
+    if path.name.endswith(".weights.h5"):
+        raise ExportError(
+            f"{path} holds weights only; give the model (name or .keras) and pass it as --weights"
+        )
+    if path.suffix not in (".keras", ".h5"):
         raise ExportError(
             f"{path} is not a Keras model file: expected a '.keras' archive saved with model.save(...)"
         )
-    if not zipfile.is_zipfile(path):
+    if path.suffix == ".keras" and not zipfile.is_zipfile(path):
         raise ExportError(f"{path} is corrupt or not a Keras model (a .keras file is a zip archive)")
+    if path.suffix == ".h5":
+        import h5py
+
+        if not h5py.is_hdf5(path):
+            raise ExportError(f"{path} is corrupt or not a Keras model (not an HDF5 file)")
     try:
         import zoo  # noqa: F401  (registers the zoo's custom layers for deserialisation)
 
@@ -259,6 +268,8 @@ def _task_from_outputs(model: keras.Model) -> str:
 
 
 def _read_labels(labels: Sequence[str] | str | os.PathLike) -> list[str]:
+    if isinstance(labels, str) and "," in labels and not Path(labels).is_file():
+        labels = [x.strip() for x in labels.split(",")]
     if isinstance(labels, (str, os.PathLike)):
         p = Path(labels)
         if not p.is_file():
@@ -289,6 +300,29 @@ def num_classes(model: keras.Model, spec: ExportSpec) -> int | None:
 
 
 # ----------------------------------------------------------------------------- graph
+
+
+#: Extra preprocessing mode: pixels / 255 (models trained on [0, 1] images, e.g. the crocodile demo).
+UNIT_MODE = "unit"
+
+
+def apply_preprocess(x: Any, mode: str) -> Any:
+    """``zoo.preprocessing.preprocess_input(x, mode)``, plus ``"unit"`` (x / 255); keras.ops."""
+    from keras import ops
+
+    from zoo.preprocessing import preprocess_input
+
+    if mode == UNIT_MODE:
+        return ops.cast(ops.convert_to_tensor(x), "float32") / 255.0
+    return preprocess_input(x, mode=mode)
+
+
+def model_input(images: np.ndarray, spec: ExportSpec) -> np.ndarray:
+    """uint8 RGB images -> what the unfolded export takes: grey if the model has 1 channel, preprocessed."""
+    x = images.astype(np.float32)
+    if spec.channels == 1 and x.shape[-1] == 3:
+        x = x @ np.array([0.2989, 0.587, 0.114], np.float32)[:, None]
+    return np.asarray(apply_preprocess(x, spec.preprocess), np.float32)
 
 
 def _detections(model: keras.Model, x: Any, options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -423,12 +457,12 @@ def serving_function(
     """
     import tensorflow as tf
 
-    from zoo.preprocessing import preprocess_input
-
     h, w = spec.input_size
     in_h, in_w = source_size if (fold_preprocessing and source_size) else (h, w)
     dtype = tf.uint8 if fold_preprocessing else tf.float32
-    signature = tf.TensorSpec([1, in_h, in_w, spec.channels], dtype, name="image")
+    # Folded: the app always feeds RGB; a 1-channel model gets the grey image made in the graph.
+    channels = 3 if fold_preprocessing else spec.channels
+    signature = tf.TensorSpec([1, in_h, in_w, channels], dtype, name="image")
     post = detection_postprocess or spec.detection_postprocess
 
     def fn(image):
@@ -437,7 +471,9 @@ def serving_function(
             x = tf.cast(x, tf.float32)
             if (in_h, in_w) != (h, w):
                 x = tf.image.resize(x, (h, w), method="bilinear")
-            x = preprocess_input(x, mode=spec.preprocess)
+            if spec.channels == 1:
+                x = tf.image.rgb_to_grayscale(x)
+            x = apply_preprocess(x, spec.preprocess)
         if spec.task == "detection":
             if post == "tflite_op":
                 return _tflite_detection_postprocess(model, model(x, training=False), spec)
@@ -648,18 +684,12 @@ def _first_lines(msg: str, n: int = 6) -> str:
 
 
 def _representative(images: np.ndarray, spec: ExportSpec, folded: bool) -> Callable[[], Any]:
-    from zoo.preprocessing import preprocess_input
-
     def gen():
         for img in images:
             if folded:
                 yield [img[None].astype(np.uint8)]
             else:
-                yield [
-                    np.asarray(
-                        preprocess_input(img[None].astype(np.float32), mode=spec.preprocess), np.float32
-                    )
-                ]
+                yield [model_input(img[None], spec)]
 
     return gen
 
@@ -678,10 +708,9 @@ def normalization_for(mode: str) -> md.Normalization | None:
         >>> normalization_for("tf")
         Normalization(mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5))
     """
-    from zoo.preprocessing import preprocess_input
 
     def f(x):
-        return np.asarray(preprocess_input(np.asarray(x, np.float32)[None, None], mode=mode))[0, 0]
+        return np.asarray(apply_preprocess(np.asarray(x, np.float32)[None, None], mode))[0, 0]
 
     b = f(np.zeros((1, 3)))[0]
     cols = np.stack([f(np.eye(3)[c][None] * 255.0)[0] - b for c in range(3)]) / 255.0  # [in, out]
@@ -786,11 +815,12 @@ def export_model(
         fold_preprocessing: uint8 RGB input, preprocessing inside the graph.
         source_size: with folding, resize from this (H, W) inside the graph.
         integer_io: int8 only: uint8 input (when not folded) and uint8 output (not detectors).
-        labels: class names (list or file, one per line), embedded in the file.
+        labels: class names (a list, a file with one per line, or "a,b,c"), embedded in the file.
         task: override the inferred task.
         weights, build_kwargs: for a registered name, passed to its builder.
         input_size: (H, W) for models with a variable input size.
-        preprocess: override the ``zoo.preprocessing`` mode.
+        preprocess: override the ``zoo.preprocessing`` mode ("caffe", "tf", "torch", "none") or
+            ``"unit"`` (pixels / 255).
         detection_options: for detectors with ``detect_batch``: score_threshold,
             iou_threshold, max_detections, pre_nms_top_k (the detector's defaults otherwise).
         detection_postprocess: ``"tflite_op"`` (default for anchor-based detectors such as SSD:
@@ -836,6 +866,21 @@ def export_model(
             raise ExportError(
                 f"{spec.name} has no default_boxes / raw outputs; use detection_postprocess='graph'"
             )
+    if spec.channels not in (1, 3):
+        raise ExportError(
+            f"{spec.name} takes {spec.channels}-channel images; only 1 (grey) and 3 (RGB) export"
+        )
+    if with_metadata and spec.channels == 1 and not fold_preprocessing:
+        raise ExportError(
+            f"{spec.name} takes grey images but MediaPipe feeds RGB; add fold_preprocessing=True "
+            "(--fold-preprocessing: the graph converts RGB to grey) or with_metadata=False (--no-metadata)"
+        )
+    if with_metadata and integer_io and not fold_preprocessing:
+        raise ExportError(
+            "integer_io without fold_preprocessing makes the input quantized preprocessed values, which "
+            "MediaPipe cannot fill from pixels; add fold_preprocessing=True (--fold-preprocessing) or "
+            "with_metadata=False (--no-metadata)"
+        )
     if with_metadata and not fold_preprocessing and normalization_for(spec.preprocess) is None:
         raise ExportError(
             f"{spec.name}'s {spec.preprocess!r} preprocessing (RGB->BGR) cannot be described by MediaPipe "

@@ -299,8 +299,7 @@ def verify_export(
     """
     import tensorflow as tf
 
-    from zoo.export.litert import serving_function
-    from zoo.preprocessing import preprocess_input
+    from zoo.export.litert import model_input, serving_function
 
     tflite = Path(tflite)
     runner = TFLiteRunner(tflite)
@@ -309,11 +308,15 @@ def verify_export(
     if fold_preprocessing:
         xs = imgs
     else:
-        xs = np.asarray(preprocess_input(imgs.astype(np.float32), mode=spec.preprocess), np.float32)
+        xs = model_input(imgs, spec)
     # The reference is the Keras model with the zoo's own post-processing (keras.ops NMS), also
     # when the file uses TFLite_Detection_PostProcess: the comparison checks the op against it.
     fn, _ = serving_function(
-        model, spec, fold_preprocessing=fold_preprocessing, source_size=source_size, detection_postprocess="graph"
+        model,
+        spec,
+        fold_preprocessing=fold_preprocessing,
+        source_size=source_size,
+        detection_postprocess="graph",
     )
     ref_per = []
     for x in xs:

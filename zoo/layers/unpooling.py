@@ -37,6 +37,11 @@ def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
     return value  # type: ignore[return-value]
 
 
+def _non_negative(value: Any) -> Any:
+    """max(value, 0) that keeps Python ints static (JAX needs static padding sizes)."""
+    return max(value, 0) if isinstance(value, int) else ops.maximum(value, 0)
+
+
 def _out_size(size: int | None, pool: int, stride: int, padding: str) -> int | None:
     if size is None:
         return None
@@ -112,11 +117,12 @@ class MaxPoolingWithArgmax2D(keras.layers.Layer):
         self.padding = padding
 
     def _geometry(self, h: Any, w: Any) -> tuple[Any, Any, Any, Any]:
+        """Output size and top/left padding for input size (h, w) (ints, or tensors when dynamic)."""
         (ph, pw), (sh, sw) = self.pool_size, self.strides
         if self.padding == "same":
             oh, ow = (h + sh - 1) // sh, (w + sw - 1) // sw
-            pad_h = ops.maximum((oh - 1) * sh + ph - h, 0) if not isinstance(h, int) else max((oh - 1) * sh + ph - h, 0)
-            pad_w = ops.maximum((ow - 1) * sw + pw - w, 0) if not isinstance(w, int) else max((ow - 1) * sw + pw - w, 0)
+            pad_h = _non_negative((oh - 1) * sh + ph - h)
+            pad_w = _non_negative((ow - 1) * sw + pw - w)
             return oh, ow, pad_h // 2, pad_w // 2
         return (h - ph) // sh + 1, (w - pw) // sw + 1, 0, 0
 
@@ -288,7 +294,9 @@ class BilinearInitializer(keras.initializers.Initializer):
 
     def __call__(self, shape, dtype=None):
         if len(shape) != 4 or shape[0] != shape[1]:
-            raise ValueError(f"BilinearInitializer needs a square 4-D kernel shape (k, k, out, in), got {shape}")
+            raise ValueError(
+                f"BilinearInitializer needs a square 4-D kernel shape (k, k, out, in), got {shape}"
+            )
         if shape[2] != shape[3]:
             raise ValueError(
                 f"BilinearInitializer maps channel i to channel i, so output and input channels must be equal; "
@@ -318,7 +326,9 @@ class BilinearUpsampling(keras.layers.Conv2DTranspose):
         >>> up = BilinearUpsampling(filters=21, factor=2, trainable=True, name="upscore2")(score)
     """
 
-    def __init__(self, filters: int, factor: int = 2, trainable: bool = False, use_bias: bool = False, **kwargs):
+    def __init__(
+        self, filters: int, factor: int = 2, trainable: bool = False, use_bias: bool = False, **kwargs
+    ):
         for key in ("kernel_size", "strides", "padding", "kernel_initializer"):
             kwargs.pop(key, None)
         if int(factor) < 1:

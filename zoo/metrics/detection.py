@@ -211,39 +211,36 @@ class DetectionEvaluator:
         return [c for c in range(self.num_classes) if c != self.background_class]
 
     def _voc_class(self, c: int) -> tuple[float, float, int]:
-        recs = []
+        scores, best_iou, keys, difficult = [], [], [], []
         npos = 0
         for i, im in enumerate(self._images):
             g = im["gc"] == c
             npos += int(np.sum(g & ~im["gd"]))
             d = im["dc"] == c
-            for s, box in zip(im["ds"][d], im["db"][d]):
-                recs.append((s, i, box))
+            if not d.any():
+                continue
+            ious = _iou(im["db"][d], im["gb"][g])
+            j = np.argmax(ious, axis=1) if g.any() else np.zeros(int(d.sum()), int)
+            scores.append(im["ds"][d])
+            best_iou.append(ious.max(axis=1) if g.any() else np.full(int(d.sum()), -1.0))
+            keys.append(np.stack([np.full(len(j), i), j], axis=1))
+            difficult.append(im["gd"][g][j] if g.any() else np.zeros(len(j), bool))
         if npos == 0:
             return float("nan"), float("nan"), 0
-        order = sorted(range(len(recs)), key=lambda k: -recs[k][0])  # stable: ties keep arrival order
-        taken = [np.zeros(int(np.sum(im["gc"] == c)), bool) for im in self._images]
-        tp, fp = [], []
-        for k in order:
-            _, i, box = recs[k]
-            im = self._images[i]
-            g = im["gc"] == c
-            gboxes, gdiff = im["gb"][g], im["gd"][g]
-            ious = _iou(box[None], gboxes)[0]
-            j = int(np.argmax(ious)) if len(ious) else -1
-            if j >= 0 and ious[j] > self.voc_iou:
-                if gdiff[j]:
-                    continue
-                if not taken[i][j]:
-                    taken[i][j] = True
-                    tp.append(1)
-                    fp.append(0)
-                else:
-                    tp.append(0)
-                    fp.append(1)
-            else:
-                tp.append(0)
-                fp.append(1)
+        if not scores:
+            return 0.0, 0.0, npos
+        order = np.argsort(-np.concatenate(scores), kind="stable")  # ties keep arrival order
+        best_iou = np.concatenate(best_iou)[order]
+        keys = np.concatenate(keys)[order]
+        difficult = np.concatenate(difficult)[order]
+        hit = best_iou > self.voc_iou
+        ignored = hit & difficult
+        candidate = np.nonzero(hit & ~difficult)[0]
+        tp = np.zeros(len(order), bool)
+        if len(candidate):
+            _, first = np.unique(keys[candidate], axis=0, return_index=True)
+            tp[candidate[first]] = True  # the first detection of a ground truth; later ones are duplicates
+        tp, fp = tp[~ignored], ~tp[~ignored]
         tp_c, fp_c = np.cumsum(tp), np.cumsum(fp)
         rec = tp_c / npos
         prec = tp_c / np.maximum(tp_c + fp_c, np.finfo(np.float64).eps)
@@ -267,27 +264,23 @@ class DetectionEvaluator:
                 garea = _area(gb)
                 gign = gd | (garea < lo) | (garea > hi)
                 npig += int(np.sum(~gign))
-                gorder = np.argsort(gign, kind="stable")  # non-ignored first
                 darea = _area(db)
                 scores.append(ds)
+                rowmax = ious.max(axis=1) if len(gb) else np.zeros(len(db))
                 for t_i, t in enumerate(COCO_IOUS):
+                    thr = min(t, 1 - 1e-10)
                     gtm = np.zeros(len(gb), bool)
                     dtm = np.zeros(len(db), bool)
                     dig = np.zeros(len(db), bool)
-                    for di in range(len(db)):
-                        best, m = min(t, 1 - 1e-10), -1
-                        for gi in gorder:
-                            if gtm[gi]:
-                                continue
-                            if m > -1 and not gign[m] and gign[gi]:
-                                break
-                            if ious[di, gi] < best:
-                                continue
-                            best, m = ious[di, gi], gi
-                        if m > -1:
-                            gtm[m] = True
-                            dtm[di] = True
-                            dig[di] = gign[m]
+                    for di in np.nonzero(rowmax >= thr)[0]:  # detections by descending score
+                        free = ~gtm & (ious[di] >= thr)
+                        if not free.any():
+                            continue
+                        cand = free & ~gign if (free & ~gign).any() else free  # prefer non-ignored
+                        m = int(np.argmax(np.where(cand, ious[di], -1.0)))
+                        gtm[m] = True
+                        dtm[di] = True
+                        dig[di] = gign[m]
                     dig |= ~dtm & ((darea < lo) | (darea > hi))
                     results[t_i].append((dtm, dig))
             if npig == 0:

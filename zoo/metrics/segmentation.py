@@ -24,7 +24,9 @@ from typing import Any
 import numpy as np
 
 
-def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int, ignore_label: int | None = None) -> np.ndarray:
+def confusion_matrix(
+    y_true: Any, y_pred: Any, num_classes: int, ignore_label: int | None = None
+) -> np.ndarray:
     """Confusion matrix ``M[true, predicted]`` (int64) of two label maps of the same shape.
 
     Args:
@@ -53,7 +55,9 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int, ignore_label: i
         elif y_pred.shape[-1] == 1:
             y_pred = y_pred[..., 0]
         else:
-            raise ValueError(f"Predictions have {y_pred.shape[-1]} scores per pixel but num_classes={num_classes}")
+            raise ValueError(
+                f"Predictions have {y_pred.shape[-1]} scores per pixel but num_classes={num_classes}"
+            )
     if y_true.shape != y_pred.shape:
         raise ValueError(f"Label shape {y_true.shape} does not match prediction shape {y_pred.shape}")
     y_true = y_true.reshape(-1).astype(np.int64)
@@ -66,7 +70,9 @@ def confusion_matrix(y_true: Any, y_pred: Any, num_classes: int, ignore_label: i
             bad = values[(values < 0) | (values >= num_classes)][0]
             hint = "" if ignore_label is None else f" and is not the ignore label {ignore_label}"
             raise ValueError(f"A {name} value {bad} is outside [0, {num_classes}){hint}")
-    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(num_classes, num_classes)
+    return np.bincount(y_true * num_classes + y_pred, minlength=num_classes**2).reshape(
+        num_classes, num_classes
+    )
 
 
 def pixel_accuracy(cm: np.ndarray) -> float:
@@ -103,7 +109,9 @@ class SegmentationEvaluator:
         >>> ev.result()  # {"pixel_accuracy": ..., "mean_iou": ..., "per_class_iou": {...}}
     """
 
-    def __init__(self, num_classes: int, ignore_label: int | None = None, class_names: list[str] | None = None):
+    def __init__(
+        self, num_classes: int, ignore_label: int | None = None, class_names: list[str] | None = None
+    ):
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names given for {num_classes} classes")
         self.num_classes = int(num_classes)

@@ -28,8 +28,10 @@ on the pooled maps' grid with no offset: the paper's crops are identities and ar
 which equals Caffe's bilinear deconvolution with ``pad = factor / 2``. Outputs are per-pixel
 class logits at the input resolution.
 
-Inputs: VGG "caffe" preprocessing (``zoo.preprocess("fcn8s_vgg16")``) when the ImageNet
-backbone is used (``weights="imagenet_backbone"``).
+Weights: ``weights="imagenet"`` is the paper's initialisation (VGG16's classifier
+convolutionalised: fc1 -> fc6, fc2 -> fc7; :func:`load_convolutionalized_vgg16`);
+``"imagenet_backbone"`` loads only the convolutional body. Both need VGG "caffe" preprocessing
+(``zoo.preprocess("fcn8s_vgg16")``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import os
 from typing import Any
 
 import keras
+import numpy as np
 
 from zoo.classification.vgg import vgg16
 from zoo.layers.unpooling import BilinearUpsampling
@@ -65,7 +68,7 @@ VARIANTS: dict[str, tuple[tuple[tuple[str, str, str, str], ...], int, dict[str, 
 }  # fmt: skip
 
 UPSAMPLING = ("bilinear", "learned")
-WEIGHTS = ("imagenet_backbone",)
+WEIGHTS = ("imagenet", "imagenet_backbone")
 
 
 def _check_input_shape(input_shape: tuple[Any, ...] | None, weights: Any, name: str) -> tuple[Any, ...]:
@@ -82,7 +85,7 @@ def _check_input_shape(input_shape: tuple[Any, ...] | None, weights: Any, name: 
                 f"{name}: input size {h}x{w} is not supported; FCN needs sides that are positive multiples of "
                 f"{STRIDE} (the stride of pool5), e.g. {lower} or {lower + STRIDE}. Resize or pad the images."
             )
-    if weights == "imagenet_backbone" and c != 3:
+    if weights in WEIGHTS and c != 3:
         raise ValueError(f"{name}: the ImageNet VGG16 backbone needs 3-channel input, got {c}")
     return input_shape
 
@@ -122,9 +125,14 @@ def _fcn(
         raise ValueError(f"{name}: upsampling must be one of {', '.join(UPSAMPLING)}, got {upsampling!r}")
     if fc_units < 1:
         raise ValueError(f"{name}: fc_units must be positive, got {fc_units}")
-    if weights == "imagenet" or not (weights is None or isinstance(weights, (str, os.PathLike))):
+    if not (weights is None or isinstance(weights, (str, os.PathLike))):
         raise ValueError(
-            f"{name}: weights must be None, 'imagenet_backbone' (ImageNet VGG16 body) or a file path, got {weights!r}"
+            f"{name}: weights must be None, 'imagenet' (VGG16 with fc6/fc7 from its classifier), "
+            f"'imagenet_backbone' (VGG16 body only) or a file path, got {weights!r}"
+        )
+    if weights == "imagenet" and fc_units != 4096:
+        raise ValueError(
+            f"{name}: weights='imagenet' fills fc6/fc7 from VGG16's fc1/fc2, which needs fc_units=4096"
         )
     input_shape = _check_input_shape(input_shape, weights, name)
 
@@ -139,17 +147,60 @@ def _fcn(
     for layer_name, score_name, fuse_name, up_name in skips:
         up = _upsample(x, num_classes, 2, True, upsampling, up_name)
         x = _fuse(up, _score(body.get_layer(layer_name).output, num_classes, score_name), fuse_name)
-    outputs = _upsample(x, num_classes, final_factor, upsampling == "learned", upsampling, f"upscore{final_factor}")
+    outputs = _upsample(
+        x, num_classes, final_factor, upsampling == "learned", upsampling, f"upscore{final_factor}"
+    )
     model = keras.Model(inputs, outputs, name=name)
     if weights == "imagenet_backbone":
         from zoo.weights import imagenet_file, load_by_name
 
         load_by_name(model, imagenet_file("vgg16", include_top=False), strict=False)
+    elif weights == "imagenet":
+        from zoo.weights import imagenet_file
+
+        load_convolutionalized_vgg16(model, imagenet_file("vgg16", include_top=True))
     elif weights is not None:
         from zoo.weights import load_weights
 
         load_weights(model, weights)
     return model
+
+
+def load_convolutionalized_vgg16(model: keras.Model, path: str | os.PathLike) -> list[str]:
+    """Loads a VGG16 weight file *with* its classifier into an FCN, convolutionalising fc1/fc2.
+
+    The paper's initialisation (section 3.1): the body loads by layer name, ``fc1``'s
+    ``(7 * 7 * 512, 4096)`` matrix becomes ``fc6``'s ``7x7x512x4096`` kernel (Keras flattens
+    channels-last maps row by row, so a plain reshape keeps every weight on its input position)
+    and ``fc2`` becomes ``fc7``'s ``1x1x4096x4096`` kernel. The 1000-class ``predictions`` layer
+    is not used.
+
+    Returns:
+        Names of the model layers that were filled.
+
+    Example:
+        >>> load_convolutionalized_vgg16(model, zoo.weights.imagenet_file("vgg16", include_top=True))
+    """
+    import h5py
+
+    from zoo.weights import WeightsError, _layer_groups_legacy, load_by_name
+
+    loaded = load_by_name(model, path, strict=False)
+    with h5py.File(path, "r") as f:
+        saved = _layer_groups_legacy(f)
+    for dense, conv in (("fc1", "fc6"), ("fc2", "fc7")):
+        if dense not in saved:
+            raise WeightsError(f"{path} has no {dense!r} layer; weights='imagenet' needs VGG16 with its top")
+        kernel, bias = saved[dense]
+        layer = model.get_layer(conv)
+        shape = tuple(layer.kernel.shape)
+        if kernel.size != int(np.prod(shape)) or bias.shape != (shape[-1],):
+            raise WeightsError(
+                f"{path}: {dense} {kernel.shape} cannot become {conv} {shape} (fc_units must match the file)"
+            )
+        layer.set_weights([kernel.reshape(shape), bias])
+        loaded.append(conv)
+    return loaded
 
 
 def _meta(name: str) -> dict[str, Any]:
@@ -177,8 +228,10 @@ def fcn32s_vgg16(
     Args:
         num_classes: classes (21 for PASCAL VOC, background included).
         input_shape: (H, W, 3) with H and W multiples of 32, or None for any such size.
-        weights: None, ``"imagenet_backbone"`` (keras.applications VGG16 no-top weights into
-            ``block*`` layers) or a path to a weight file of this model.
+        weights: None, ``"imagenet"`` (keras.applications VGG16 with its classifier: body by
+            layer name, fc1/fc2 convolutionalised into fc6/fc7 as in the paper),
+            ``"imagenet_backbone"`` (VGG16 no-top weights into the ``block*`` layers only) or a
+            path to a weight file of this model.
         upsampling: ``"bilinear"`` (paper) or ``"learned"``.
         fc_units: width of fc6/fc7 (4096 in the paper; smaller for quick experiments).
         dropout: dropout after fc6 and fc7.

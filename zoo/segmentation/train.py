@@ -23,9 +23,10 @@ import dataclasses
 import os
 import platform
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import keras
 import numpy as np
@@ -58,7 +59,8 @@ class SegmentationConfig:
         val_fraction: share of a folder without ``val/`` kept for validation.
         filters, depth, batch_norm: U-Net options (base width, levels, batch norm).
         fc_units: FCN fc6/fc7 width (4096 in the paper).
-        weights: None or ``"imagenet_backbone"`` for VGG16-based models (caffe preprocessing).
+        weights: None, ``"imagenet"`` (FCN: VGG16 classifier convolutionalised into fc6/fc7) or
+            ``"imagenet_backbone"`` for VGG16-based models (both use caffe preprocessing).
         strategy: ``"default"`` or ``"mirrored"``.
         seed: data and initialisation seed.
         verbose: Keras ``fit`` verbosity ("auto", 1 progress bar, 2 one line per epoch).
@@ -140,9 +142,13 @@ def make_data(cfg: SegmentationConfig) -> SegmentationData:
     if val_root is None:
         pairs = segdata.find_image_mask_pairs(train_root)
         if len(pairs) < 2:
-            raise ValueError(f"{root} holds {len(pairs)} image/mask pair(s); need at least 2 to keep one for validation")
+            raise ValueError(
+                f"{root} holds {len(pairs)} image/mask pair(s); need at least 2 to keep one for validation"
+            )
         n_val = max(1, int(round(len(pairs) * cfg.val_fraction)))
-        train = segdata.folder_dataset(train_root, size, bs, num_classes, shuffle=True, seed=seed, subset=(n_val, None))
+        train = segdata.folder_dataset(
+            train_root, size, bs, num_classes, shuffle=True, seed=seed, subset=(n_val, None)
+        )
         val = segdata.folder_dataset(train_root, size, bs, num_classes, subset=(0, n_val))
     else:
         train = segdata.folder_dataset(train_root, size, bs, num_classes, shuffle=True, seed=seed)
@@ -152,8 +158,8 @@ def make_data(cfg: SegmentationConfig) -> SegmentationData:
 
 
 def preprocess_mode(cfg: SegmentationConfig) -> str:
-    """``"caffe"`` for an ImageNet VGG16 backbone, else ``"unit"`` (pixels / 255)."""
-    return "caffe" if cfg.weights == "imagenet_backbone" else "unit"
+    """``"caffe"`` for ImageNet VGG16 weights, else ``"unit"`` (pixels / 255)."""
+    return "caffe" if cfg.weights in ("imagenet", "imagenet_backbone") else "unit"
 
 
 def _preprocess_dataset(ds: Any, mode: str) -> Any:
@@ -187,9 +193,13 @@ def build_model(cfg: SegmentationConfig, num_classes: int) -> keras.Model:
             batch_norm=cfg.batch_norm,
         )
     if cfg.model.startswith("fcn"):
-        return e.builder(num_classes=num_classes, input_shape=shape, weights=cfg.weights, fc_units=cfg.fc_units)
+        return e.builder(
+            num_classes=num_classes, input_shape=shape, weights=cfg.weights, fc_units=cfg.fc_units
+        )
     if cfg.model == "unet_vgg16":
-        return e.builder(num_classes=num_classes, input_shape=shape, weights=cfg.weights, batch_norm=cfg.batch_norm)
+        return e.builder(
+            num_classes=num_classes, input_shape=shape, weights=cfg.weights, batch_norm=cfg.batch_norm
+        )
     return e.builder(num_classes=num_classes, input_shape=shape)
 
 
@@ -225,7 +235,11 @@ def colorize(mask: np.ndarray, num_classes: int) -> np.ndarray:
 
 
 def save_prediction_grid(
-    images: np.ndarray, masks: np.ndarray, predictions: np.ndarray, num_classes: int, path: str | os.PathLike,
+    images: np.ndarray,
+    masks: np.ndarray,
+    predictions: np.ndarray,
+    num_classes: int,
+    path: str | os.PathLike,
     title: str = "",
 ) -> Path:
     """Writes rows of image / ground truth / prediction to a PNG.
@@ -244,8 +258,11 @@ def save_prediction_grid(
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(6.6, 2.2 * n), squeeze=False)
     for i in range(n):
-        panels = (np.clip(images[i], 0, 255).astype(np.uint8), colorize(masks[i], num_classes),
-                  colorize(predictions[i], num_classes))
+        panels = (
+            np.clip(images[i], 0, 255).astype(np.uint8),
+            colorize(masks[i], num_classes),
+            colorize(predictions[i], num_classes),
+        )
         for ax, panel, label in zip(axes[i], panels, ("image", "ground truth", "prediction")):
             ax.imshow(panel, interpolation="nearest")
             ax.set_xticks([])
@@ -313,7 +330,11 @@ def train(cfg: SegmentationConfig, callbacks: Iterable[keras.callbacks.Callback]
     first = next(iter(val_ds.unbatch().batch(cfg.grid_rows)))[0]
     preds = np.argmax(keras.ops.convert_to_numpy(model(first, training=False)), axis=-1)
     save_prediction_grid(
-        np.asarray(raw_images), np.asarray(raw_masks), preds, data.num_classes, workdir / "predictions.png",
+        np.asarray(raw_images),
+        np.asarray(raw_masks),
+        preds,
+        data.num_classes,
+        workdir / "predictions.png",
         title=f"{cfg.model}: mean IoU {metrics['mean_iou']:.3f}",
     )
     report = {
@@ -326,7 +347,11 @@ def train(cfg: SegmentationConfig, callbacks: Iterable[keras.callbacks.Callback]
         "epochs_completed": len(next(iter(history.values()), [])),
         "history": history,
         "metrics": metrics,
-        "seconds": {"data": round(data_seconds, 2), "train": round(train_seconds, 2), "eval": round(eval_seconds, 2)},
+        "seconds": {
+            "data": round(data_seconds, 2),
+            "train": round(train_seconds, 2),
+            "eval": round(eval_seconds, 2),
+        },
         "backend": keras.backend.backend(),
         "replicas": getattr(strategy, "num_replicas_in_sync", 1),
         "machine": f"{platform.machine()} {os.cpu_count()} CPU(s)",

@@ -57,8 +57,10 @@ def _valid_output_size(size: int, depth: int) -> int:
         s //= 2
     s -= 4
     if s <= 0:
-        raise ValueError(f"unet(padding='valid', depth={depth}): input side {size} is too small. "
-                         f"{_valid_sizes_hint(size, depth)}")
+        raise ValueError(
+            f"unet(padding='valid', depth={depth}): input side {size} is too small. "
+            f"{_valid_sizes_hint(size, depth)}"
+        )
     for _ in range(depth - 1):
         s = s * 2 - 4
     return s
@@ -76,9 +78,13 @@ def _is_valid_size(size: int, depth: int) -> bool:
 
 def _valid_sizes_hint(size: int, depth: int) -> str:
     step = 2 ** (depth - 1)
-    near = sorted((c for c in range(max(1, size - 4 * step), size + 16 * step) if _is_valid_size(c, depth)),
-                  key=lambda c: (abs(c - size), c))[:3]
-    return f"Valid input sides near {size}: {', '.join(map(str, sorted(near)))} (572 for the paper's depth 5)."
+    near = sorted(
+        (c for c in range(max(1, size - 4 * step), size + 16 * step) if _is_valid_size(c, depth)),
+        key=lambda c: (abs(c - size), c),
+    )[:3]
+    return (
+        f"Valid input sides near {size}: {', '.join(map(str, sorted(near)))} (572 for the paper's depth 5)."
+    )
 
 
 def _check_same_size(shape: tuple[int | None, ...], multiple: int, name: str) -> None:
@@ -99,9 +105,9 @@ def _decoder(x: Any, skips: list[Any], widths: list[int], padding: str, batch_no
         xh, xw = x.shape[1], x.shape[2]
         if padding == "valid" and (sh, sw) != (xh, xw):
             dh, dw = sh - xh, sw - xw
-            skip = keras.layers.Cropping2D(((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)), name=f"{tag}_crop")(
-                skip
-            )
+            skip = keras.layers.Cropping2D(
+                ((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2)), name=f"{tag}_crop"
+            )(skip)
         x = keras.layers.Concatenate(name=f"{tag}_concat")([skip, x])
         x = _double_conv(x, width, padding, batch_norm, tag)
     return x
@@ -172,7 +178,9 @@ def unet(
         raise ValueError(f"unet: input_shape must be (height, width, channels), got {input_shape}")
     if padding == "valid":
         if input_shape[0] is None or input_shape[1] is None:
-            raise ValueError("unet(padding='valid') needs a fixed input size (e.g. 572x572) to crop the skips")
+            raise ValueError(
+                "unet(padding='valid') needs a fixed input size (e.g. 572x572) to crop the skips"
+            )
         for side in input_shape[:2]:
             _valid_output_size(side, depth)
     else:
@@ -244,7 +252,9 @@ def unet_vgg16(
         raise ValueError(f"unet_vgg16: input_shape must be (height, width, 3), got {input_shape}")
     _check_same_size(input_shape, 16, "unet_vgg16")
     if len(decoder_filters) != len(VGG16_SKIPS):
-        raise ValueError(f"unet_vgg16: decoder_filters needs {len(VGG16_SKIPS)} values, got {decoder_filters}")
+        raise ValueError(
+            f"unet_vgg16: decoder_filters needs {len(VGG16_SKIPS)} values, got {decoder_filters}"
+        )
     inputs = keras.Input(shape=input_shape, name="image")
     body = vgg16(include_top=False, weights=None, input_tensor=inputs)
     skips = [body.get_layer(n).output for n in VGG16_SKIPS]

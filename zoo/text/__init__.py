@@ -1,1 +1,3 @@
-"""zoo.text."""
+"""zoo.text: word2vec (skip-gram / CBOW with negative sampling) and Kim's text CNN."""
+
+from zoo.text import corpus, text_cnn, vectors, word2vec  # noqa: F401  (text_cnn registers "text_cnn")

@@ -26,9 +26,9 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
@@ -61,7 +61,9 @@ def corpus_files(path: str | os.PathLike) -> list[Path]:
     if not path.exists():
         raise CorpusError(f"Corpus {path} does not exist; pass a plain-text file or a folder of them")
     files = sorted(
-        p for p in path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        p
+        for p in path.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
     )
     if not files:
         raise CorpusError(f"Corpus folder {path} holds no files")
@@ -131,7 +133,9 @@ class Vocabulary:
         return word in self.index
 
     @classmethod
-    def build(cls, sentences: Iterable[list[str]], min_count: int = 5, max_vocab: int | None = None) -> Vocabulary:
+    def build(
+        cls, sentences: Iterable[list[str]], min_count: int = 5, max_vocab: int | None = None
+    ) -> Vocabulary:
         """Counts tokens and keeps words seen ``min_count`` times or more, at most ``max_vocab`` of them.
 
         Raises:
@@ -183,7 +187,9 @@ class Vocabulary:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Writes the vocabulary as JSON (atomically)."""
-        return atomic_write_json(path, {"words": self.words, "counts": self.counts, "raw_words": self.raw_words})
+        return atomic_write_json(
+            path, {"words": self.words, "counts": self.counts, "raw_words": self.raw_words}
+        )
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Vocabulary:
@@ -233,7 +239,9 @@ class EncodedCorpus:
             buffered = 0
             for sentence in iter_sentences(path, errors=errors, max_sentence_length=max_sentence_length):
                 raw += len(sentence)
-                ids = np.fromiter(map(get, sentence, [-1] * len(sentence)), dtype=np.int32, count=len(sentence))
+                ids = np.fromiter(
+                    map(get, sentence, [-1] * len(sentence)), dtype=np.int32, count=len(sentence)
+                )
                 ids = ids[ids >= 0]
                 if len(ids):
                     buf.append(ids)
@@ -257,7 +265,11 @@ class EncodedCorpus:
         meta = json.loads((cache_dir / "meta.json").read_text())
         offsets = np.load(cache_dir / "offsets.npy")
         n = int(offsets[-1])
-        ids = np.memmap(cache_dir / "ids.int32", dtype=np.int32, mode="r", shape=(n,)) if n else np.zeros(0, np.int32)
+        ids = (
+            np.memmap(cache_dir / "ids.int32", dtype=np.int32, mode="r", shape=(n,))
+            if n
+            else np.zeros(0, np.int32)
+        )
         return cls(ids, offsets, int(meta["raw_words"]))
 
     def __len__(self) -> int:
@@ -383,8 +395,12 @@ def training_batches(
         full = (len(ids) // batch_size) * batch_size
         for s in range(0, full, batch_size):
             m = mask[s : s + batch_size].astype(np.float32)
-            x = {"center": ids[s : s + batch_size], "context": ctx[s : s + batch_size], "context_mask": m,
-                 "negatives": neg[s : s + batch_size]}
+            x = {
+                "center": ids[s : s + batch_size],
+                "context": ctx[s : s + batch_size],
+                "context_mask": m,
+                "negatives": neg[s : s + batch_size],
+            }
             y = m if mode == "skipgram" else np.ones((batch_size, 1), np.float32)
             yield x, y
         pending = [(ids[full:], ctx[full:], mask[full:], neg[full:])]

@@ -18,8 +18,9 @@ Example:
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -84,7 +85,9 @@ def text_cnn(
     if not filter_sizes or min(filter_sizes) < 1:
         raise ValueError(f"filter_sizes must be positive widths, got {filter_sizes}")
     if sequence_length is not None and sequence_length < max(filter_sizes):
-        raise ValueError(f"sequence_length={sequence_length} is shorter than the widest filter {max(filter_sizes)}")
+        raise ValueError(
+            f"sequence_length={sequence_length} is shorter than the widest filter {max(filter_sizes)}"
+        )
     if classes < 1:
         raise ValueError(f"classes must be >= 1, got {classes}")
     initializer: Any = keras.initializers.RandomUniform(-0.25, 0.25)  # Kim's range for unknown words
@@ -98,7 +101,11 @@ def text_cnn(
         initializer = keras.initializers.Constant(embeddings)
     inputs = keras.Input((sequence_length,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(
-        vocab_size, embedding_dim, embeddings_initializer=initializer, trainable=trainable_embeddings, name="embedding"
+        vocab_size,
+        embedding_dim,
+        embeddings_initializer=initializer,
+        trainable=trainable_embeddings,
+        name="embedding",
     )(inputs)
     pooled = []
     for width in filter_sizes:
@@ -223,7 +230,9 @@ def text_cnn_demo(
         classes=2,
         embeddings=emb,
     )
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
+    )
     x_train = encode_texts(train_texts, words, sequence_length)
     x_test = encode_texts(test_texts, words, sequence_length)
     import tensorflow as tf
@@ -231,7 +240,12 @@ def text_cnn_demo(
     train_ds = tf.data.Dataset.from_tensor_slices((x_train, train_y)).shuffle(train_size, seed=seed).batch(50)
     test_ds = tf.data.Dataset.from_tensor_slices((x_test, test_y)).batch(250)
     history = fit_resumable(
-        model, train_ds, epochs=epochs, workdir=Path(workdir), validation_data=test_ds, verbose=verbose,
+        model,
+        train_ds,
+        epochs=epochs,
+        workdir=Path(workdir),
+        validation_data=test_ds,
+        verbose=verbose,
         title="text CNN (synthetic sentiment)",
     )
     _, accuracy = model.evaluate(test_ds, verbose=0)

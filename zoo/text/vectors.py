@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import difflib
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -143,7 +143,9 @@ class WordVectors:
         except KeyError:
             close = difflib.get_close_matches(str(word).lower(), self.words[:20000], n=3)
             hint = f" Close: {', '.join(close)}." if close else ""
-            raise UnknownWordError(f"Word {word!r} is not in the vocabulary ({len(self)} words).{hint}") from None
+            raise UnknownWordError(
+                f"Word {word!r} is not in the vocabulary ({len(self)} words).{hint}"
+            ) from None
 
     def similarity(self, a: str, b: str) -> float:
         """Cosine similarity of two words."""
@@ -282,7 +284,9 @@ class WordVectors:
                     continue
                 parts = line.rstrip("\n").split(delimiter)
                 if len(parts) < 3:
-                    raise ValueError(f"{pairs}: expected 'word1{delimiter}word2{delimiter}score', got {line!r}")
+                    raise ValueError(
+                        f"{pairs}: expected 'word1{delimiter}word2{delimiter}score', got {line!r}"
+                    )
                 a, b = parts[0], parts[1]
                 if case_insensitive:
                     a, b = a.upper(), b.upper()
@@ -350,7 +354,12 @@ class WordVectors:
                         scores[rows, block[:, k]] = -np.inf
                     correct += int((scores.argmax(axis=1) == block[:, 3]).sum())
             sections.append(
-                {"section": name, "correct": correct, "total": len(qs), "accuracy": correct / len(qs) if qs else 0.0}
+                {
+                    "section": name,
+                    "correct": correct,
+                    "total": len(qs),
+                    "accuracy": correct / len(qs) if qs else 0.0,
+                }
             )
             correct_all += correct
             total_all += len(qs)
@@ -403,7 +412,12 @@ class WordVectors:
         for w, (px, py) in pos.items():
             ax.annotate(w, (px, py), xytext=(3, 3), textcoords="offset points", fontsize=9)
         for a, b in pairs:
-            ax.annotate("", xy=pos[b], xytext=pos[a], arrowprops={"arrowstyle": "->", "color": "tab:red", "alpha": 0.6})
+            ax.annotate(
+                "",
+                xy=pos[b],
+                xytext=pos[a],
+                arrowprops={"arrowstyle": "->", "color": "tab:red", "alpha": 0.6},
+            )
         ax.set_xlabel("PC 1")
         ax.set_ylabel("PC 2")
         ax.set_title(title or "word vectors (PCA)")

@@ -30,12 +30,12 @@ import dataclasses
 import math
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import keras
-import numpy as np
 from keras import ops
 
 from zoo.text.corpus import (
@@ -96,7 +96,9 @@ class Word2VecConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
-            raise ValueError(f"need 0 <= min_alpha <= alpha and alpha > 0, got {self.min_alpha}, {self.alpha}")
+            raise ValueError(
+                f"need 0 <= min_alpha <= alpha and alpha > 0, got {self.min_alpha}, {self.alpha}"
+            )
         if self.sample < 0:
             raise ValueError(f"sample must be >= 0, got {self.sample}")
 
@@ -121,8 +123,8 @@ def _cap_duplicate_gradients(vectors: Any, ids: Any, weights: Any, vocab_size: i
     """Identity forward; backward, the gradient of a word seen ``n > cap`` times in the batch is
     scaled by ``cap / n``, so a table row moves by at most ``cap`` times its mean batch gradient."""
     flat = ops.reshape(ids, (-1,))
-    w = None if weights is None else ops.reshape(weights, (-1,))
-    counts = ops.bincount(flat, weights=w, minlength=vocab_size)
+    w = ops.ones_like(flat, dtype=vectors.dtype) if weights is None else ops.reshape(weights, (-1,))
+    counts = ops.segment_sum(ops.cast(w, vectors.dtype), flat, num_segments=vocab_size)
     scale = ops.minimum(1.0, cap / ops.maximum(ops.cast(ops.take(counts, ids), vectors.dtype), 1.0))
     scale = scale[..., None]
     return vectors * scale + ops.stop_gradient(vectors * (1.0 - scale))
@@ -201,7 +203,9 @@ class Word2VecModel(keras.Model):
             count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
             hidden = total + ops.stop_gradient(total / count - total)  # value: mean; gradient: as for the sum
             logits = ops.matmul(out, hidden[..., None])[..., 0][:, None, :]  # [B, 1, 1+K]
-        keep = ops.concatenate([ops.ones_like(center[:, None], dtype="bool"), negatives != center[:, None]], axis=1)
+        keep = ops.concatenate(
+            [ops.ones_like(center[:, None], dtype="bool"), negatives != center[:, None]], axis=1
+        )
         return ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
 
     def get_config(self) -> dict[str, Any]:
@@ -227,7 +231,9 @@ def build_model(vocab_size: int, config: Word2VecConfig, total_steps: int) -> Wo
     schedule = keras.optimizers.schedules.PolynomialDecay(
         config.alpha, decay_steps=max(1, total_steps), end_learning_rate=config.min_alpha, power=1.0
     )
-    model.compile(optimizer=keras.optimizers.SGD(schedule), loss=NegativeSamplingLoss(), jit_compile=config.jit_compile)
+    model.compile(
+        optimizer=keras.optimizers.SGD(schedule), loss=NegativeSamplingLoss(), jit_compile=config.jit_compile
+    )
     return model
 
 
@@ -251,8 +257,15 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
 
     def gen():
         return training_batches(
-            corpus, vocab, batch_size=b, window=config.window, negative=k, sample=config.sample,
-            mode=config.mode, seed=seed, table=table,
+            corpus,
+            vocab,
+            batch_size=b,
+            window=config.window,
+            negative=k,
+            sample=config.sample,
+            mode=config.mode,
+            seed=seed,
+            table=table,
         )
 
     return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(4)
@@ -278,8 +291,12 @@ def prepare_corpus(
     """Builds (or reuses, when resuming) the vocabulary and id-encoded corpus under ``workdir``."""
     workdir = Path(workdir)
     vocab_path, cache = workdir / "vocab.json", workdir / "corpus"
-    settings = {"corpus": str(Path(corpus).resolve()), "min_count": config.min_count,
-                "max_vocab": config.max_vocab, "errors": config.errors}
+    settings = {
+        "corpus": str(Path(corpus).resolve()),
+        "min_count": config.min_count,
+        "max_vocab": config.max_vocab,
+        "errors": config.errors,
+    }
     settings_path = workdir / "corpus_settings.json"
     import json
 

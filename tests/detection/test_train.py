@@ -1,0 +1,101 @@
+"""The detector training recipe: a tiny run that is interrupted, resumes, and writes its files."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import pytest
+
+from zoo.detection.train import DetectorTrainConfig, build_parser, load_detection_data, train_detector
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _tiny(workdir, **kw):
+    base = dict(
+        model="ssd_vgg16", data="shapes", image_size=64, width=0.125, epochs=2, steps_per_epoch=2,
+        batch_size=2, val_images=4, max_objects=2, workdir=str(workdir), augment=False,
+    )  # fmt: skip
+    base.update(kw)
+    return DetectorTrainConfig(**base)
+
+
+class _StopAt(keras.callbacks.Callback):
+    """Simulates a crash (e.g. a killed job) when epoch ``at`` begins."""
+
+    def __init__(self, at):
+        super().__init__()
+        self.at = at
+
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.at:
+            raise KeyboardInterrupt("simulated interruption")
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.epochs = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_tiny_run_is_interrupted_resumes_and_writes_files(tmp_path):
+    cfg = _tiny(tmp_path / "run")
+    with pytest.raises(KeyboardInterrupt):
+        train_detector(cfg, callbacks=[_StopAt(1)], verbose=0)
+    assert (tmp_path / "run" / "last.weights.h5").exists()
+    counter = _CountEpochs()
+    report = train_detector(cfg, callbacks=[counter], verbose=0)
+    assert counter.epochs == [1], "the finished epoch 0 must not be trained again"
+    with open(tmp_path / "run" / "history.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["0", "1"]
+    assert "val_map50" in rows[0] and rows[1]["val_map50"] != ""
+    for name in ("curves.png", "detections.png", "report.json", "last.weights.h5"):
+        assert (tmp_path / "run" / name).stat().st_size > 0
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert saved["epochs_completed"] == 2
+    assert {"voc_map", "voc07_map", "coco_map", "ap50"} <= set(saved["metrics"])
+    assert 0.0 <= report["metrics"]["voc_map"] <= 1.0
+
+
+def test_bad_configs_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="neither"):
+        load_detection_data(_tiny(tmp_path, data=str(tmp_path / "missing")))
+    with pytest.raises(ValueError, match="detection model"):
+        train_detector(_tiny(tmp_path, model="vgg16"), verbose=0)
+    with pytest.raises(ValueError, match="strategy"):
+        train_detector(_tiny(tmp_path, strategy="tpu"), verbose=0)
+    args = build_parser().parse_args(["--data", "voc", "--image-size", "128", "--strategy", "mirrored"])
+    assert (args.data, args.image_size, args.strategy) == ("voc", 128, "mirrored")
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="tf.distribute needs TensorFlow")
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
+        from zoo.detection.train import main
+        import zoo.training
+        assert zoo.training.get_strategy("mirrored").num_replicas_in_sync == 2
+        main(["--image-size", "64", "--width", "0.125", "--epochs", "1", "--steps-per-epoch", "2",
+              "--batch-size", "4", "--val-images", "4", "--max-objects", "2", "--no-augment",
+              "--strategy", "mirrored", "--workdir", {str(tmp_path / "mirrored")!r}])
+        """
+    )
+    env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((tmp_path / "mirrored" / "report.json").read_text())
+    assert report["config"]["strategy"] == "mirrored" and report["epochs_completed"] == 1

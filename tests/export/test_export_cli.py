@@ -1,0 +1,89 @@
+"""``zoo.export.cli``: the convert command on a saved .keras file (also what tools/convert.py runs)."""
+
+import argparse
+import json
+
+import keras
+import pytest
+
+from zoo.export.cli import add_convert_parser, main
+from zoo.export.metadata import read_associated_files
+
+
+@pytest.fixture
+def saved_model(tmp_path):
+    inp = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
+    out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    path = tmp_path / "tiny.keras"
+    keras.Model(inp, out).save(path)
+    labels = tmp_path / "labels.txt"
+    labels.write_text("crocodile\nalligator\nlog\n")
+    return path, labels
+
+
+def test_convert_cli_writes_file_and_report(saved_model, tmp_path, capsys):
+    model, labels = saved_model
+    out = tmp_path / "tiny.tflite"
+    report = tmp_path / "report.json"
+    argv = [
+        str(model),
+        "--output",
+        str(out),
+        "--quantize",
+        "float16",
+        "--labels",
+        str(labels),
+        "--fold-preprocessing",
+        "--num-verify",
+        "3",
+        "--latency-runs",
+        "1",
+        "--report",
+        str(report),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "max abs error" in printed and "latency 2 threads" in printed
+    assert read_associated_files(out.read_bytes())["labels.txt"] == b"crocodile\nalligator\nlog\n"
+    assert json.loads(report.read_text())["quantize"] == "float16"
+    # A second run without --force refuses and keeps the file.
+    before = out.read_bytes()
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert main([*argv, "--force", "--no-verify"]) == 0
+
+
+def test_convert_cli_errors(tmp_path, capsys):
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"garbage")
+    assert main([str(bad), "--output", str(tmp_path / "x.tflite")]) == 2
+    assert "corrupt" in capsys.readouterr().err
+    assert main(["no_such_model_xyz", "--output", str(tmp_path / "x.tflite")]) == 2
+    assert "Unknown model" in capsys.readouterr().err
+
+
+def test_add_convert_parser_hooks_into_a_cli():
+    parser = argparse.ArgumentParser(prog="zoo")
+    sub = parser.add_subparsers(dest="command")
+    add_convert_parser(sub)
+    args = parser.parse_args(
+        [
+            "convert",
+            "vgg16",
+            "--quantize",
+            "int8",
+            "--representative",
+            "tfds:beans",
+            "--fold-preprocessing",
+            "--input-size",
+            "64x48",
+            "--force",
+            "--task",
+            "classification",
+        ]
+    )
+    assert args.command == "convert" and args.quantize == "int8" and args.input_size == (64, 48)
+    assert args.representative == "tfds:beans" and args.fold_preprocessing and args.force
+    assert callable(args.func)

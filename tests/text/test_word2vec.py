@@ -1,0 +1,150 @@
+"""Tests for zoo.text.word2vec: loss and logits against NumPy, saving, a tiny training run, resuming."""
+
+import json
+
+import keras
+import numpy as np
+import pytest
+
+from zoo.text.corpus import CorpusError
+from zoo.text.word2vec import (
+    NegativeSamplingLoss,
+    Word2VecConfig,
+    Word2VecModel,
+    negative_sampling_loss,
+    train_word2vec,
+)
+
+
+def _log_sigmoid(x):
+    return -np.log1p(np.exp(-x))
+
+
+def test_loss_matches_numpy_reference(rng):
+    logits = rng.normal(0, 3, (4, 6, 1 + 5)).astype("float32")
+    weights = (rng.random((4, 6)) < 0.7).astype("float32")
+    want = -(weights * (_log_sigmoid(logits[..., 0]) + _log_sigmoid(-logits[..., 1:]).sum(-1))).sum(-1)
+    got = keras.ops.convert_to_numpy(negative_sampling_loss(weights, logits))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    total = keras.ops.convert_to_numpy(NegativeSamplingLoss()(weights, logits))
+    assert total == pytest.approx(want.sum(), rel=1e-5)  # summed over the batch, not averaged
+
+
+def _batch(rng, b=5, s=4, k=3, v=20):
+    x = {
+        "center": rng.integers(0, v, b).astype("int32"),
+        "context": rng.integers(0, v, (b, s)).astype("int32"),
+        "context_mask": (rng.random((b, s)) < 0.7).astype("float32"),
+        "negatives": rng.integers(0, v, (b, k)).astype("int32"),
+    }
+    x["context_mask"][:, 0] = 1
+    x["negatives"][0, 1] = x["center"][0]  # a noise word equal to the centre word is masked
+    return x
+
+
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+def test_logits_match_numpy_reference(mode, rng):
+    model = Word2VecModel(20, 8, mode, seed=1)
+    model.build()
+    w_in = rng.normal(size=(20, 8)).astype("float32")
+    w_out = rng.normal(size=(20, 8)).astype("float32")
+    model.word_embedding.embeddings.assign(w_in)
+    model.context_embedding.embeddings.assign(w_out)
+    x = _batch(rng)
+    got = keras.ops.convert_to_numpy(model(x))
+    outs = w_out[np.concatenate([x["center"][:, None], x["negatives"]], 1)]  # [B, 1+K, d]
+    if mode == "skipgram":
+        want = np.einsum("bsd,bkd->bsk", w_in[x["context"]], outs)
+    else:
+        m = x["context_mask"]
+        hidden = (w_in[x["context"]] * m[..., None]).sum(1) / m.sum(1, keepdims=True)
+        want = np.einsum("bd,bkd->bk", hidden, outs)[:, None, :]
+    want[0, :, 2] = -30.0  # negatives[0, 1] == centre[0]
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+def test_model_config_and_save_round_trip(tmp_path, rng):
+    model = Word2VecModel(20, 8, "cbow", seed=3)
+    model.build()
+    x = _batch(rng)
+    model.save(tmp_path / "w2v.keras")
+    again = keras.models.load_model(tmp_path / "w2v.keras")
+    assert again.get_config()["mode"] == "cbow" and again.get_config()["vocab_size"] == 20
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(again(x)), keras.ops.convert_to_numpy(model(x)), atol=1e-6
+    )
+
+
+def _topic_corpus(path, n_lines=200, seed=0):
+    """Two topics whose words never share a sentence: training must separate them."""
+    rng = np.random.default_rng(seed)
+    topics = [[f"a{i}" for i in range(10)], [f"b{i}" for i in range(10)]]
+    lines = [" ".join(rng.choice(topics[i % 2], 8)) for i in range(n_lines)]
+    path.write_text("\n".join(lines) + "\n")
+    return topics
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+def test_tiny_training_separates_topics_and_writes_outputs(mode, tmp_path):
+    _topic_corpus(tmp_path / "c.txt")
+    config = Word2VecConfig(
+        mode=mode, dim=16, window=3, negative=4, min_count=1, epochs=3, batch_size=32, sample=0
+    )
+    wv, report = train_word2vec(tmp_path / "c.txt", tmp_path / "run", config, verbose=0)
+    # Each word's nine nearest neighbours are (nearly all) its own topic's other words.
+    same = [w2[0] == w[0] for w in wv.words for w2, _ in wv.most_similar(w, topn=9)]
+    assert np.mean(same) > 0.9, np.mean(same)
+    assert report["vocab_size"] == 20 and report["raw_words"] == 1600 and report["steps_per_epoch"] == 50
+    assert len(report["epoch_seconds"]) == 3 and report["words_per_second"] > 0
+    saved = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert saved["config"]["mode"] == mode
+    for name in (
+        "vectors.txt",
+        "vectors.bin",
+        "projector/vectors.tsv",
+        "projector/metadata.tsv",
+        "last.weights.h5",
+    ):
+        assert (tmp_path / "run" / name).exists(), name
+
+
+def test_outputs_load_in_gensim(tmp_path):
+    gensim_models = pytest.importorskip("gensim.models")
+    _topic_corpus(tmp_path / "c.txt", n_lines=40)
+    config = Word2VecConfig(dim=8, window=2, negative=2, min_count=1, epochs=1, batch_size=64, sample=0)
+    wv, _ = train_word2vec(tmp_path / "c.txt", tmp_path / "run", config, verbose=0)
+    for name, binary in (("vectors.txt", False), ("vectors.bin", True)):
+        kv = gensim_models.KeyedVectors.load_word2vec_format(str(tmp_path / "run" / name), binary=binary)
+        assert list(kv.index_to_key) == wv.words
+        np.testing.assert_allclose(kv.vectors, wv.vectors, atol=1e-6)
+
+
+class _Interrupt(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+
+def test_interrupted_run_resumes_from_the_last_epoch(tmp_path):
+    _topic_corpus(tmp_path / "c.txt", n_lines=40)
+    config = Word2VecConfig(dim=8, window=2, negative=2, min_count=1, epochs=2, batch_size=64, sample=0)
+    with pytest.raises(KeyboardInterrupt):
+        train_word2vec(tmp_path / "c.txt", tmp_path / "run", config, verbose=0, callbacks=[_Interrupt()])
+    assert (tmp_path / "run" / "backup").exists() and (tmp_path / "run" / "vocab.json").exists()
+    _, report = train_word2vec(tmp_path / "c.txt", tmp_path / "run", config, verbose=0)
+    assert len(report["epoch_seconds"]) == 1  # only the second epoch ran
+    assert len(report["loss_per_centre_word"]) == 2  # the history holds both
+
+
+def test_bad_input_is_a_clear_error(tmp_path):
+    (tmp_path / "empty.txt").write_text("\n  \n")
+    with pytest.raises(CorpusError, match="empty"):
+        train_word2vec(tmp_path / "empty.txt", tmp_path / "run", Word2VecConfig(), verbose=0)
+    (tmp_path / "tiny.txt").write_text("a b c a b c\n")
+    with pytest.raises(CorpusError, match="only 3 words"):
+        train_word2vec(tmp_path / "tiny.txt", tmp_path / "run2", Word2VecConfig(min_count=1), verbose=0)
+    with pytest.raises(ValueError, match="mode"):
+        Word2VecConfig(mode="glove")
+    with pytest.raises(ValueError, match="window"):
+        Word2VecConfig(window=0)

@@ -1,0 +1,261 @@
+"""Benchmark: Keras vs LiteRT float32 / float16 / int8 (latency, size, agreement), one table.
+
+For each registered model of the list (AlexNet, VGG16, ResNet-50, Inception v3, SSD300-VGG16;
+missing names are skipped) at its paper input size, with random weights (no network here, and
+latency and size do not depend on the weight values):
+
+* Keras: ``model.predict_on_batch`` on one image (TensorFlow, all cores), warm-up excluded;
+* LiteRT: the ``zoo.export`` files (float32, float16, int8 full-integer calibrated on photo
+  crops, preprocessing folded in) with the ai-edge-litert interpreter (XNNPACK), 1 and 2 threads;
+* size of each file, and agreement with Keras (max abs error / top-1 / mAP@0.5).
+
+Then the int8 top-1 goal on real images, which needs a trained classifier: a small CNN trained
+for a few epochs to tell apart 12 regions (3 photographs x 4 quadrants) from random crops of
+the photographs bundled with scikit-learn / matplotlib, exported to int8 and compared with Keras
+on held-out crops.
+
+Writes ``<out>/results.json`` and ``<out>/table.md``. The machine is shared: run it niced, with
+few runs, and read the numbers as indicative.
+
+Example:
+    $ nice -n 10 python tools/bench_litert.py --runs 5 --out runs/bench_litert
+    $ python tools/bench_litert.py --models alexnet --size 96 --runs 2   # quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# Smallest first, so that a run cut short still has the most rows.
+DEFAULT_MODELS = ("alexnet", "resnet50", "inception_v3", "ssd300_vgg16", "vgg16")
+
+
+def keras_latency(model, x: np.ndarray, runs: int) -> dict[str, float]:
+    """Median / p90 ms of ``predict_on_batch`` on one image, 2 warm-up calls excluded.
+
+    For detectors this is the network only (raw class logits and box offsets): the zoo's
+    post-processing is eager NumPy-facing code in ``detect_batch``; the LiteRT numbers include
+    decoding and NMS, so the detector speed-up is a lower bound.
+    """
+    for _ in range(2):
+        model.predict_on_batch(x)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        model.predict_on_batch(x)
+        times.append((time.perf_counter() - t0) * 1000)
+    return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90))}
+
+
+def bench_model(
+    name: str, size: int | None, runs: int, calibration: int, verify: int, workdir: Path
+) -> list[dict]:
+    import zoo
+    from zoo.export.litert import export_model
+    from zoo.preprocessing import preprocess_input
+    from zoo.registry import entry
+
+    e = entry(name)
+    h = size or e.input_shape[0]
+    kwargs = {"input_shape": (h, h, 3)}
+    detection = e.task == "detection"
+    model = zoo.get(name, **kwargs)
+    labels = [f"class{i}" for i in range(int(model.num_classes))] if detection else None
+    x = np.random.default_rng(0).uniform(0, 255, (1, h, h, 3)).astype(np.float32)
+    xk = np.asarray(preprocess_input(x, mode=e.preprocess or "none"))
+    rows = [
+        {
+            "model": name,
+            "variant": "keras",
+            "note": "network only, no NMS" if detection else "",
+            "size_mb": model.count_params() * 4 / 2**20,
+            "latency_ms": {"keras": keras_latency(model, xk, runs)},
+            "agreement": {},
+        }
+    ]
+    print(f"{name}: keras {rows[0]['latency_ms']['keras']['median']:.1f} ms", flush=True)
+    for q in ("none", "float16", "int8"):
+        path = workdir / f"{name}_{q}.tflite"
+        t0 = time.perf_counter()
+        r = export_model(
+            model,
+            path,
+            quantize=q,
+            representative="photos",
+            num_calibration=calibration,
+            fold_preprocessing=True,
+            labels=labels,
+            num_verify=verify,
+            latency_runs=runs,
+            force=True,
+            verbose=False,
+            task=e.task,
+        )
+        rows.append(
+            {
+                "model": name,
+                "variant": {"none": "litert float32"}.get(q, f"litert {q}"),
+                "size_mb": path.stat().st_size / 2**20,
+                "latency_ms": r.report.latency_ms,
+                "agreement": r.report.metrics,
+                "convert_s": time.perf_counter() - t0,
+            }
+        )
+        print(
+            f"{name}: {q} {path.stat().st_size / 2**20:.1f} MiB {r.report.latency_ms} {r.report.metrics}",
+            flush=True,
+        )
+        path.unlink()
+    return rows
+
+
+def trained_int8_agreement(n_train: int, n_test: int, epochs: int, workdir: Path) -> dict:
+    """Top-1 agreement int8 vs Keras of a small CNN trained on 12 photo regions (real images)."""
+    import keras
+
+    from zoo.export.litert import export_model
+    from zoo.export.representative import bundled_photo_paths
+
+    size = 64
+    photos = bundled_photo_paths()
+
+    def crops(n, seed):
+        from PIL import Image
+
+        rng = np.random.default_rng(seed)
+        images, labels = np.empty((n, size, size, 3), np.uint8), np.empty(n, np.int32)
+        opened = [Image.open(p).convert("RGB") for p in photos]
+        for i in range(n):
+            k = int(rng.integers(len(opened)))
+            img = opened[k]
+            w, h = img.size
+            qx, qy = int(rng.integers(2)), int(rng.integers(2))
+            cw, ch = int(w / 2 * rng.uniform(0.4, 0.9)), int(h / 2 * rng.uniform(0.4, 0.9))
+            x0 = qx * w // 2 + int(rng.integers(0, w // 2 - cw + 1))
+            y0 = qy * h // 2 + int(rng.integers(0, h // 2 - ch + 1))
+            images[i] = np.asarray(img.crop((x0, y0, x0 + cw, y0 + ch)).resize((size, size), Image.BILINEAR))
+            labels[i] = k * 4 + qy * 2 + qx
+        return images, labels
+
+    xtr, ytr = crops(n_train, 0)
+    xte, yte = crops(n_test, 99)
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((size, size, 3), name="image")
+    x = keras.layers.Rescaling(1 / 127.5, offset=-1)(inp)
+    for f in (16, 32, 64):
+        x = keras.layers.Conv2D(f, 3, padding="same", activation="relu")(x)
+        x = keras.layers.MaxPooling2D()(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    out = keras.layers.Dense(4 * len(photos), activation="softmax")(x)
+    model = keras.Model(inp, out, name="photo_regions")
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(xtr.astype("float32"), ytr, epochs=epochs, batch_size=32, verbose=2)
+    acc = float(model.evaluate(xte.astype("float32"), yte, verbose=0)[1])
+    path = workdir / "photo_regions_int8.tflite"
+    r = export_model(
+        model,
+        path,
+        quantize="int8",
+        representative=xtr,
+        num_calibration=300,
+        fold_preprocessing=True,
+        verify_images=xte,
+        num_verify=n_test,
+        latency_runs=0,
+        force=True,
+        verbose=False,
+    )
+    f32 = export_model(model, workdir / "photo_regions_f32.tflite", force=True, verify=False, verbose=False)
+    return {
+        "keras_test_accuracy": acc,
+        "int8_top1_agreement": r.report.metrics["top-1 agreement"],
+        "num_test_images": n_test,
+        "size_ratio_f32_over_int8": f32.path.stat().st_size / path.stat().st_size,
+    }
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| model | variant | size (MiB) | latency 1 thread (ms) | latency 2 threads (ms) | speed-up vs Keras (2 thr) "
+        "| agreement with Keras |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    keras_ms = {}
+    for r in rows:
+        lat = r["latency_ms"]
+        if r["variant"] == "keras":
+            keras_ms[r["model"]] = lat["keras"]["median"]
+            k = lat["keras"]
+            lines.append(
+                f"| {r['model']} | Keras (TF, 2 cores{', ' + r['note'] if r.get('note') else ''}) | {r['size_mb']:.1f} | - | {k['median']:.1f} (p90 {k['p90']:.1f}) "
+                "| 1.00 | - |"
+            )
+            continue
+        one, two = lat.get("1 thread", {}), lat.get("2 threads", {})
+        speed = keras_ms.get(r["model"], float("nan")) / two["median"] if two else float("nan")
+        agree = ", ".join(f"{k} {v:.4g}" for k, v in r["agreement"].items() if k != "num detections equal")
+        lines.append(
+            f"| {r['model']} | {r['variant']} | {r['size_mb']:.1f} | {one.get('median', float('nan')):.1f} "
+            f"(p90 {one.get('p90', float('nan')):.1f}) | {two.get('median', float('nan')):.1f} "
+            f"(p90 {two.get('p90', float('nan')):.1f}) | {speed:.2f} | {agree} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="*", default=list(DEFAULT_MODELS))
+    p.add_argument("--size", type=int, default=None, help="override the input size (quick runs)")
+    p.add_argument("--runs", type=int, default=5, help="timed runs per measurement")
+    p.add_argument("--calibration", type=int, default=16, help="int8 calibration images")
+    p.add_argument("--verify", type=int, default=8, help="images compared per export")
+    p.add_argument("--trained-check", type=int, default=6, help="epochs of the trained int8 check (0 skips)")
+    p.add_argument("--out", default="runs/bench_litert")
+    args = p.parse_args(argv)
+
+    import zoo
+    from zoo.utils.io import atomic_write_json, atomic_write_text
+
+    registered = set(zoo.list_models())
+    rows, skipped = [], [m for m in args.models if m not in registered]
+    with tempfile.TemporaryDirectory(prefix="bench_litert_") as tmp:
+        out = Path(args.out)
+        trained = None
+
+        def save() -> str:  # after every model, so that an interrupted run keeps what it measured
+            text = table(rows)
+            atomic_write_json(
+                out / "results.json", {"rows": rows, "skipped": skipped, "trained_int8_check": trained}
+            )
+            atomic_write_text(out / "table.md", text + "\n")
+            return text
+
+        if args.trained_check > 0:
+            trained = trained_int8_agreement(1200, 300, args.trained_check, Path(tmp))
+            print("trained int8 check:", trained, flush=True)
+            save()
+        for name in args.models:
+            if name in registered:
+                try:
+                    rows += bench_model(name, args.size, args.runs, args.calibration, args.verify, Path(tmp))
+                except Exception as e:  # noqa: BLE001  (one broken model must not lose the others' numbers)
+                    print(f"{name}: FAILED {type(e).__name__}: {e}", file=sys.stderr, flush=True)
+                    skipped.append(f"{name} ({type(e).__name__}: {str(e)[:200]})")
+                save()
+    text = save()
+    print(text)
+    if skipped:
+        print("skipped:", ", ".join(skipped))
+    if trained:
+        print("trained int8 check:", trained)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

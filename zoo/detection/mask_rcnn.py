@@ -1,0 +1,219 @@
+"""Mask R-CNN (He et al., ICCV 2017): Faster R-CNN plus a per-class mask branch on RoIAlign features.
+
+Boxes are **xyxy in absolute pixels** of the model input. Built on :class:`FasterRCNN` (body, RPN,
+box head and its four losses unchanged) with:
+
+- a mask branch on ``RoIAlign`` 14x14 features of the body (stride 16; sampling ratio 2, aligned):
+  four 3x3 convolutions (256), a 2x2 stride-2 transposed convolution to 28x28 and a 1x1 convolution
+  with one mask logit map per class (``mask_logits`` [R, 28, 28, num_classes]) -- the paper's FPN
+  mask head, applied here to the C4 feature map;
+- a fifth loss: per-pixel sigmoid cross-entropy of the ground-truth class's 28x28 map, on the
+  foreground RoIs only. The 28x28 targets are the ground-truth masks cut out at each RoI with the
+  same RoIAlign (spatial scale 1) and thresholded at 0.5;
+- inference: masks predicted for the final detections and pasted back into the image
+  (bilinear, thresholded at 0.5): ``detect_batch`` adds ``masks`` [B, K, H, W] uint8 to the
+  detections dict.
+
+Training data: ``(images, targets)`` with ``targets["masks"]`` [B, G, H, W] (1 inside the object),
+e.g. ``zoo.data.shapes.shapes_dataset(..., with_masks=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import keras
+from keras import ops
+
+from zoo.detection.faster_rcnn import PAPER as FASTER_RCNN_PAPER
+from zoo.detection.faster_rcnn import FasterRCNN, _build_with_weights
+from zoo.layers.roi import RoIAlign, roi_align
+from zoo.registry import register
+
+PAPER = "He et al., Mask R-CNN, ICCV 2017"
+
+
+def _mask_head(pooled_shape: tuple[int, int, int], num_classes: int, channels: int) -> keras.Model:
+    rois = keras.Input(pooled_shape, name="mask_rois")
+    x = rois
+    init = keras.initializers.HeNormal()
+    for i in range(1, 5):
+        x = keras.layers.Conv2D(
+            channels, 3, padding="same", activation="relu", kernel_initializer=init, name=f"mask_conv{i}"
+        )(x)
+    x = keras.layers.Conv2DTranspose(
+        channels, 2, strides=2, activation="relu", kernel_initializer=init, name="mask_deconv"
+    )(x)
+    x = keras.layers.Conv2D(num_classes, 1, kernel_initializer=init, name="mask_logits")(x)
+    return keras.Model(rois, x, name="mask_head")
+
+
+def paste_masks(masks: Any, boxes: Any, image_size: tuple[int, int]) -> Any:
+    """Pastes M x M mask probabilities into the image inside their boxes (bilinear), 0 outside.
+
+    Args:
+        masks: [B, K, M, M] probabilities; boxes: [B, K, 4] xyxy pixels; image_size: (H, W).
+
+    Returns:
+        [B, K, H, W] float32 probabilities (threshold at 0.5 for binary masks).
+
+    Example:
+        >>> full = paste_masks(ops.sigmoid(mask_logits), dets["boxes"], (128, 128)) >= 0.5
+    """
+    height, width = (int(v) for v in image_size)
+    masks = ops.convert_to_tensor(masks, dtype="float32")
+    boxes = ops.convert_to_tensor(boxes, dtype="float32")
+    m = int(masks.shape[-1])
+
+    def weights(start: Any, end: Any, size: int) -> Any:
+        # mask coordinate of each pixel centre; triangle kernel = bilinear interpolation weights
+        centres = ops.arange(size, dtype="float32") + 0.5
+        extent = ops.maximum(end - start, 1e-6)[..., None]
+        u = (centres - start[..., None]) / extent * m - 0.5  # [B, K, size]
+        inside = (u >= -0.5) & (u <= m - 0.5)
+        u = ops.clip(u, 0.0, m - 1.0)
+        w = ops.maximum(1.0 - ops.abs(u[..., None] - ops.arange(m, dtype="float32")), 0.0)  # [B, K, size, M]
+        return ops.where(inside[..., None], w, 0.0)
+
+    wy = weights(boxes[..., 1], boxes[..., 3], height)
+    wx = weights(boxes[..., 0], boxes[..., 2], width)
+    rows = ops.einsum("bkhm,bkmn->bkhn", wy, masks)
+    return ops.einsum("bkhn,bkwn->bkhw", rows, wx)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MaskRCNN(FasterRCNN):
+    """Faster R-CNN + mask branch (see the module docstring). Arguments as :class:`FasterRCNN`, plus:
+
+    Args:
+        mask_size: output mask side (28; the RoIAlign grid is half of it, 14).
+        mask_channels: width of the mask branch convolutions (256).
+
+    Example:
+        >>> model = zoo.get("mask_rcnn_resnet50", num_classes=4, input_shape=(128, 128, 3))
+        >>> model.compile(optimizer="adam")
+        >>> model.fit(shapes_dataset(image_size=128, with_masks=True), steps_per_epoch=10)
+        >>> model.detect_batch(images)["masks"].shape  # [B, 100, 128, 128]
+    """
+
+    loss_names = (*FasterRCNN.loss_names, "mask_loss")
+    return_features = True  # detect_batch runs the mask branch on the inference feature map
+
+    def __init__(self, mask_size: int = 28, mask_channels: int = 256, **kwargs: Any):
+        if int(mask_size) < 2 or int(mask_size) % 2:
+            raise ValueError(f"mask_size must be an even number >= 2, got {mask_size}")
+        super().__init__(**kwargs)
+        self.mask_size = int(mask_size)
+        self.mask_channels = int(mask_channels)
+        channels = int(self.backbone.output.shape[-1])
+        half = self.mask_size // 2
+        self.mask_pooler = RoIAlign(
+            half, 1.0 / self.stride, sampling_ratio=2, aligned=True, name="mask_roi_align"
+        )
+        self.mask_head = _mask_head((half, half, channels), self.num_classes, self.mask_channels)
+
+    def mask_logits(self, features: Any, boxes: Any, training: bool = False) -> Any:
+        """Per-class mask logits [B, K, M, M, C] for boxes [B, K, 4] (xyxy pixels)."""
+        num = boxes.shape[1]
+        batch = ops.shape(boxes)[0]
+        idx = ops.repeat(ops.cast(ops.arange(batch), "float32"), num)[:, None]
+        rois = ops.concatenate([idx, ops.reshape(ops.stop_gradient(boxes), (-1, 4))], axis=1)
+        logits = self.mask_head(self.mask_pooler([features, rois]), training=training)
+        return ops.reshape(logits, (-1, num, self.mask_size, self.mask_size, self.num_classes))
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The four Faster R-CNN losses plus the mask loss on foreground RoIs."""
+        if not isinstance(y, dict) or "masks" not in y:
+            raise ValueError(
+                "Mask R-CNN targets need 'masks' [B, G, H, W] besides boxes/classes/valid; "
+                "use zoo.data.shapes.shapes_dataset(..., with_masks=True)."
+            )
+        parts, r, feats = self.detection_losses(x, y, y_pred, training=training)
+        parts["mask_loss"] = self.mask_loss(feats, r, y["masks"], training=training)
+        return self._total_loss(parts)
+
+    def mask_loss(
+        self, features: Any, roi_targets: dict[str, Any], gt_masks: Any, training: bool = True
+    ) -> Any:
+        """Mean per-pixel binary cross-entropy of the target class's mask over foreground RoIs."""
+        masks = ops.cast(gt_masks, "float32")
+        g, h, w = masks.shape[1], masks.shape[2], masks.shape[3]
+        rois = roi_targets["rois"]
+        batch = ops.shape(rois)[0]
+        flat_idx = ops.arange(batch, dtype="int32")[:, None] * g + roi_targets["matched_gt"]
+        boxes = ops.reshape(rois, (-1, 4))
+        crop_rois = ops.concatenate([ops.cast(ops.reshape(flat_idx, (-1, 1)), "float32"), boxes], axis=1)
+        target = roi_align(
+            ops.reshape(masks, (-1, h, w, 1)), crop_rois, self.mask_size, spatial_scale=1.0, sampling_ratio=2
+        )
+        target = ops.cast(target[..., 0] >= 0.5, "float32")  # [B*S, M, M]
+        logits = self.mask_logits(features, rois, training=training)  # [B, S, M, M, C]
+        labels = ops.maximum(roi_targets["classes"], 0)
+        picked = ops.take_along_axis(logits, labels[:, :, None, None, None], axis=-1)[..., 0]
+        picked = ops.reshape(picked, (-1, self.mask_size, self.mask_size))
+        bce = ops.binary_crossentropy(target, picked, from_logits=True)
+        fg = ops.reshape(ops.cast(roi_targets["classes"] > 0, "float32"), (-1,))
+        per_roi = ops.mean(bce, axis=(1, 2))
+        return ops.sum(per_roi * fg) / ops.maximum(ops.sum(fg), 1.0)
+
+    def _add_outputs(self, dets: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+        """Adds ``masks`` [B, K, H, W] uint8 (pixels of ``image_size``) for the final detections."""
+        logits = self.mask_logits(out["features"], dets["boxes"])
+        classes = ops.maximum(ops.cast(dets["classes"], "int32"), 0)
+        probs = ops.sigmoid(ops.take_along_axis(logits, classes[:, :, None, None, None], axis=-1)[..., 0])
+        full = paste_masks(probs, dets["boxes"], self.image_size)
+        valid = (ops.cast(dets["classes"], "int32") >= 0)[:, :, None, None]
+        dets = dict(dets)
+        dets["masks"] = ops.cast((full >= 0.5) & valid, "uint8")
+        return dets
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "mask_size": self.mask_size, "mask_channels": self.mask_channels}
+
+
+@register(
+    "mask_rcnn_resnet50",
+    task="detection",
+    paper=PAPER + " (C4 body; " + FASTER_RCNN_PAPER.split(",")[0] + " box branch)",
+    input_shape=(800, 800, 3),
+    weights=("imagenet_backbone",),
+    references={
+        "coco_mask_ap": 30.3,
+        "coco_mask_ap_source": "He et al. 2017 Table 2a (ResNet-50-C4, COCO minival, mask AP)",
+    },
+    preprocess="caffe",
+)
+def mask_rcnn_resnet50(
+    num_classes: int = 81,
+    input_shape: Sequence[int] = (800, 800, 3),
+    weights: Any = None,
+    anchor_sizes: Sequence[float] | None = None,
+    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+    train_proposals: Sequence[int] = (12000, 2000),
+    test_proposals: Sequence[int] = (6000, 1000),
+    roi_batch: int = 128,
+    mask_channels: int = 256,
+    seed: int | None = None,
+) -> MaskRCNN:
+    """Mask R-CNN, ResNet-50 C4 body, RoIAlign 14x14 box head (res5) and mask branch (28x28 per class).
+
+    Example:
+        >>> model = zoo.get("mask_rcnn_resnet50", num_classes=4, input_shape=(128, 128, 3))
+    """
+    return _build_with_weights(
+        MaskRCNN(
+            arch="resnet50",
+            name="mask_rcnn_resnet50",
+            num_classes=num_classes,
+            image_shape=input_shape,
+            anchor_sizes=anchor_sizes,
+            anchor_ratios=anchor_ratios,
+            train_proposals=train_proposals,
+            test_proposals=test_proposals,
+            roi_batch=roi_batch,
+            mask_channels=mask_channels,
+            seed=seed,
+        ),
+        weights,
+    )
