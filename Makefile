@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: install demo test test-jax test-slow lint format bench clean
+.PHONY: install demo test test-jax test-slow lint format bench bench-all bench-detection bench-nms \
+	bench-two-stage bench-word2vec bench-litert clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,8 +38,27 @@ format: $(STAMP)
 	$(PY) -m ruff format zoo recipes tools tests
 	$(PY) -m ruff check --fix zoo recipes tools tests
 
+# Benchmarks (own scripts, never part of the test run); results go to docs/RESULTS.md.
 bench: $(STAMP)
 	$(PY) tools/bench.py
+
+bench-detection: $(STAMP)
+	$(PY) tools/bench_detection.py --repeats 5 --warmup 2
+
+bench-nms: $(STAMP)
+	$(PY) tools/bench_nms.py
+	KERAS_BACKEND=jax $(PY) tools/bench_nms.py
+
+bench-two-stage: $(STAMP)
+	$(PY) tools/bench_two_stage.py --height 600 --width 800 --repeats 2
+
+bench-word2vec: $(STAMP)
+	$(PY) tools/bench_word2vec.py --mode skipgram cbow --epochs 5
+
+bench-litert: $(STAMP)
+	$(PY) tools/bench_litert.py --runs 3 --calibration 8 --verify 4 --trained-check 6
+
+bench-all: bench bench-detection bench-nms bench-two-stage bench-word2vec bench-litert
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info runs

@@ -36,6 +36,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--strategy", default="default", choices=("default", "mirrored"))
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cosine-decay", action="store_true", help="anneal the learning rate to 0 over the run")
+    p.add_argument("--init-weights", default=None, help="start from a run's last.weights.h5 (same model)")
     p.add_argument(
         "--target-acc", type=float, default=None, help="stop once val whole-captcha acc reaches it"
     )
@@ -47,6 +49,7 @@ def _train_kwargs(a: argparse.Namespace) -> dict:
         config=a.config, batch_size=a.batch_size, epochs=a.epochs, steps_per_epoch=a.steps_per_epoch,
         train_pool=a.train_pool, val_size=a.val_size, learning_rate=a.learning_rate, strategy=a.strategy,
         seed=a.seed, target_captcha_acc=a.target_acc,
+        cosine_decay=a.cosine_decay, init_weights=a.init_weights,
     )  # fmt: skip
 
 
@@ -61,12 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--mode", default="joint", choices=("joint", "alternating"))
     c = sub.add_parser("compare", help="multihead joint vs alternating vs one 40-long vector, same budget")
     _common(c)
+    c.add_argument("--summarize", action="store_true", help="only tabulate and plot runs already trained")
     pr = sub.add_parser("predict", help="decode captcha images with a saved model")
     pr.add_argument("--model", required=True, help="model.keras written by `train` (model.json beside it)")
     pr.add_argument("images", nargs="+")
     args = parser.parse_args(argv)
 
-    from zoo.classification.captcha import compare_modes, predict_captchas, train_captcha
+    from zoo.classification.captcha import compare_modes, predict_captchas, summarize_runs, train_captcha
     from zoo.data.captcha import CaptchaDataError
 
     try:
@@ -79,7 +83,11 @@ def main(argv: list[str] | None = None) -> int:
             report.pop("history")
             print(json.dumps(report, indent=2))
             return 0
-        summary = compare_modes(args.workdir, **_train_kwargs(args))
+        if args.summarize:
+            labels = ["multihead-joint", "multihead-alternating", "onevector-joint"]
+            summary = summarize_runs(args.workdir, labels)
+        else:
+            summary = compare_modes(args.workdir, **_train_kwargs(args))
         print(summary["table"])
         return 0
     except (CaptchaDataError, FileNotFoundError, ValueError) as e:

@@ -2,7 +2,9 @@
 
 Examples:
     # offline demo: body trained on digits 0-4, transferred to 5-9; learning curve + report
+    # (default data: "jittered" digits on cluttered backgrounds; --variant clean: plain upscaled digits)
     python recipes/crocodile.py demo --workdir runs/crocodile
+    python recipes/crocodile.py demo --workdir runs/crocodile --variant clean --seeds 3
     python recipes/crocodile.py demo --workdir runs/crocodile_quick --quick
     # your images: a folder of class sub-folders, an ImageNet VGG16 body, MLP head, then fine-tune
     python recipes/crocodile.py train --folder flowers/ --workdir runs/flowers --model vgg16 \\
@@ -27,7 +29,14 @@ def main(argv: list[str] | None = None) -> int:
     d = sub.add_parser("demo", help="offline digits 0-4 -> 5-9 demo with a learning curve")
     d.add_argument("--workdir", required=True)
     d.add_argument("--quick", action="store_true", help="fewer shots, one seed, shorter training")
-    d.add_argument("--seeds", type=int, default=3, help="label subsets averaged per point")
+    d.add_argument("--seeds", type=int, default=1, help="label subsets averaged per point")
+    d.add_argument(
+        "--variant",
+        default="jittered",
+        choices=("jittered", "clean"),
+        help="jittered: digits at random size/angle/offset on cluttered, noisy backgrounds (harder, "
+        "CIFAR-like); clean: sklearn digits upscaled to 32x32 (too easy for transfer to matter)",
+    )
     d.add_argument("--strategy", default="default", choices=("default", "mirrored"))
     t = sub.add_parser("train", help="head swap (+ fine-tune) on a folder or a TFDS data set")
     t.add_argument("--workdir", required=True)
@@ -54,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             report = transfer.run_digits_demo(
-                args.workdir, quick=args.quick, seeds=tuple(range(args.seeds)), strategy=args.strategy
+                args.workdir,
+                quick=args.quick,
+                seeds=tuple(range(args.seeds)),
+                variant=args.variant,
+                strategy=args.strategy,
             )
+            print(f"data: {report['demo']}")
             print(report["table"])
             print(
                 json.dumps({"goal": report["goal"], "fine_tuned_model": report["fine_tuned_model"]}, indent=2)

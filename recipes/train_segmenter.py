@@ -55,6 +55,12 @@ def parse_args(argv: list[str] | None = None) -> SegmentationConfig:
     p.add_argument("--strategy", default="default", choices=STRATEGIES)
     p.add_argument("--workdir", default="runs/segmenter")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--time-budget-min",
+        type=float,
+        default=None,
+        help="stop after the epoch that ends past this many minutes",
+    )
     p.add_argument("--verbose", default="auto", help="auto | 1 (progress bar) | 2 (one line per epoch)")
     a = p.parse_args(argv)
     return SegmentationConfig(
@@ -77,6 +83,7 @@ def parse_args(argv: list[str] | None = None) -> SegmentationConfig:
         workdir=a.workdir,
         seed=a.seed,
         verbose=int(a.verbose) if a.verbose.isdigit() else a.verbose,
+        time_budget_minutes=a.time_budget_min,
     )
 
 

@@ -55,9 +55,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--alpha", type=float, default=0.025, help="initial learning rate (decays linearly)")
     parser.add_argument("--min-alpha", type=float, default=0.0001)
-    parser.add_argument("--batch-size", type=int, default=4096, help="centre words per step")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="centre words per step (default 2048 skip-gram, 1024 CBOW)",
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--jit-compile", action="store_true", help="XLA-compile the train step")
+    parser.add_argument(
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="XLA-compile the train step (default: on with TensorFlow and JAX, off with torch)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("padded", "dedup"),
+        default=None,
+        help="batch layout (default: padded with XLA, dedup without; see zoo.text.word2vec)",
+    )
     parser.add_argument(
         "--errors",
         default="strict",
@@ -102,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             jit_compile=args.jit_compile,
+            layout=args.layout,
             errors=args.errors,
         )
         wv, report = train_word2vec(corpus, args.workdir, config, verbose=verbose, save=False)

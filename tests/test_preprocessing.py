@@ -17,14 +17,21 @@ def test_other_modes():
     x = np.array([[[[0.0, 127.5, 255.0]]]], "float32")
     np.testing.assert_allclose(ops.convert_to_numpy(preprocess_input(x, "tf")), [[[[-1, 0, 1]]]], atol=1e-6)
     torch = ops.convert_to_numpy(preprocess_input(x, "torch"))
-    np.testing.assert_allclose(torch, [[[[-0.485 / 0.229, (0.5 - 0.456) / 0.224, (1 - 0.406) / 0.225]]]], rtol=1e-5)
+    np.testing.assert_allclose(
+        torch, [[[[-0.485 / 0.229, (0.5 - 0.456) / 0.224, (1 - 0.406) / 0.225]]]], rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(preprocess_input(x, "unit")), [[[[0, 0.5, 1]]]], atol=1e-6
+    )
     with pytest.raises(ValueError, match="Unknown preprocessing mode"):
         preprocess_input(x, "yolo")
 
 
 def test_preprocess_by_model_name():
     x = np.zeros((1, 2, 2, 3), "float32")
-    np.testing.assert_allclose(ops.convert_to_numpy(zoo.preprocess("vgg16")(x))[0, 0, 0], [-103.939, -116.779, -123.68])
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(zoo.preprocess("vgg16")(x))[0, 0, 0], [-103.939, -116.779, -123.68]
+    )
 
 
 def test_imagenet_index_is_bundled_and_ordered():

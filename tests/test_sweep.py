@@ -17,7 +17,19 @@ KWARGS = {
     "captcha_onevector": dict(config="tiny"),
     "unet": dict(input_shape=(64, 64, 3), num_classes=3, filters=8, padding="same"),
     "unet_vgg16": dict(input_shape=(64, 64, 3), num_classes=3),
+    "text_cnn": dict(vocab_size=100, sequence_length=16, embedding_dim=16, num_filters=8, classes=2),
+    # few proposals keep the two-stage detectors' RoI heads small
+    "faster_rcnn_vgg16": dict(num_classes=3, input_shape=(128, 128, 3), test_proposals=(100, 16)),
+    "faster_rcnn_resnet50": dict(num_classes=3, input_shape=(128, 128, 3), test_proposals=(100, 16)),
+    "mask_rcnn_resnet50": dict(
+        num_classes=3, input_shape=(128, 128, 3), test_proposals=(100, 16), mask_channels=16
+    ),
+    "mask_rcnn_vgg16": dict(
+        num_classes=3, input_shape=(128, 128, 3), test_proposals=(100, 16), width=0.25, mask_channels=16
+    ),
 }
+for _name in ("fcn8s_vgg16", "fcn16s_vgg16", "fcn32s_vgg16"):
+    KWARGS[_name] = dict(num_classes=3, input_shape=(64, 64, 3), fc_units=64)
 TASK_KWARGS = {
     "detection": dict(num_classes=3, input_shape=(128, 128, 3)),
     "segmentation": dict(num_classes=3, input_shape=(64, 64, 3)),
@@ -68,6 +80,8 @@ def test_every_classifier_builds_and_runs(name, rng):
     _build_and_run(name, rng)
 
 
-@pytest.mark.parametrize("name", [n for n in zoo.list_models() if zoo.registry.entry(n).task != "classification"])
+@pytest.mark.parametrize(
+    "name", [n for n in zoo.list_models() if zoo.registry.entry(n).task != "classification"]
+)
 def test_every_other_model_builds_and_runs(name, rng):
     _build_and_run(name, rng)

@@ -49,7 +49,9 @@ def test_imagenet_weights_load_from_cache_and_match_keras_applications(vgg16_not
 def test_imagenet_offline_with_empty_cache_says_where_to_put_the_file(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
     top, notop = W.IMAGENET["vgg16"]
-    monkeypatch.setitem(W.IMAGENET, "vgg16", (top, W.WeightFile(notop.fname, "http://127.0.0.1:9/x.h5", "0" * 32)))
+    monkeypatch.setitem(
+        W.IMAGENET, "vgg16", (top, W.WeightFile(notop.fname, "http://127.0.0.1:9/x.h5", "0" * 32))
+    )
     with pytest.raises(W.WeightsError, match="Copy the file into"):
         zoo.get("vgg16", weights="imagenet", include_top=False, input_shape=(32, 32, 3))
 

@@ -86,8 +86,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=float, default=1e-3)
     parser.add_argument("--alpha", type=float, default=0.025)
     parser.add_argument("--min-alpha", type=float, default=0.0001)
-    parser.add_argument("--batch-size", type=int, default=4096, help="ours: centre words per step")
-    parser.add_argument("--jit-compile", action="store_true", help="ours: XLA-compile the train step")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        help="ours: centre words per step (default 2048 skip-gram, 1024 CBOW)",
+    )
+    parser.add_argument(
+        "--jit-compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="ours: XLA-compile the train step (default: on with TensorFlow and JAX, off with torch)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("padded", "dedup"),
+        default=None,
+        help="ours: batch layout (default: padded with XLA, dedup without; see zoo.text.word2vec)",
+    )
+    parser.add_argument("--duplicate-cap", type=float, default=None, help="ours: see zoo.text.word2vec")
     parser.add_argument("--workers", type=int, default=2, help="gensim worker threads")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -123,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
             batch_size=args.batch_size,
             seed=args.seed,
             jit_compile=args.jit_compile,
+            layout=args.layout,
+            duplicate_cap=args.duplicate_cap,
         )
         z_wv, report = train_word2vec(corpus, workdir / mode, config, verbose=0)
         epoch_s = report["epoch_seconds"]
@@ -145,6 +164,10 @@ def main(argv: list[str] | None = None) -> int:
                     "analogies_answered": ev["analogies"]["total"],
                 }
             )
+            if name == "zoo":  # the resolved per-mode settings (batch, cap, XLA, layout)
+                rows[-1].update(
+                    {k: report["config"][k] for k in ("batch_size", "duplicate_cap", "jit_compile", "layout")}
+                )
     header = (
         f"{'mode':9} {'trainer':7} {'vocab':>6} {'words/s':>9} {'steady':>9} {'ratio':>6} "
         f"{'WS353':>7} {'dWS353':>7} {'SimLex':>7} {'analogy':>8}"

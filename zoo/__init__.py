@@ -7,10 +7,10 @@ Example:
     >>> zoo.info("resnet50")["num_params"]
 """
 
-from zoo.registry import UnknownModelError, get, list_models, register
 from zoo import classification, detection, segmentation, text  # noqa: E402,F401  (registers models)
 from zoo.modelinfo import info  # noqa: E402
 from zoo.preprocessing import preprocess  # noqa: E402
+from zoo.registry import UnknownModelError, get, list_models, register
 
 __version__ = "0.1.0"
 __all__ = ["get", "list_models", "info", "register", "preprocess", "UnknownModelError", "__version__"]

@@ -1,9 +1,9 @@
 """Speed of zoo classifiers next to their keras.applications twins, measured in one run.
 
 For each pair: throughput (images/s at batch 16) and single-image latency (median ms),
-same input, same backend, measurements interleaved (zoo, reference, zoo, ...) so a busy
-machine slows both alike. Prints one table with the ratio zoo / keras.applications
-(>= 1.0 means the zoo model is no slower).
+same input, same backend, measurements interleaved (zoo, reference, then reference, zoo, ...)
+so a busy machine slows both alike and neither always runs first. Prints one table with the
+ratio zoo / keras.applications (>= 1.0 means the zoo model is no slower).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ import argparse
 import platform
 import statistics
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -49,8 +50,9 @@ def measure_pair(name: str, repeats: int = 5, batch: int = 16) -> dict[str, Any]
         m.predict_on_batch(x1)
     thr: dict[str, list[float]] = {"zoo": [], "ref": []}
     lat: dict[str, list[float]] = {"zoo": [], "ref": []}
-    for _ in range(repeats):
-        for key, m in models.items():
+    for r in range(repeats):
+        order = list(models.items()) if r % 2 == 0 else list(models.items())[::-1]  # no position bias
+        for key, m in order:
             thr[key].append(batch / _timer(lambda m=m: m.predict_on_batch(xb)))
             lat[key].append(1000 * _timer(lambda m=m: m.predict_on_batch(x1)))
     row = {"model": name, "reference": f"keras.applications.{ref_name}", "input": size}

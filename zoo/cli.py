@@ -11,8 +11,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -39,7 +40,9 @@ def load_image(path: str | Path, size: tuple[int, int] | None = None) -> np.ndar
         raise ValueError(f"Cannot read image {path}: {exc}") from exc
 
 
-def predict(image: str | Path, model_name: str, weights: str | None = None, top: int = 5) -> list[dict[str, Any]]:
+def predict(
+    image: str | Path, model_name: str, weights: str | None = None, top: int = 5
+) -> list[dict[str, Any]]:
     """Classifies one image file with a registered classifier; returns the ``top`` classes.
 
     With 1000 outputs (ImageNet weights) classes are named from the bundled ImageNet index;

@@ -56,7 +56,7 @@ def count_macs(model: keras.Model) -> int:
     return int(total)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _measure(name: str) -> dict[str, Any]:
     model = entry(name).builder()
     trainable = int(sum(math.prod(w.shape) for w in model.trainable_weights))

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from importlib import resources
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from keras import ops
@@ -27,7 +28,7 @@ from zoo.registry import entry
 CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 TORCH_MEAN = (0.485, 0.456, 0.406)
 TORCH_STD = (0.229, 0.224, 0.225)
-MODES = ("caffe", "tf", "inception", "torch", "none")
+MODES = ("caffe", "tf", "inception", "torch", "unit", "none")
 
 
 def preprocess_input(x: Any, mode: str = "caffe") -> Any:
@@ -48,6 +49,8 @@ def preprocess_input(x: Any, mode: str = "caffe") -> Any:
         mean = ops.convert_to_tensor(TORCH_MEAN, "float32")
         std = ops.convert_to_tensor(TORCH_STD, "float32")
         return (x / 255.0 - mean) / std
+    if mode == "unit":  # models trained on [0, 1] images (the recipes' small models)
+        return x / 255.0
     if mode == "none":
         return x
     raise ValueError(f"Unknown preprocessing mode {mode!r}; choose from {', '.join(MODES)}")
@@ -81,7 +84,9 @@ def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, fl
     """
     preds = np.asarray(preds)
     if preds.ndim != 2 or preds.shape[1] != 1000:
-        raise ValueError(f"decode_predictions expects a batch of 1000 ImageNet scores, got shape {preds.shape}")
+        raise ValueError(
+            f"decode_predictions expects a batch of 1000 ImageNet scores, got shape {preds.shape}"
+        )
     classes = imagenet_classes()
     out = []
     for row in preds:

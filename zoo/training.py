@@ -12,11 +12,14 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import keras
+import numpy as np
 
+from zoo.utils.io import atomic_write_text
 from zoo.utils.plots import plot_history
 
 STRATEGIES = ("default", "mirrored")
@@ -48,19 +51,67 @@ def strategy_scope(strategy: Any) -> contextlib.AbstractContextManager:
 
 
 def read_history(csv_path: str | os.PathLike) -> dict[str, list[float]]:
-    """Reads a ``keras.callbacks.CSVLogger`` file into metric -> values (one per epoch)."""
+    """Reads a ``history.csv`` (or a ``keras.callbacks.CSVLogger`` file) into metric -> values.
+
+    Every list has one value per logged epoch; an epoch without a value (an empty or ``NA``
+    cell, e.g. a metric computed every other epoch) reads as NaN, so lists stay aligned.
+    """
     path = Path(csv_path)
     if not path.exists():
         return {}
     with path.open(newline="") as f:
         rows = list(csv.DictReader(f))
-    history: dict[str, list[float]] = {}
-    for row in rows:
-        for key, value in row.items():
-            if key == "epoch" or value in (None, "", "NA"):
-                continue
-            history.setdefault(key, []).append(float(value))
-    return history
+    keys = [k for k in (rows[0].keys() if rows else ()) if k and k != "epoch"]
+    return {k: [_cell(row.get(k)) for row in rows] for k in keys}
+
+
+def _cell(value: str | None) -> float:
+    try:
+        return float(value) if value not in (None, "", "NA") else float("nan")
+    except ValueError:
+        return float("nan")
+
+
+class _HistoryLog(keras.callbacks.Callback):
+    """Appends every epoch's logs to ``history.csv``, rewritten atomically each epoch.
+
+    Unlike ``CSVLogger`` it keeps columns aligned when a resumed run (or a metric logged only
+    on some epochs) brings keys the file's header lacks: the header is the union of all keys,
+    and a re-run epoch replaces its earlier row.
+    """
+
+    def __init__(self, path: Path):
+        super().__init__()
+        self.path = path
+        self.rows: dict[int, dict[str, float]] = {}
+
+    def on_train_begin(self, logs=None):
+        if self.path.exists():
+            for values in _rows(self.path):
+                self.rows[int(values.pop("epoch"))] = values
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.rows[int(epoch)] = {k: float(v) for k, v in (logs or {}).items() if _is_number(v)}
+        keys: list[str] = []
+        for row in self.rows.values():
+            keys += [k for k in row if k not in keys]
+        lines = [",".join(["epoch", *keys])]
+        for e in sorted(self.rows):
+            lines.append(",".join([str(e)] + [repr(self.rows[e].get(k, float("nan"))) for k in keys]))
+        atomic_write_text(self.path, "\n".join(lines) + "\n")
+
+
+def _rows(path: Path) -> list[dict[str, float]]:
+    with path.open(newline="") as f:
+        return [{k: _cell(v) for k, v in row.items() if k} for row in csv.DictReader(f)]
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 class _EpochCheckpoint(keras.callbacks.Callback):
@@ -91,7 +142,8 @@ def fit_resumable(
 ) -> dict[str, list[float]]:
     """Trains ``model`` (already compiled) for ``epochs``, resuming from ``workdir`` if interrupted.
 
-    Writes into ``workdir``: ``backup/`` (resume state, removed when training completes),
+    Writes into ``workdir``: ``backup/`` (resume state, removed when training completes, so a
+    rerun after completion trains afresh and replaces the log),
     ``last.weights.h5`` (every epoch), ``history.csv`` and ``curves.png``.
 
     Returns:
@@ -109,13 +161,14 @@ def fit_resumable(
     resuming = backup_dir.exists()
     if not resuming and csv_path.exists():
         csv_path.unlink()  # a fresh run starts a fresh log
-    # User callbacks run before the checkpoint and the CSV log, so metrics they add to the epoch's
-    # logs (e.g. a detector's validation mAP) are logged and plotted.
+    # User callbacks run before the checkpoint and the log, so metrics they add to the epoch's
+    # logs (e.g. a detector's validation mAP) are logged and plotted. The backup comes last: an
+    # epoch counts as done (and is skipped on resume) only once everything else has recorded it.
     cbs = [
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
         *callbacks,
         _EpochCheckpoint(workdir / "last.weights.h5"),
-        keras.callbacks.CSVLogger(str(csv_path), append=True),
+        _HistoryLog(csv_path),
+        keras.callbacks.BackupAndRestore(str(backup_dir)),
     ]
     model.fit(
         train_data,
@@ -125,9 +178,10 @@ def fit_resumable(
         validation_steps=validation_steps,
         callbacks=cbs,
         verbose=verbose,
+        # datasets and generators shuffle themselves (Keras warns when asked to shuffle them)
+        shuffle=isinstance(train_data, np.ndarray),
     )
     history = read_history(csv_path)
     if history:
         plot_history(history, workdir / "curves.png", title=title)
     return history
-

@@ -85,7 +85,11 @@ for _name, (_top, _notop) in {
     "resnet152": ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
 }.items():
     IMAGENET[_name] = (
-        WeightFile(f"{_name}_weights_tf_dim_ordering_tf_kernels.h5", f"{_KA}resnet/{_name}_weights_tf_dim_ordering_tf_kernels.h5", _top),
+        WeightFile(
+            f"{_name}_weights_tf_dim_ordering_tf_kernels.h5",
+            f"{_KA}resnet/{_name}_weights_tf_dim_ordering_tf_kernels.h5",
+            _top,
+        ),
         WeightFile(
             f"{_name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
             f"{_KA}resnet/{_name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
@@ -115,7 +119,11 @@ def imagenet_file(arch: str, include_top: bool = True) -> Path:
     cache_dir = keras_cache_dir() / "models"
     try:
         path = keras.utils.get_file(
-            wf.fname, wf.origin, cache_dir=str(keras_cache_dir()), cache_subdir="models", file_hash=wf.file_hash
+            wf.fname,
+            wf.origin,
+            cache_dir=str(keras_cache_dir()),
+            cache_subdir="models",
+            file_hash=wf.file_hash,
         )
     except Exception as exc:  # network errors surface as many types
         raise WeightsError(
@@ -125,14 +133,16 @@ def imagenet_file(arch: str, include_top: bool = True) -> Path:
     return Path(path)
 
 
-def _layer_groups_legacy(f: h5py.File) -> dict[str, list[np.ndarray]]:
-    """Reads a legacy (keras.applications style) weight file: layer name -> arrays in order."""
+def read_legacy_h5(f: h5py.File) -> dict[str, list[np.ndarray]]:
+    """Reads an open legacy (keras.applications style) .h5 weight file: layer name -> arrays in order."""
     root = f["model_weights"] if "model_weights" in f else f
     out: dict[str, list[np.ndarray]] = {}
     for raw in root.attrs.get("layer_names", []):
         name = raw.decode("utf8") if hasattr(raw, "decode") else str(raw)
         group = root[name]
-        wnames = [w.decode("utf8") if hasattr(w, "decode") else str(w) for w in group.attrs.get("weight_names", [])]
+        wnames = [
+            w.decode("utf8") if hasattr(w, "decode") else str(w) for w in group.attrs.get("weight_names", [])
+        ]
         if wnames:
             out[name] = [np.asarray(group[w]) for w in wnames]
     return out
@@ -144,7 +154,9 @@ def _open_h5(path: Path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except OSError as exc:
-        raise WeightsError(f"Weight file {path} is unreadable or truncated (not a valid HDF5 file): {exc}") from exc
+        raise WeightsError(
+            f"Weight file {path} is unreadable or truncated (not a valid HDF5 file): {exc}"
+        ) from exc
 
 
 def load_by_name(model: keras.Model, path: str | os.PathLike, *, strict: bool = True) -> list[str]:
@@ -166,11 +178,13 @@ def load_by_name(model: keras.Model, path: str | os.PathLike, *, strict: bool = 
     path = Path(path)
     with _open_h5(path) as f:
         try:
-            saved = _layer_groups_legacy(f)
+            saved = read_legacy_h5(f)
         except (KeyError, OSError) as exc:
             raise WeightsError(f"Weight file {path} is corrupt: {exc}") from exc
     if not saved:
-        raise WeightsError(f"Weight file {path} holds no layer weights (is it a legacy Keras .h5 weight file?)")
+        raise WeightsError(
+            f"Weight file {path} holds no layer weights (is it a legacy Keras .h5 weight file?)"
+        )
     layers = {layer.name: layer for layer in model.layers if layer.weights}
     if strict:
         missing = [n for n in layers if n not in saved]
@@ -252,7 +266,9 @@ def load_weight_file(model: keras.Model, path: str | os.PathLike) -> None:
         raise WeightsError(f"Could not load weight file {path} into model {model.name!r}: {exc}") from exc
 
 
-def load_weights(model: keras.Model, weights: Any, *, arch: str | None = None, include_top: bool = True) -> keras.Model:
+def load_weights(
+    model: keras.Model, weights: Any, *, arch: str | None = None, include_top: bool = True
+) -> keras.Model:
     """Applies a builder's ``weights=`` argument to a freshly built model.
 
     Args:
@@ -266,7 +282,9 @@ def load_weights(model: keras.Model, weights: Any, *, arch: str | None = None, i
         return model
     if isinstance(weights, str) and weights == "imagenet":
         if arch is None:
-            raise WeightsError(f"Model {model.name!r} has no ImageNet weights; use weights=None or a file path.")
+            raise WeightsError(
+                f"Model {model.name!r} has no ImageNet weights; use weights=None or a file path."
+            )
         load_by_name(model, imagenet_file(arch, include_top), strict=True)
         return model
     if isinstance(weights, (str, os.PathLike)):

@@ -17,6 +17,7 @@ from zoo.classification.captcha import (
     char_accuracy,
     numpy_captcha_accuracy,
     predict_captchas,
+    summarize_runs,
     train_captcha,
 )
 from zoo.data.captcha import save_captcha_folder
@@ -150,24 +151,53 @@ MIRRORED = textwrap.dedent(
     from test_captcha_models import _bar_captchas
     from zoo.classification.captcha import train_captcha
     from zoo.data.captcha import save_captcha_folder
-    x, y = _bar_captchas(32)
-    save_captcha_folder(sys.argv[1] + "/caps", x, y, "0123")
-    r = train_captcha(sys.argv[1] + "/run", alphabet="0123", length=2, height=16, width=24,
+    if sys.argv[3] == "captcha":
+      x, y = _bar_captchas(32)
+      save_captcha_folder(sys.argv[1] + "/caps", x, y, "0123")
+      r = train_captcha(sys.argv[1] + "/run", alphabet="0123", length=2, height=16, width=24,
                       folder=sys.argv[1] + "/caps", config="tiny", batch_size=8, steps_per_epoch=2, epochs=1,
                       mode="alternating", strategy="mirrored", verbose=0)
-    print(json.dumps({"replicas": tf.distribute.MirroredStrategy().num_replicas_in_sync,
-                      "acc": r["val_char_acc"]}))
+      print(json.dumps({"replicas": r["replicas"], "acc": r["val_char_acc"]}))
+      sys.exit(0)
+    # the crocodile recipe's two phases (one MirroredStrategy a process: collectives clash otherwise)
+    import numpy as np
+    from zoo import transfer as T
+    from zoo.training import get_strategy, strategy_scope
+    strategy = get_strategy("mirrored")
+    with strategy_scope(strategy):
+        body = T.cut(T.small_cnn((16, 16, 1), num_classes=3, width=4))
+        model = T.head_swap(body, "mlp", num_classes=2, hidden=(8,))
+        xs = np.random.default_rng(0).random((16, 16, 16, 1)).astype("float32")
+        ys = (xs.mean(axis=(1, 2, 3)) > 0.5).astype("int32")
+        T.train_head_swap(model, body, T._dataset(xs, ys, 8, 0), workdir=sys.argv[1] + "/croc",
+                          head_epochs=1, fine_tune_epochs=1, steps_per_epoch=2, verbose=0)
+    print(json.dumps({"replicas": strategy.num_replicas_in_sync}))
     """
 )
 
 
-def test_mirrored_strategy_two_logical_cpus(tmp_path):
+def test_mirrored_strategy_two_logical_cpus_both_recipes(tmp_path):
     import os
 
     here = os.path.dirname(os.path.abspath(__file__))
-    out = subprocess.run(
-        [sys.executable, "-c", MIRRORED, str(tmp_path), here], capture_output=True, text=True, timeout=300
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["replicas"] == 2
+    for recipe in ("captcha", "transfer"):
+        out = subprocess.run(
+            [sys.executable, "-c", MIRRORED, str(tmp_path), here, recipe], capture_output=True, text=True,
+            timeout=300,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr[-3000:]
+        assert json.loads(out.stdout.strip().splitlines()[-1])["replicas"] == 2
+
+
+def test_summarize_runs_compares_at_equal_steps(tmp_path):
+    for label, accs in (("a-joint", [0.1, 0.5, 0.7]), ("b-alternating", [0.05, 0.3])):
+        (tmp_path / label).mkdir()
+        rows = ["epoch,loss,val_captcha_acc,val_char_acc"] + [f"{i},1.0,{a},{a}" for i, a in enumerate(accs)]
+        (tmp_path / label / "history.csv").write_text("\n".join(rows) + "\n")
+        (tmp_path / label / "report.json").write_text(json.dumps({"batch_size": 32, "steps_per_epoch": 10}))
+    summary = summarize_runs(tmp_path, ["a-joint", "b-alternating"])
+    assert summary["common_epochs"] == 2
+    assert "| a-joint | 20 | 0.5000 | 0.5000 | 3: 0.7000 |" in summary["table"]
+    assert (tmp_path / "comparison.png").is_file() and (tmp_path / "comparison.md").is_file()
+    with pytest.raises(FileNotFoundError, match="train it first"):
+        summarize_runs(tmp_path, ["missing"])

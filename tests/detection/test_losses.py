@@ -7,7 +7,9 @@ import pytest
 import zoo
 from zoo.detection.losses import multibox_loss, smooth_l1, softmax_cross_entropy
 
-ANCHORS = np.array([[0, 0, 10, 10], [10, 10, 20, 20], [0, 10, 10, 20], [10, 0, 20, 10], [5, 5, 15, 15]], "float32")
+ANCHORS = np.array(
+    [[0, 0, 10, 10], [10, 10, 20, 20], [0, 10, 10, 20], [10, 0, 20, 10], [5, 5, 15, 15]], "float32"
+)
 
 
 def _np_reference(logits, deltas, gt_box, gt_class):
@@ -22,7 +24,6 @@ def _np_reference(logits, deltas, gt_box, gt_class):
     return cls, box
 
 
-@pytest.mark.multibackend
 def test_multibox_loss_matches_numpy_reference():
     rng = np.random.default_rng(0)
     logits = rng.normal(size=(1, 5, 3)).astype("float32")
@@ -36,26 +37,36 @@ def test_multibox_loss_matches_numpy_reference():
     np.testing.assert_allclose(float(parts["loss"]), cls + box, rtol=1e-5)
 
 
-@pytest.mark.multibackend
 def test_empty_and_invalid_ground_truth_give_finite_loss():
     logits = np.zeros((2, 5, 3), "float32")
     deltas = np.ones((2, 5, 4), "float32")
     empty = multibox_loss(logits, deltas, ANCHORS, np.zeros((2, 0, 4), "float32"), np.zeros((2, 0), "int32"))
     assert float(empty["loss"]) == 0.0 and float(empty["num_positives"]) == 0.0
     padded = multibox_loss(
-        logits, deltas, ANCHORS, np.zeros((2, 3, 4), "float32"), -np.ones((2, 3), "int32"), np.zeros((2, 3), bool)
+        logits,
+        deltas,
+        ANCHORS,
+        np.zeros((2, 3, 4), "float32"),
+        -np.ones((2, 3), "int32"),
+        np.zeros((2, 3), bool),
     )
     assert float(padded["loss"]) == 0.0
     nan_box = np.array([[[np.nan, 0, 10, 10], [0, 0, 10, 10]]] * 2, "float32")
     parts = multibox_loss(logits, deltas, ANCHORS, nan_box, np.array([[1, 2]] * 2), np.ones((2, 2), bool))
     assert np.isfinite(float(parts["loss"])) and float(parts["num_positives"]) == 2.0
+    # an inverted box (x2 < x1) overlaps nothing, so it matches no default box (loaders reject it earlier)
+    inverted = np.array([[[10, 10, 0, 0]]] * 2, "float32")
+    parts = multibox_loss(logits, deltas, ANCHORS, inverted, np.ones((2, 1), "int32"), np.ones((2, 1), bool))
+    assert float(parts["num_positives"]) == 0.0 and float(parts["loss"]) == 0.0
 
 
 def test_helpers_reference_values():
     np.testing.assert_allclose(keras.ops.convert_to_numpy(smooth_l1([0.5, -2.0, 0.0])), [0.125, 1.5, 0.0])
     logits = np.array([[1.0, 2.0, 3.0]], "float32")
     expected = -(3.0 - np.log(np.exp(logits).sum()))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(softmax_cross_entropy(logits, [2])), [expected], rtol=1e-6)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(softmax_cross_entropy(logits, [2])), [expected], rtol=1e-6
+    )
 
 
 def _one_box_per_map(model):

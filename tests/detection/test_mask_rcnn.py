@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+import zoo
 from zoo.detection.mask_rcnn import MaskRCNN, mask_rcnn_resnet50, paste_masks
 
 
@@ -108,3 +109,17 @@ def test_mask_rcnn_resnet50_builds():
     out = model(np.zeros((1, 64, 64, 3), np.float32))
     assert tuple(out["class_logits"].shape) == (1, 4, 3)
     assert model.mask_head.output.shape[1:] == (28, 28, 3)
+
+
+def test_mask_rcnn_vgg16_is_the_vgg_faster_rcnn_plus_a_scaled_mask_branch():
+    kw = dict(num_classes=4, input_shape=(64, 64, 3), width=0.125, test_proposals=(16, 4))
+    model = zoo.get("mask_rcnn_vgg16", **kw)
+    frcnn = zoo.get("faster_rcnn_vgg16", **kw)
+    assert isinstance(model, MaskRCNN) and model.name == "mask_rcnn_vgg16"
+    assert (model.arch, model.width, model.mask_channels) == ("vgg16", 0.125, 32)  # 256 * width
+    assert model.backbone.count_params() == frcnn.backbone.count_params()
+    assert model.head.count_params() == frcnn.head.count_params()
+    assert model.mask_head.output.shape[1:] == (28, 28, 4)
+    assert zoo.get("mask_rcnn_vgg16", mask_channels=8, **kw).mask_channels == 8
+    info = zoo.registry.entry("mask_rcnn_vgg16")
+    assert info.task == "detection" and "Mask R-CNN" in info.paper and info.preprocess == "vgg"

@@ -130,6 +130,7 @@ def test_roi_targets_fg_fraction():
     )
     classes = _np(t["classes"])[0]
     assert (classes == 1).sum() == 2 and (classes == 0).sum() == 6  # 25 % of 8
+    assert classes[:2].tolist() == [1, 1]  # foreground first (the mask branch uses the first slots)
 
 
 def test_rpn_head_order_matches_grid_anchors():

@@ -53,7 +53,6 @@ def test_ssd300_paper_architecture():
     assert default_boxes_for(model) is model.default_boxes
 
 
-@pytest.mark.slow
 def test_ssd512_paper_architecture():
     model = zoo.get("ssd512_vgg16", num_classes=21)
     assert model.feature_sizes == [(64, 64), (32, 32), (16, 16), (8, 8), (4, 4), (2, 2), (1, 1)]
@@ -102,7 +101,6 @@ def test_bad_arguments():
         zoo.get("ssd_vgg16", weights="imagenet", **TINY)
 
 
-@pytest.mark.multibackend
 def test_outputs_and_detections_on_images_of_other_sizes():
     model = zoo.get("ssd_vgg16", **TINY)
     n = model.default_boxes.shape[0]
@@ -146,7 +144,6 @@ def test_rescale_detections_reference():
     np.testing.assert_allclose(out["boxes"][0, 1], 0)
 
 
-@pytest.mark.multibackend
 def test_detection_model_matches_detect_batch():
     model = zoo.get("ssd_vgg16", **TINY)
     infer = detection_model(model, score_threshold=0.0, max_detections=5)
@@ -176,7 +173,9 @@ def test_weights_path_and_errors(tmp_path):
     model.save_weights(path)
     again = zoo.get("ssd_vgg16", weights=str(path), **TINY)
     x = np.random.default_rng(3).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(model.predict(x, verbose=0)["box_deltas"], again.predict(x, verbose=0)["box_deltas"])
+    np.testing.assert_allclose(
+        model.predict(x, verbose=0)["box_deltas"], again.predict(x, verbose=0)["box_deltas"]
+    )
     with pytest.raises(WeightsError, match="not found"):
         zoo.get("ssd_vgg16", weights=str(tmp_path / "missing.weights.h5"), **TINY)
     with pytest.raises(WeightsError):
@@ -197,7 +196,10 @@ def _write_legacy_vgg16_notop(path):
             idx += 1
             name = f"block{b}_conv{i}"
             names.append(name)
-            values[name] = [rng.normal(size=(3, 3, cin, cout)).astype("float32"), rng.normal(size=cout).astype("float32")]
+            values[name] = [
+                rng.normal(size=(3, 3, cin, cout)).astype("float32"),
+                rng.normal(size=cout).astype("float32"),
+            ]
         names.append(f"block{b}_pool")
     with h5py.File(path, "w") as f:
         f.attrs["layer_names"] = [n.encode() for n in names]
@@ -217,6 +219,8 @@ def test_imagenet_backbone_loads_vgg16_notop_by_name(tmp_path, monkeypatch):
     model = zoo.get("ssd_vgg16", num_classes=3, input_shape=(64, 64, 3), weights="imagenet_backbone")
     np.testing.assert_array_equal(model.get_layer("block5_conv3").get_weights()[0], values["block5_conv3"][0])
     # keras.applications' BGR input order is turned into the model's RGB order
-    np.testing.assert_array_equal(model.get_layer("block1_conv1").get_weights()[0], values["block1_conv1"][0][:, :, ::-1])
+    np.testing.assert_array_equal(
+        model.get_layer("block1_conv1").get_weights()[0], values["block1_conv1"][0][:, :, ::-1]
+    )
     with pytest.raises(WeightsError, match="width=1.0"):
         zoo.get("ssd_vgg16", weights="imagenet_backbone", **TINY)

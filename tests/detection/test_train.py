@@ -95,7 +95,28 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         """
     )
     env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
-    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads((tmp_path / "mirrored" / "report.json").read_text())
     assert report["config"]["strategy"] == "mirrored" and report["epochs_completed"] == 1
+
+
+def test_mask_rcnn_trains_with_masks_and_reports_mask_iou(tmp_path):
+    cfg = _tiny(
+        tmp_path / "mask", model="mask_rcnn_vgg16", epochs=1, steps_per_epoch=1, val_images=2, batch_size=2
+    )
+    report = train_detector(cfg, verbose=0)
+    m = report["metrics"]
+    assert 0.0 <= m["mean_mask_iou"] <= 1.0
+    assert 0 <= m["mask_matched"] <= m["mask_objects"] and m["mask_objects"] >= 2
+    assert "mean_mask_iou" in next(iter(m["per_class"].values()))
+    saved = json.loads((tmp_path / "mask" / "report.json").read_text())
+    assert saved["metrics"]["mean_mask_iou"] == pytest.approx(m["mean_mask_iou"])
+    with open(tmp_path / "mask" / "history.csv") as f:
+        assert "val_mask_iou" in next(csv.DictReader(f))
+    for name in ("curves.png", "detections.png", "report.json", "last.weights.h5"):
+        assert (tmp_path / "mask" / name).stat().st_size > 0
+    with pytest.raises(ValueError, match="instance masks"):
+        load_detection_data(_tiny(tmp_path, model="mask_rcnn_vgg16", data=str(tmp_path)), with_masks=True)

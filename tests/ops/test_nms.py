@@ -145,6 +145,10 @@ def test_batched_nms_per_class_boxes_and_class_agnostic():
 def test_batched_nms_errors():
     with pytest.raises(ValueError, match=r"scores \[B, N, C\]"):
         batched_nms(np.zeros((1, 3, 4)), np.zeros((1, 3)), max_detections=2)
+    with pytest.raises(ValueError, match="iou_threshold"):
+        batched_nms(np.zeros((1, 3, 4)), np.zeros((1, 3, 2)), max_detections=2, iou_threshold=1.5)
+    with pytest.raises(ValueError, match="max_output_size"):
+        non_max_suppression(np.zeros((3, 4)), np.zeros((3,)), 0)
     with pytest.raises(ValueError, match="background_class"):
         batched_nms(np.zeros((1, 3, 4)), np.zeros((1, 3, 2)), max_detections=2, background_class=5)
 

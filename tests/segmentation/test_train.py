@@ -61,6 +61,22 @@ def test_bad_arguments_fail_early(tmp_path):
         train(SegmentationConfig(data=str(tmp_path / "missing"), workdir=str(tmp_path)))
 
 
+def test_time_budget_stops_after_the_epoch_that_ends_past_it():
+    from zoo.segmentation.train import TimeBudget
+
+    class _Model:
+        stop_training = False
+
+    budget = TimeBudget(1e-6)
+    budget.set_model(_Model())
+    budget.on_train_begin()
+    budget.start -= 1.0  # one second of training has passed
+    budget.on_epoch_end(0)
+    assert budget.model.stop_training and budget.stopped_at_epoch == 1
+    with pytest.raises(ValueError, match="positive"):
+        TimeBudget(0)
+
+
 def test_colorize_marks_ignored_pixels_white():
     import numpy as np
 

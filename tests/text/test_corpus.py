@@ -168,3 +168,38 @@ def test_cbow_batches_weights_and_errors(tmp_path):
     enc1 = EncodedCorpus.build(one, v1, tmp_path / "cache1")
     with pytest.raises(CorpusError, match="No centre word has a context"):
         next(training_batches(enc1, v1, batch_size=4, window=2, negative=2, sample=0))
+
+
+def test_dedup_layout_structure(tmp_path):
+    """dedup batches: distinct words once, order sorts the positions, counts, packed CBOW slots."""
+    from zoo.text.corpus import dedup_batch
+
+    rng = np.random.default_rng(0)
+    v = 50
+    x = {
+        "center": rng.integers(0, v, 64).astype(np.int32),
+        "context": rng.integers(0, v, (64, 6)).astype(np.int32),
+        "context_mask": (rng.random((64, 6)) < 0.6).astype(np.float32),
+        "negatives": rng.integers(0, v, (64, 3)).astype(np.int32),
+    }
+    for mode in ("skipgram", "cbow"):
+        d = dedup_batch(x, v, mode, pad_multiple=16)
+        out_ids = np.concatenate([x["center"][:, None], x["negatives"]], 1)
+        assert len(d["out_unique"]) % 16 == 0 and len(d["out_unique"]) > len(np.unique(out_ids))
+        np.testing.assert_array_equal(d["out_unique"][d["out_index"]], out_ids)
+        assert (np.diff(d["out_index"].reshape(-1)[d["out_order"]]) >= 0).all()
+        np.testing.assert_array_equal(
+            d["out_counts"][: len(np.unique(out_ids))], np.bincount(out_ids.ravel())[np.unique(out_ids)]
+        )
+        assert (np.diff(d["ctx_index"].reshape(-1)[d["ctx_order"]]) >= 0).all()
+        mask = x["context_mask"] > 0
+        if mode == "skipgram":
+            np.testing.assert_array_equal(d["ctx_unique"][d["ctx_index"]], x["context"])
+            assert d["ctx_counts"].sum() == mask.sum()
+        else:
+            n = int(mask.sum())
+            np.testing.assert_array_equal(d["ctx_unique"][d["ctx_index"][:n]], x["context"][mask])
+            assert len(d["ctx_index"]) % 64 == 0 and len(d["ctx_index"]) > n
+            assert (np.diff(d["ctx_rows"]) >= 0).all() and d["ctx_rows"][-1] == 63
+            assert (d["ctx_counts"][d["ctx_index"][n:]] == 0).all()  # padding slots: count 0
+            np.testing.assert_array_equal(d["ctx_count"], mask.sum(1))

@@ -29,7 +29,7 @@ def test_registered_and_kim_sized_parameter_count():
 
 @pytest.mark.multibackend
 def test_shapes_variable_length_and_one_training_step_reaches_every_weight(rng):
-    model = text_cnn(vocab_size=30, embedding_dim=8, num_filters=4, classes=3)
+    model = text_cnn(vocab_size=30, sequence_length=None, embedding_dim=8, num_filters=4, classes=3)
     x = rng.integers(0, 30, (6, 11)).astype("int32")
     assert model.predict(x, verbose=0).shape == (6, 3)
     assert model.predict(x[:, :7], verbose=0).shape == (6, 3)  # any length >= 5

@@ -1,6 +1,7 @@
 """Tests for zoo.text.word2vec: loss and logits against NumPy, saving, a tiny training run, resuming."""
 
 import json
+import math
 
 import keras
 import numpy as np
@@ -148,3 +149,135 @@ def test_bad_input_is_a_clear_error(tmp_path):
         Word2VecConfig(mode="glove")
     with pytest.raises(ValueError, match="window"):
         Word2VecConfig(window=0)
+
+
+def test_duplicate_cap_defaults_and_gradient_scaling():
+    assert (
+        Word2VecConfig(mode="skipgram").duplicate_cap == 64
+        and Word2VecConfig(mode="cbow").duplicate_cap == 128
+    )
+    assert (
+        Word2VecConfig(mode="skipgram").batch_size == 2048 and Word2VecConfig(mode="cbow").batch_size == 1024
+    )
+    assert Word2VecConfig(mode="cbow", batch_size=64).batch_size == 64
+    with pytest.raises(ValueError, match="duplicate_cap"):
+        Word2VecConfig(duplicate_cap=0.5)
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("gradient check written with tf.GradientTape")
+    import tensorflow as tf
+
+    from zoo.text.word2vec import _cap_duplicate_gradients
+
+    ids = tf.constant([[0, 0, 0, 0], [0, 1, 2, 2]])  # word 0 five times, 2 twice, 1 once
+    vectors = tf.ones((2, 4, 3))
+    with tf.GradientTape() as tape:
+        tape.watch(vectors)
+        out = _cap_duplicate_gradients(vectors, ids, None, 3, cap=2.0)
+        total = tf.reduce_sum(out)
+    np.testing.assert_allclose(out.numpy(), vectors.numpy())  # identity forward
+    scale = tape.gradient(total, vectors).numpy()[..., 0]
+    np.testing.assert_allclose(scale, [[0.4] * 4, [0.4, 1, 1, 1]])  # 0 seen 5 > 2 times: 2/5
+
+
+def test_recipe_end_to_end_and_errors(tmp_path, capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "w2v_recipe", Path(__file__).parents[2] / "recipes" / "word2vec.py"
+    )
+    recipe = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(recipe)
+    _topic_corpus(tmp_path / "c.txt", n_lines=40)
+    args = [
+        "--corpus",
+        str(tmp_path / "c.txt"),
+        "--workdir",
+        str(tmp_path / "run"),
+        "--dim",
+        "8",
+        "--window",
+        "2",
+        "--negative",
+        "2",
+        "--min-count",
+        "1",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--verbose",
+        "0",
+        "--query",
+        "a1",
+        "nosuchword",
+        "--analogy",
+        "a1",
+        "a2",
+        "b1",
+        "--plot",
+        "a1",
+        "a2",
+        "b1",
+        "b2",
+    ]
+    assert recipe.main(args) == 0
+    out = capsys.readouterr().out
+    assert "'nosuchword' is not in the vocabulary" in out and "a1 : a2 :: b1" in out
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert "a1" in report["queries"] and (tmp_path / "run" / "pca.png").exists()
+    (tmp_path / "empty.txt").write_text("")
+    assert recipe.main(["--corpus", str(tmp_path / "empty.txt"), "--workdir", str(tmp_path / "e")]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+@pytest.mark.parametrize("cap", [2.0, math.inf])
+def test_dedup_layout_matches_padded_loss_and_gradients(mode, cap, rng):
+    """The deduplicated / packed batch gives the padded batch's logits, loss and table gradients."""
+    from zoo.text.corpus import dedup_batch
+
+    v = 20
+    model = Word2VecModel(v, 8, mode, seed=1, duplicate_cap=cap)
+    model.build()
+    model.word_embedding.embeddings.assign(rng.normal(size=(v, 8)).astype("float32"))
+    model.context_embedding.embeddings.assign(rng.normal(size=(v, 8)).astype("float32"))
+    x = _batch(rng, b=16, s=6, k=3, v=v)
+    x["context_mask"][3, :] = 0  # a row without context (packed CBOW: no slot, count 0)
+    x["context_mask"][3, 0] = 1
+    packed = dedup_batch(x, v, mode, pad_multiple=4)
+    if mode == "cbow":
+        assert len(packed["ctx_index"]) > x["context_mask"].sum()  # padding slots exist
+        assert (packed["ctx_rows"][int(x["context_mask"].sum()) :] == 15).all()
+    y = x["context_mask"] if mode == "skipgram" else np.ones((16, 1), "float32")
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(packed)), keras.ops.convert_to_numpy(model(x)), atol=1e-5
+    )
+    loss_fn = NegativeSamplingLoss()
+    grads = [_table_gradients(model, loss_fn, batch, y) for batch in (x, packed)]
+    for padded, dedup in zip(*grads):
+        np.testing.assert_allclose(dedup, padded, rtol=1e-5, atol=1e-5)
+    assert np.abs(grads[0][0]).sum() > 0 and np.abs(grads[0][1]).sum() > 0
+
+
+def _table_gradients(model, loss_fn, x, y):
+    tables = [model.word_embedding.embeddings, model.context_embedding.embeddings]
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x))
+        return [tf.convert_to_tensor(g).numpy() for g in tape.gradient(loss, [t.value for t in tables])]
+    if backend == "jax":
+        import jax
+
+        def f(values):
+            return loss_fn(y, model.stateless_call(values, [], x)[0])
+
+        values = [t.value for t in model.trainable_variables]
+        grads = jax.grad(f)(values)
+        by_path = {v.path: np.asarray(g) for v, g in zip(model.trainable_variables, grads)}
+        return [by_path[t.path] for t in tables]
+    pytest.skip(f"gradient check not written for {backend}")

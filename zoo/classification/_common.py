@@ -72,7 +72,9 @@ def image_input(
         raise ValueError(f"{model_name}: input_shape must be (height, width, channels), got {input_shape}")
     h, w, c = input_shape
     if c not in (None, 1, 3, 4) or (weights == "imagenet" and c != 3):
-        raise ValueError(f"{model_name}: input must have 3 channels (1 or 4 without ImageNet weights), got {c}")
+        raise ValueError(
+            f"{model_name}: input must have 3 channels (1 or 4 without ImageNet weights), got {c}"
+        )
     for size in (h, w):
         if size is not None and size < min_size:
             raise ValueError(

@@ -27,14 +27,26 @@ PAPER = "Krizhevsky, Sutskever & Hinton, ImageNet Classification with Deep CNNs,
 # Per convolution: (filters, kernel, stride, padding, groups in the paper's two-tower form).
 CONFIGS: dict[str, dict[str, Any]] = {
     "torchvision": {
-        "convs": [(64, 11, 4, 2, 1), (192, 5, 1, 2, 1), (384, 3, 1, 1, 1), (256, 3, 1, 1, 1), (256, 3, 1, 1, 1)],
+        "convs": [
+            (64, 11, 4, 2, 1),
+            (192, 5, 1, 2, 1),
+            (384, 3, 1, 1, 1),
+            (256, 3, 1, 1, 1),
+            (256, 3, 1, 1, 1),
+        ],
         "lrn": False,
         "default_size": 224,
         "min_size": 63,  # smallest input that leaves a 3x3 map before the last pooling
         "adaptive_pool": True,
     },
     "paper": {
-        "convs": [(96, 11, 4, 0, 1), (256, 5, 1, 2, 2), (384, 3, 1, 1, 1), (384, 3, 1, 1, 2), (256, 3, 1, 1, 2)],
+        "convs": [
+            (96, 11, 4, 0, 1),
+            (256, 5, 1, 2, 2),
+            (384, 3, 1, 1, 1),
+            (384, 3, 1, 1, 2),
+            (256, 3, 1, 1, 2),
+        ],
         "lrn": True,
         "default_size": 227,
         "min_size": 67,
@@ -74,7 +86,12 @@ def _alexnet(
         if pad:
             x = keras.layers.ZeroPadding2D(pad, name=f"conv{i}_pad")(x)
         x = keras.layers.Conv2D(
-            filters, kernel, strides=stride, groups=groups if grouped else 1, activation="relu", name=f"conv{i}"
+            filters,
+            kernel,
+            strides=stride,
+            groups=groups if grouped else 1,
+            activation="relu",
+            name=f"conv{i}",
         )(x)
         if cfg["lrn"] and i in (1, 2):
             x = LocalResponseNormalization(depth=5, k=2.0, alpha=1e-4, beta=0.75, name=f"conv{i}_lrn")(x)

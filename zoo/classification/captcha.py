@@ -67,7 +67,10 @@ def _body(inputs: Any, config: str, width: float, fc_units: int, dropout: float)
         x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = keras.layers.Flatten(name="flatten")(x)  # keeps where each character is: heads need positions
     x = keras.layers.Dropout(dropout, name="drop1")(x)
-    x = keras.layers.Dense(fc_units, activation="relu", name="fc")(x)
+    # batch norm before the ReLU keeps the wide fully connected layer from dying early in training
+    x = keras.layers.Dense(fc_units, use_bias=False, name="fc")(x)
+    x = keras.layers.BatchNormalization(name="fc_bn")(x)
+    x = keras.layers.ReLU(name="fc_relu")(x)
     return keras.layers.Dropout(dropout, name="drop2")(x)
 
 
@@ -268,6 +271,8 @@ def train_captcha(
     strategy: str = "default",
     seed: int = 0,
     target_captcha_acc: float | None = None,
+    cosine_decay: bool = False,
+    init_weights: str | os.PathLike | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     verbose: int | str = "auto",
 ) -> dict[str, Any]:
@@ -278,7 +283,8 @@ def train_captcha(
     once, stored in ``workdir/train_pool.npz``, and cycles them) or a folder of images named
     by their text (a ``val_fraction`` of the shuffled files validate). With
     ``target_captcha_acc``, training stops after the first epoch whose validation
-    whole-captcha accuracy reaches it.
+    whole-captcha accuracy reaches it. ``cosine_decay`` anneals the learning rate to 0 over
+    the run; ``init_weights`` starts from another run's ``last.weights.h5`` (same model).
 
     Returns:
         The report: configuration, final validation ``char_acc`` / ``captcha_acc``, history,
@@ -360,7 +366,12 @@ def train_captcha(
         )
         trainer = CaptchaTrainer(net, length=length, num_chars=len(chars), mode=mode)
         trainer(np.zeros((1, height, width, 1), "float32"))  # built before BackupAndRestore restores it
-        trainer.compile(optimizer=keras.optimizers.Adam(learning_rate), metrics=captcha_metrics())
+        if init_weights is not None:
+            trainer.load_weights(init_weights)
+        lr: Any = learning_rate
+        if cosine_decay:
+            lr = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps=epochs * steps_per_epoch)
+        trainer.compile(optimizer=keras.optimizers.Adam(lr), metrics=captcha_metrics())
     start = time.time()
     history = fit_resumable(
         trainer,
@@ -394,12 +405,16 @@ def train_captcha(
         "epochs_run": len(history.get("loss", [])),
         "train_images_seen": len(history.get("loss", [])) * steps_per_epoch * batch_size,
         "target_captcha_acc": target_captcha_acc,
+        "learning_rate": learning_rate,
+        "cosine_decay": cosine_decay,
+        "init_weights": None if init_weights is None else str(init_weights),
         "val_images": int(len(val_y)),
         "val_char_acc": char_acc,
         "val_captcha_acc": whole_acc,
         "train_seconds_this_run": train_seconds,
         "backend": keras.backend.backend(),
         "strategy": strategy,
+        "replicas": replicas,
         "history": history,
     }
     atomic_write_json(workdir / "report.json", report)
@@ -449,37 +464,64 @@ def compare_modes(
     ),
     **train_kwargs: Any,
 ) -> dict[str, Any]:
-    """Trains each (model, mode) with the same budget; writes ``comparison.json``, ``.md`` and ``.png``.
+    """Trains each (model, mode) with the same budget in ``workdir/<model>-<mode>``, then
+    :func:`summarize_runs`.
 
-    Returns:
-        ``{"runs": {label: report}, "table": markdown}``; the plot shows validation
-        whole-captcha accuracy per epoch for every run.
+    Example:
+        >>> compare_modes("runs/captcha_cmp", epochs=5, train_pool=12000)["table"]
     """
+    workdir = Path(workdir)
+    labels = []
+    for model, mode in runs:
+        label = f"{model.removeprefix('captcha_')}-{mode}"
+        train_captcha(workdir / label, model=model, mode=mode, **train_kwargs)
+        labels.append(label)
+    return summarize_runs(workdir, labels)
+
+
+def summarize_runs(workdir: str | os.PathLike, labels: Sequence[str]) -> dict[str, Any]:
+    """Compares finished runs ``workdir/<label>`` at the same number of epochs (the fewest any ran).
+
+    Writes ``comparison.json``, ``comparison.md`` (a table) and ``comparison.png`` (validation
+    whole-captcha accuracy per epoch for every run).
+    """
+    from zoo.training import read_history
     from zoo.utils.io import atomic_write_text
     from zoo.utils.plots import plot_lines
 
     workdir = Path(workdir)
-    reports = {}
-    for model, mode in runs:
-        label = f"{model.removeprefix('captcha_')}-{mode}"
-        reports[label] = train_captcha(workdir / label, model=model, mode=mode, **train_kwargs)
-    rows = ["| run | images seen | val char acc | val captcha acc | train s |", "|---|---:|---:|---:|---:|"]
+    reports, histories = {}, {}
+    for label in labels:
+        path = workdir / label / "report.json"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"run {label!r} has no report.json in {str(workdir / label)!r}: train it first"
+            )
+        reports[label] = json.loads(path.read_text())
+        histories[label] = read_history(workdir / label / "history.csv") or reports[label]["history"]
+    common = min(len(h.get("val_captcha_acc", [])) for h in histories.values())
+    rows = [
+        f"| run | steps (batch {next(iter(reports.values()))['batch_size']}) | val char acc | "
+        "val captcha acc | final epoch: val captcha acc |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for label, r in reports.items():
+        h = histories[label]
         rows.append(
-            f"| {label} | {r['train_images_seen']} | {r['val_char_acc']:.4f} | {r['val_captcha_acc']:.4f} "
-            f"| {r['train_seconds_this_run']:.0f} |"
+            f"| {label} | {common * r['steps_per_epoch']} | {h['val_char_acc'][common - 1]:.4f} | "
+            f"{h['val_captcha_acc'][common - 1]:.4f} | {len(h['val_captcha_acc'])}: {h['val_captcha_acc'][-1]:.4f} |"
         )
     table = "\n".join(rows) + "\n"
-    epochs = max(len(r["history"].get("val_captcha_acc", [])) for r in reports.values())
+    epochs = max(len(h.get("val_captcha_acc", [])) for h in histories.values())
     plot_lines(
         list(range(1, epochs + 1)),
-        {label: r["history"].get("val_captcha_acc", []) for label, r in reports.items()},
+        {label: h.get("val_captcha_acc", []) for label, h in histories.items()},
         workdir / "comparison.png",
         xlabel="epoch",
         ylabel="validation whole-captcha accuracy",
         title="captcha: joint vs alternating training",
     )
     atomic_write_text(workdir / "comparison.md", table)
-    summary = {"runs": reports, "table": table}
+    summary = {"common_epochs": common, "histories": histories, "table": table}
     atomic_write_json(workdir / "comparison.json", summary)
     return summary

@@ -37,7 +37,20 @@ PAPER = "Simonyan & Zisserman, Very Deep Convolutional Networks for Large-Scale 
 _TV = "torchvision (trainable parameters)"
 
 
-def vgg_features(x: Any, config: str, batch_norm: bool = False, last_pool: bool = True) -> Any:
+def scaled_filters(filters: int, width: float) -> int:
+    """``filters`` times a width multiplier, rounded, at least 1 (narrow CPU-sized variants)."""
+    return max(1, int(round(filters * width)))
+
+
+def vgg_features(
+    x: Any,
+    config: str,
+    batch_norm: bool = False,
+    last_pool: bool = True,
+    width: float = 1.0,
+    pool_padding: str = "valid",
+    taps: dict[str, Any] | None = None,
+) -> Any:
     """Applies VGG's convolutional blocks of ``config`` to ``x`` (keras.applications layer names).
 
     Args:
@@ -45,6 +58,10 @@ def vgg_features(x: Any, config: str, batch_norm: bool = False, last_pool: bool 
         config: a key of ``CONFIGS`` ("A", "A-LRN", "B", "C", "D", "E").
         batch_norm: add BatchNormalization after every convolution (``block1_conv1_bn``).
         last_pool: end with ``block5_pool``; detectors (SSD) replace it with their own pool5.
+        width: channel multiplier (1 = the paper; only width 1 takes ImageNet weights).
+        pool_padding: ``"valid"`` (the paper, floor) or ``"same"`` (ceil, as SSD's Caffe model).
+        taps: if given, filled with ``"block{b}"`` -> that block's last activation before pooling
+            (e.g. ``taps["block4"]`` is conv4_3 for SSD and FCN).
 
     Returns:
         The feature tensor (after ``block5_pool`` or ``block5_conv*``).
@@ -62,7 +79,7 @@ def vgg_features(x: Any, config: str, batch_norm: bool = False, last_pool: bool 
             filters, kernel = (spec[1], 1) if isinstance(spec, tuple) else (spec, 3)
             name = f"block{b}_conv{conv}"
             x = keras.layers.Conv2D(
-                filters,
+                scaled_filters(filters, width),
                 kernel,
                 padding="same",
                 activation=None if batch_norm else "relu",
@@ -71,8 +88,10 @@ def vgg_features(x: Any, config: str, batch_norm: bool = False, last_pool: bool 
             if batch_norm:
                 x = keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{name}_bn")(x)
                 x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
+        if taps is not None:
+            taps[f"block{b}"] = x
         if b < len(blocks) or last_pool:
-            x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+            x = keras.layers.MaxPooling2D(2, strides=2, padding=pool_padding, name=f"block{b}_pool")(x)
     return x
 
 

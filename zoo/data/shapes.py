@@ -29,37 +29,45 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     kind = TEXTURES[int(rng.integers(len(TEXTURES)))]
     base = rng.uniform(0, 255, 3)
     if kind == "noise":
-        img = base + rng.normal(0, 20, (size, size, 3))
+        img = base + 20 * rng.standard_normal((size, size, 3), dtype=np.float32)
     elif kind == "gradient":
         other = rng.uniform(0, 255, 3)
         angle = rng.uniform(0, 2 * np.pi)
         yy, xx = np.mgrid[0:size, 0:size] / max(size - 1, 1)
         t = np.cos(angle) * xx + np.sin(angle) * yy
         t = (t - t.min()) / max(t.max() - t.min(), 1e-6)
-        img = base + (other - base) * t[..., None] + rng.normal(0, 5, (size, size, 3))
+        img = (
+            base + (other - base) * t[..., None] + 5 * rng.standard_normal((size, size, 3), dtype=np.float32)
+        )
     else:
         other = base + rng.uniform(-60, 60, 3)
         period = rng.uniform(4, 12)
         angle = rng.uniform(0, np.pi)
         yy, xx = np.mgrid[0:size, 0:size]
         band = (np.floor((np.cos(angle) * xx + np.sin(angle) * yy) / period) % 2)[..., None]
-        img = base * (1 - band) + other * band + rng.normal(0, 5, (size, size, 3))
+        img = base * (1 - band) + other * band + 5 * rng.standard_normal((size, size, 3), dtype=np.float32)
     return np.clip(img, 0, 255)
 
 
-def _shape_mask(kind: int, size: int, x0: float, y0: float, s: float) -> np.ndarray:
-    """Mask of a shape inscribed in the square [x0, x0 + s] x [y0, y0 + s] (pixel centres tested)."""
-    yy, xx = np.mgrid[0:size, 0:size] + 0.5
+def _shape_mask(kind: int, size: int, x0: float, y0: float, s: float) -> tuple[np.ndarray, int, int]:
+    """Mask of a shape inscribed in the square [x0, x0 + s] x [y0, y0 + s] (pixel centres tested).
+
+    Returns the mask of the square's window and the window's top-left corner (row, column).
+    """
+    xa, ya = max(int(np.floor(x0)), 0), max(int(np.floor(y0)), 0)
+    xb, yb = min(int(np.ceil(x0 + s)) + 1, size), min(int(np.ceil(y0 + s)) + 1, size)
+    yy, xx = np.mgrid[ya:yb, xa:xb] + 0.5  # only the square's window: O(s^2), not O(size^2)
     if kind == 1:  # circle
         r = s / 2
-        return (xx - x0 - r) ** 2 + (yy - y0 - r) ** 2 <= r * r
-    if kind == 2:  # square
-        return (xx >= x0) & (xx <= x0 + s) & (yy >= y0) & (yy <= y0 + s)
-    # triangle pointing up: apex (x0 + s/2, y0), base from (x0, y0 + s) to (x0 + s, y0 + s)
-    t = (yy - y0) / s
-    half = t * s / 2
-    cx = x0 + s / 2
-    return (t >= 0) & (t <= 1) & (xx >= cx - half) & (xx <= cx + half)
+        local = (xx - x0 - r) ** 2 + (yy - y0 - r) ** 2 <= r * r
+    elif kind == 2:  # square
+        local = (xx >= x0) & (xx <= x0 + s) & (yy >= y0) & (yy <= y0 + s)
+    else:  # triangle pointing up: apex (x0 + s/2, y0), base from (x0, y0 + s) to (x0 + s, y0 + s)
+        t = (yy - y0) / s
+        half = t * s / 2
+        cx = x0 + s / 2
+        local = (t >= 0) & (t <= 1) & (xx >= cx - half) & (xx <= cx + half)
+    return local, ya, xa
 
 
 def generate_shapes_example(
@@ -99,16 +107,18 @@ def generate_shapes_example(
         s = rng.uniform(min_scale, max_scale) * image_size
         x0, y0 = rng.uniform(0, image_size - s, 2)
         kind = int(rng.integers(1, NUM_CLASSES))
-        mask = _shape_mask(kind, image_size, x0, y0, s)
-        ys, xs = np.nonzero(mask)
+        local, ya, xa = _shape_mask(kind, image_size, x0, y0, s)
+        ys, xs = np.nonzero(local)
         if len(xs) < 4:
             continue
-        box = np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+        box = np.array([xs.min() + xa, ys.min() + ya, xs.max() + xa + 1, ys.max() + ya + 1], np.float32)
         if any(
             box[0] <= b[2] + 1 and b[0] <= box[2] + 1 and box[1] <= b[3] + 1 and b[1] <= box[3] + 1
             for b in boxes
         ):
             continue
+        mask = np.zeros((image_size, image_size), bool)
+        mask[ya : ya + local.shape[0], xa : xa + local.shape[1]] = local
         bg_color = img[mask].mean(0)
         color = rng.uniform(0, 255, 3)
         while np.linalg.norm(color - bg_color) < 120:

@@ -5,10 +5,16 @@ Example:
     >>> dets = zoo.detection.detect(model, images)  # boxes in the original images' pixels
 """
 
-from zoo.detection import losses, postprocess, ssd, visualize  # noqa: F401  (registers models)
+from zoo.detection import (  # noqa: F401  (registers models)  # noqa: F401,E402  (registers faster_rcnn_vgg16, faster_rcnn_resnet50)
+    faster_rcnn,
+    losses,
+    mask_rcnn,  # noqa: F401,E402  (registers mask_rcnn_resnet50)
+    postprocess,
+    rpn,
+    ssd,
+    visualize,
+)
+from zoo.detection.faster_rcnn import FasterRCNN  # noqa: F401,E402
+from zoo.detection.mask_rcnn import MaskRCNN  # noqa: F401,E402
 from zoo.detection.postprocess import detect, detection_model  # noqa: F401
 from zoo.detection.ssd import SSD, default_boxes_for  # noqa: F401
-from zoo.detection import faster_rcnn, rpn  # noqa: F401,E402  (registers faster_rcnn_vgg16, faster_rcnn_resnet50)
-from zoo.detection.faster_rcnn import FasterRCNN  # noqa: F401,E402
-from zoo.detection import mask_rcnn  # noqa: F401,E402  (registers mask_rcnn_resnet50)
-from zoo.detection.mask_rcnn import MaskRCNN  # noqa: F401,E402

@@ -44,7 +44,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.classification.vgg import CONFIGS as VGG_CONFIGS
+from zoo.classification.vgg import scaled_filters as _scaled
 from zoo.classification.vgg import vgg_features
 from zoo.detection.losses import scale_loss_for_replicas, smooth_l1, softmax_cross_entropy
 from zoo.detection.rpn import RPN_TEST, RPN_TRAIN, RPNHead, propose, roi_targets, rpn_loss, rpn_targets
@@ -73,10 +73,6 @@ ARCHS: dict[str, dict[str, Any]] = {
 }
 
 
-def _scaled(n: int, width: float) -> int:
-    return max(1, int(round(n * width)))
-
-
 def _normalize(image: Any) -> Any:
     return keras.layers.Normalization(
         mean=list(VGG_MEAN_RGB), variance=[1.0, 1.0, 1.0], name="image_normalization"
@@ -85,18 +81,8 @@ def _normalize(image: Any) -> Any:
 
 def _vgg16_body(image_shape: tuple[int, int, int], width: float) -> keras.Model:
     image = keras.Input(image_shape, name="image")
-    x = _normalize(image)
-    if width == 1.0:
-        x = vgg_features(x, "D", last_pool=False)
-    else:  # the same layers, narrower (CPU-sized training); names as keras.applications
-        blocks = VGG_CONFIGS["D"]
-        for b, filters_list in enumerate(blocks, start=1):
-            for i, filters in enumerate(filters_list, start=1):
-                x = keras.layers.Conv2D(
-                    _scaled(filters, width), 3, padding="same", activation="relu", name=f"block{b}_conv{i}"
-                )(x)
-            if b < len(blocks):
-                x = keras.layers.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+    # conv1_1 .. conv5_3 (stride 16), keras.applications names; width < 1 for CPU-sized training
+    x = vgg_features(_normalize(image), "D", last_pool=False, width=width)
     return keras.Model(image, x, name="vgg16_conv5_3")
 
 
@@ -517,10 +503,14 @@ def _build_with_weights(model: FasterRCNN, weights: Any) -> FasterRCNN:
     return model
 
 
-def _build(arch: str, weights: Any, **kwargs: Any) -> FasterRCNN:
+def _build(
+    arch: str, weights: Any, cls: type[FasterRCNN] | None = None, prefix: str = "faster_rcnn", **kwargs: Any
+) -> FasterRCNN:
+    """``cls(arch=arch, name=f"{prefix}_{arch}", **kwargs)`` (default class: FasterRCNN) with ``weights``."""
     if not (weights is None or weights == "imagenet_backbone" or isinstance(weights, (str, os.PathLike))):
         raise ValueError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
-    return _build_with_weights(FasterRCNN(arch=arch, name=f"faster_rcnn_{arch}", **kwargs), weights)
+    model = (cls or FasterRCNN)(arch=arch, name=f"{prefix}_{arch}", **kwargs)
+    return _build_with_weights(model, weights)
 
 
 @register(

@@ -13,7 +13,8 @@ in the paper (no NaN; an image without objects then only contributes through oth
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 from keras import ops

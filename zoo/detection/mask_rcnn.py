@@ -20,6 +20,7 @@ e.g. ``zoo.data.shapes.shapes_dataset(..., with_masks=True)``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +28,7 @@ import keras
 from keras import ops
 
 from zoo.detection.faster_rcnn import PAPER as FASTER_RCNN_PAPER
-from zoo.detection.faster_rcnn import FasterRCNN, _build_with_weights
+from zoo.detection.faster_rcnn import FasterRCNN, _build, _scaled
 from zoo.layers.roi import RoIAlign, roi_align
 from zoo.registry import register
 
@@ -139,6 +140,12 @@ class MaskRCNN(FasterRCNN):
         """Mean per-pixel binary cross-entropy of the target class's mask over foreground RoIs."""
         masks = ops.cast(gt_masks, "float32")
         g, h, w = masks.shape[1], masks.shape[2], masks.shape[3]
+        # roi_targets puts the (at most fg_fraction * S) foreground RoIs first: the mask branch only
+        # needs those slots, as the reference computes masks on positives only.
+        n_fg = max(
+            1, min(int(roi_targets["rois"].shape[1]), math.ceil(self.roi_batch * self.roi_fg_fraction))
+        )
+        roi_targets = {k: roi_targets[k][:, :n_fg] for k in ("rois", "classes", "matched_gt")}
         rois = roi_targets["rois"]
         batch = ops.shape(rois)[0]
         flat_idx = ops.arange(batch, dtype="int32")[:, None] * g + roi_targets["matched_gt"]
@@ -201,19 +208,76 @@ def mask_rcnn_resnet50(
     Example:
         >>> model = zoo.get("mask_rcnn_resnet50", num_classes=4, input_shape=(128, 128, 3))
     """
-    return _build_with_weights(
-        MaskRCNN(
-            arch="resnet50",
-            name="mask_rcnn_resnet50",
-            num_classes=num_classes,
-            image_shape=input_shape,
-            anchor_sizes=anchor_sizes,
-            anchor_ratios=anchor_ratios,
-            train_proposals=train_proposals,
-            test_proposals=test_proposals,
-            roi_batch=roi_batch,
-            mask_channels=mask_channels,
-            seed=seed,
-        ),
+    return _build(
+        "resnet50",
         weights,
+        cls=MaskRCNN,
+        prefix="mask_rcnn",
+        num_classes=num_classes,
+        image_shape=input_shape,
+        anchor_sizes=anchor_sizes,
+        anchor_ratios=anchor_ratios,
+        train_proposals=train_proposals,
+        test_proposals=test_proposals,
+        roi_batch=roi_batch,
+        mask_channels=mask_channels,
+        seed=seed,
+    )
+
+
+@register(
+    "mask_rcnn_vgg16",
+    task="detection",
+    paper=f"{PAPER} (the paper used ResNet-C4/FPN bodies; this is the course's VGG16 variant for CPU, "
+    f"with the VGG16 body and box branch of {FASTER_RCNN_PAPER})",
+    input_shape=(600, 800, 3),
+    weights=("imagenet_backbone",),
+    references={},
+    preprocess="vgg",
+)
+def mask_rcnn_vgg16(
+    num_classes: int = 21,
+    input_shape: Sequence[int] = (600, 800, 3),
+    weights: Any = None,
+    width: float = 1.0,
+    anchor_sizes: Sequence[float] | None = None,
+    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
+    train_proposals: Sequence[int] = (12000, 2000),
+    test_proposals: Sequence[int] = (6000, 300),
+    rpn_min_size: float = 0.0,
+    rpn_batch: int = 256,
+    roi_batch: int = 128,
+    mask_channels: int | None = None,
+    seed: int | None = None,
+) -> MaskRCNN:
+    """Mask R-CNN on ``faster_rcnn_vgg16``: conv5_3 body, RPN, RoI max pooling 7x7 + fc6/fc7 box head,
+    plus the mask branch (RoIAlign 14x14 on conv5_3, four 3x3 convs, 28x28 per-class masks).
+
+    Not in the paper (He et al. 2017 use ResNet-C4/FPN bodies, see ``mask_rcnn_resnet50``): the
+    course's VGG16 variant, which trains from scratch on a CPU at small ``width`` (channel multiplier
+    of the body and fc layers, as in ``faster_rcnn_vgg16``). ``mask_channels`` defaults to
+    ``256 * width`` (the paper's 256 at width 1). ``weights="imagenet_backbone"`` (width 1 only)
+    loads the ImageNet VGG16 body and fc6/fc7 by layer name; the mask branch starts from scratch.
+
+    Example:
+        >>> model = zoo.get("mask_rcnn_vgg16", num_classes=4, input_shape=(128, 128, 3), width=0.125)
+        >>> model.detect_batch(images)["masks"]  # [B, 100, 128, 128] uint8
+    """
+    return _build(
+        "vgg16",
+        weights,
+        cls=MaskRCNN,
+        prefix="mask_rcnn",
+        num_classes=num_classes,
+        image_shape=input_shape,
+        width=width,
+        anchor_sizes=anchor_sizes,
+        anchor_ratios=anchor_ratios,
+        train_proposals=train_proposals,
+        test_proposals=test_proposals,
+        rpn_min_size=rpn_min_size,
+        rpn_batch=rpn_batch,
+        roi_batch=roi_batch,
+        mask_channels=_scaled(256, width) if mask_channels is None else mask_channels,
+        seed=seed,
     )

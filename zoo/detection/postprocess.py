@@ -18,7 +18,8 @@ detections dict ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K] int32 (-
 from __future__ import annotations
 
 import weakref
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import keras
 import numpy as np

@@ -217,7 +217,8 @@ def roi_targets(
     The ground-truth boxes are added to the proposals (as in the reference), then per image up to
     ``fg_fraction * num_samples`` foreground RoIs (IoU >= fg_iou with a ground truth) and background
     RoIs (IoU in ``bg_iou``) are drawn at random; slots left over (too few candidates) are marked
-    invalid and carry no loss.
+    invalid and carry no loss. Output order: foreground RoIs first, then background, then invalid
+    slots (the Mask R-CNN branch relies on it).
 
     Args:
         proposals: [B, P, 4] xyxy pixels; proposal_valid: [B, P] bool.

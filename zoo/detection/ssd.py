@@ -41,7 +41,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.classification.vgg import CONFIGS as VGG_CONFIGS
+from zoo.classification.vgg import scaled_filters as _scaled
+from zoo.classification.vgg import vgg_features
 from zoo.detection.losses import multibox_loss, scale_loss_for_replicas
 from zoo.layers import L2Normalization
 from zoo.ops import anchors as anchor_ops
@@ -90,10 +91,6 @@ CONFIGS: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def _scaled(filters: int, width: float) -> int:
-    return max(1, int(round(filters * width)))
-
-
 def _check_input_shape(input_shape: Any, variant: str) -> tuple[int, int, int]:
     cfg = CONFIGS[variant]
     try:
@@ -128,14 +125,10 @@ def _network(
         mean=list(VGG_MEAN_RGB), variance=[1.0, 1.0, 1.0], name="image_normalization"
     )(image)
     features: dict[str, Any] = {}
-    blocks = VGG_CONFIGS["D"]
-    for b, layers in enumerate(blocks, start=1):
-        for i, filters in enumerate(layers, start=1):
-            x = _conv(x, _scaled(filters, width), 3, f"block{b}_conv{i}", padding="same")
-        if b == 4:
-            features["conv4_3"] = x
-        if b < len(blocks):
-            x = keras.layers.MaxPooling2D(2, strides=2, padding="same", name=f"block{b}_pool")(x)
+    taps: dict[str, Any] = {}
+    # VGG16's blocks 1-5 with Caffe's ceil-mode pooling (38x38 conv4_3 at 300 px), no pool5
+    x = vgg_features(x, "D", last_pool=False, width=width, pool_padding="same", taps=taps)
+    features["conv4_3"] = taps["block4"]
     x = keras.layers.MaxPooling2D(3, strides=1, padding="same", name="pool5")(x)
     x = _conv(x, _scaled(1024, width), 3, "fc6", padding="same", dilation_rate=6)
     x = features["fc7"] = _conv(x, _scaled(1024, width), 1, "fc7")

@@ -2,14 +2,16 @@
 
 One path for every detector: ``zoo.get(model_name, num_classes=..., input_shape=...)`` builds a
 model whose ``compute_loss`` takes the zoo's detection batches ``(images, targets)`` and which has
-``image_size`` and ``detect_batch`` (SSD, Faster R-CNN). Data comes from ``zoo.data``: the synthetic
-shapes, TFDS ``voc/2007`` / ``coco/2017`` in a data_dir, or a folder of Pascal VOC XML annotations.
+``image_size`` and ``detect_batch`` (SSD, Faster R-CNN, Mask R-CNN). Data comes from ``zoo.data``:
+the synthetic shapes, TFDS ``voc/2007`` / ``coco/2017`` in a data_dir, or a folder of Pascal VOC XML
+annotations. Models with a mask branch (Mask R-CNN) train on the shapes with their instance masks
+and are also scored by mean mask IoU (``val_mask_iou``, ``mean_mask_iou`` in the report).
 Training runs through ``zoo.training.fit_resumable`` (checkpoint every epoch, resumable after an
 interruption, ``history.csv`` + ``curves.png``), optionally under ``tf.distribute.MirroredStrategy``;
 the validation mAP is computed every epoch (``val_map50`` in the log and curves) and in full at the
 end with ``zoo.metrics.detection.DetectionEvaluator``. Written into the workdir:
 ``last.weights.h5``, ``history.csv``, ``curves.png``, ``detections.png`` (validation images with
-their detections and, dashed, the ground truth) and ``report.json``.
+their detections, shaded masks for Mask R-CNN, and, dashed, the ground truth) and ``report.json``.
 
 Example:
     >>> from zoo.detection.train import DetectorTrainConfig, train_detector
@@ -25,9 +27,10 @@ import dataclasses
 import inspect
 import os
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import keras
 import numpy as np
@@ -124,24 +127,36 @@ def _folder_splits(path: Path) -> tuple[dict[str, Any], dict[str, Any], bool]:
     return {"path": path}, {"path": path}, False
 
 
-def load_detection_data(cfg: DetectorTrainConfig) -> DetectionData:
+def has_mask_branch(model: Any) -> bool:
+    """True for detectors that predict instance masks (Mask R-CNN) and train on ``targets["masks"]``."""
+    return getattr(model, "mask_head", None) is not None
+
+
+def load_detection_data(cfg: DetectorTrainConfig, with_masks: bool = False) -> DetectionData:
     """Builds the training (repeated, augmented) and validation pipelines of ``cfg.data``.
+
+    ``with_masks=True`` adds the instance masks ``targets["masks"]`` [B, G, H, W] (Mask R-CNN); only
+    the synthetic shapes have them.
 
     Example:
         >>> data = load_detection_data(DetectorTrainConfig(data="shapes", image_size=96))
         >>> data.class_names  # -> ("background", "circle", "square", "triangle")
     """
     size = int(cfg.image_size)
+    if with_masks and cfg.data != "shapes":
+        raise ValueError(
+            f"{cfg.model!r} trains on instance masks; only --data shapes provides them here, not {cfg.data!r}"
+        )
     if cfg.data == "shapes":
         from zoo.data.shapes import CLASS_NAMES, shapes_dataset
 
         train = shapes_dataset(
             num_images=None, image_size=size, max_objects=cfg.max_objects, seed=cfg.seed,
-            batch_size=cfg.batch_size, augment=cfg.augment, drop_remainder=True,
+            batch_size=cfg.batch_size, augment=cfg.augment, drop_remainder=True, with_masks=with_masks,
         )  # fmt: skip
         val = shapes_dataset(
             num_images=cfg.val_images, image_size=size, max_objects=cfg.max_objects,
-            seed=cfg.seed + 1_000_003, batch_size=cfg.batch_size, augment=False,
+            seed=cfg.seed + 1_000_003, batch_size=cfg.batch_size, augment=False, with_masks=with_masks,
         )  # fmt: skip
         return DetectionData(_fit_ready(train), val, tuple(CLASS_NAMES), cfg.steps_per_epoch or 50, None)
     from zoo.data import detection as det
@@ -244,15 +259,20 @@ def evaluate_detector(
     """Runs ``model.detect_batch`` over a dataset and returns ``DetectionEvaluator.result()``.
 
     Ground truth and detections are both in pixels of the model input (the loaders resize both).
+    When the detections and the targets both have ``masks`` (Mask R-CNN on shapes with masks), the
+    result also has ``mean_mask_iou``, ``mask_matched`` and ``mask_objects`` from
+    ``zoo.metrics.detection.MaskIoUEvaluator`` (score > 0.5, box IoU >= 0.5, unmatched objects 0)
+    and ``mean_mask_iou`` in each ``per_class`` entry.
 
     Example:
         >>> evaluate_detector(model, val_ds, CLASS_NAMES)["voc_map"]
     """
     from tqdm.auto import tqdm
 
-    from zoo.metrics.detection import DetectionEvaluator
+    from zoo.metrics.detection import DetectionEvaluator, MaskIoUEvaluator
 
     evaluator = DetectionEvaluator(len(class_names), class_names=list(class_names))
+    mask_evaluator = MaskIoUEvaluator(len(class_names), class_names=list(class_names))
     batches = dataset.take(max_batches) if max_batches is not None and hasattr(dataset, "take") else dataset
     for images, targets in tqdm(
         batches, desc="evaluating", disable=not progress, leave=False, total=max_batches
@@ -263,15 +283,25 @@ def evaluate_detector(
             iou_threshold=iou_threshold,
             max_detections=max_detections,
         )
-        evaluator.update(
-            {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()},
-            {k: np.asarray(v) for k, v in targets.items() if k != "masks"},
-        )
-    return evaluator.result()
+        dets = {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()}
+        targets = {k: np.asarray(v) for k, v in targets.items()}
+        evaluator.update(dets, {k: v for k, v in targets.items() if k != "masks"})
+        if "masks" in dets and "masks" in targets:
+            mask_evaluator.update(dets, targets)
+    result = evaluator.result()
+    if mask_evaluator.num_images:
+        masks = mask_evaluator.result()
+        result["mean_mask_iou"] = masks["mean_mask_iou"]
+        result["mask_matched"] = masks["matched"]
+        result["mask_objects"] = masks["num_objects"]
+        for name, entry in result["per_class"].items():
+            entry["mean_mask_iou"] = masks["per_class"].get(name, {}).get("mean_mask_iou", float("nan"))
+    return result
 
 
 class MapCallback(keras.callbacks.Callback):
-    """Adds ``val_map50`` (VOC all-point mAP at IoU 0.5) to the epoch logs every ``every`` epochs (NaN between)."""
+    """Adds ``val_map50`` (VOC all-point mAP at IoU 0.5) to the epoch logs every ``every`` epochs (NaN between),
+    and ``val_mask_iou`` (mean mask IoU) for models with a mask branch validated on data with masks."""
 
     def __init__(
         self, dataset: Any, class_names: Sequence[str], every: int = 1, max_batches: int | None = None
@@ -285,12 +315,20 @@ class MapCallback(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is None:
             return
+        spec = getattr(self.dataset, "element_spec", (None, {}))[1]
+        masks = has_mask_branch(self.model) and isinstance(spec, dict) and "masks" in spec
         if self.every <= 0 or (epoch + 1) % self.every:
             logs["val_map50"] = float("nan")  # the CSV log's columns are fixed by the first epoch
+            if masks:
+                logs["val_mask_iou"] = float("nan")
             return
         result = evaluate_detector(self.model, self.dataset, self.class_names, max_batches=self.max_batches)
         logs["val_map50"] = float(result["voc_map"])
-        print(f" - val_map50: {logs['val_map50']:.4f}")
+        line = f" - val_map50: {logs['val_map50']:.4f}"
+        if masks:
+            logs["val_mask_iou"] = float(result["mean_mask_iou"])
+            line += f" - val_mask_iou: {logs['val_mask_iou']:.4f}"
+        print(line)
 
 
 def train_detector(
@@ -316,6 +354,8 @@ def train_detector(
     with strategy_scope(strategy):
         model = build_detector(cfg, data.num_classes)
         model.compile(optimizer=make_optimizer(cfg, data.steps_per_epoch))
+    if has_mask_branch(model):  # Mask R-CNN: the same pipelines with the instance masks
+        data = load_detection_data(cfg, with_masks=True)
     val_cb = MapCallback(data.val, data.class_names, every=cfg.eval_every, max_batches=data.val_batches)
     start = time.time()
     history = fit_resumable(
@@ -341,7 +381,8 @@ def train_detector(
         np.asarray(images), {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()},
         workdir / "detections.png", class_names=data.class_names,
         ground_truth={k: np.asarray(v) for k, v in targets.items()},
-        title=f"{cfg.model}: validation detections (score > 0.3; dashed: ground truth)",
+        title=f"{cfg.model}: validation detections (score > 0.3; dashed: ground truth"
+        + ("; shaded: predicted masks)" if "masks" in dets else ")"),
     )  # fmt: skip
     report = {
         "config": dataclasses.asdict(cfg),
@@ -381,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The recipe's command line (one flag per ``DetectorTrainConfig`` field that users set)."""
     d = DetectorTrainConfig()
     p = argparse.ArgumentParser(
-        description="Train and evaluate a zoo detector (SSD, Faster R-CNN) with checkpoints, mAP and plots.",
+        description="Train and evaluate a zoo detector (SSD, Faster R-CNN, Mask R-CNN) with checkpoints, mAP "
+        "(and mean mask IoU) and plots.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", default=d.model, help="detection model name (python -m zoo list)")
@@ -430,8 +472,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     keras.utils.set_random_seed(cfg.seed)
     report = train_detector(cfg)
     m = report["metrics"]
+    masks = (
+        f", mean mask IoU {m['mean_mask_iou']:.4f} ({m['mask_matched']}/{m['mask_objects']} objects matched)"
+        if "mean_mask_iou" in m
+        else ""
+    )
     print(
         f"{cfg.model} on {cfg.data}: mAP@0.5 (VOC all-point) {m['voc_map']:.4f}, VOC07 11-point "
-        f"{m['voc07_map']:.4f}, COCO mAP@[.5:.95] {m['coco_map']:.4f}; files in {os.fspath(cfg.workdir)}"
+        f"{m['voc07_map']:.4f}, COCO mAP@[.5:.95] {m['coco_map']:.4f}{masks}; files in {os.fspath(cfg.workdir)}"
     )
     return 0

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from zoo.utils.plots import _pyplot, save_figure
+from zoo.utils.plots import pyplot, save_figure
 
 _COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45",
            "#fabed4", "#469990", "#dcbeff", "#9a6324", "#800000", "#aaffc3", "#808000", "#000075")  # fmt: skip
@@ -33,6 +34,7 @@ def draw_detections(
     *,
     class_names: Sequence[str] | None = None,
     ground_truth: Any = None,
+    masks: Any = None,
     title: str = "",
 ) -> None:
     """Draws one image with its detections (solid, labelled) and optional ground truth (dashed) on ``ax``.
@@ -45,12 +47,22 @@ def draw_detections(
         scores: [K] scores or None (ground-truth style).
         class_names: names by class id.
         ground_truth: optional [G, 4] boxes drawn dashed white.
+        masks: optional [K, H, W] binary instance masks of the detections, shaded in their box colour.
         title: axis title.
     """
     img = np.asarray(image, dtype="float32")
     if img.max(initial=0.0) > 1.0:
         img = img / 255.0
-    ax.imshow(np.clip(img, 0.0, 1.0))
+    img = np.clip(img, 0.0, 1.0)
+    if masks is not None:
+        from matplotlib.colors import to_rgb
+
+        img = img.copy()
+        for cid, mask in zip(np.asarray(classes).reshape(-1), np.asarray(masks)):
+            inside = mask.astype(bool)
+            color = np.asarray(to_rgb(_COLORS[int(cid) % len(_COLORS)]), dtype="float32")
+            img[inside] = 0.5 * img[inside] + 0.5 * color
+    ax.imshow(img)
     if ground_truth is not None:
         for x1, y1, x2, y2 in np.asarray(ground_truth).reshape(-1, 4):
             ax.add_patch(_rect(x1, y1, x2, y2, "white", "--"))
@@ -90,7 +102,8 @@ def save_detections_png(
 
     Args:
         images: [B, H, W, 3] (or a list) RGB images the boxes refer to.
-        detections: the zoo detections dict (boxes, scores, classes, num_detections).
+        detections: the zoo detections dict (boxes, scores, classes, num_detections; with ``masks``
+            [B, K, H, W], e.g. Mask R-CNN's, the masks are shaded in).
         path: PNG file (written atomically).
         class_names: names by class id (index 0 = background).
         ground_truth: optional dict(boxes [B, G, 4], valid [B, G]) drawn dashed.
@@ -102,7 +115,7 @@ def save_detections_png(
         >>> save_detections_png(images, detect(model, images), "runs/x/detections.png",
         ...                     class_names=["background", "circle", "square", "triangle"])
     """
-    plt = _pyplot()
+    plt = pyplot()
     n = min(len(images), max_images)
     if n < 1:
         raise ValueError("save_detections_png needs at least one image")
@@ -129,6 +142,7 @@ def save_detections_png(
             dets["scores"][i, :k][keep],
             class_names=class_names,
             ground_truth=gt,
+            masks=dets["masks"][i, :k][keep] if "masks" in dets else None,
             title=f"{int(keep.sum())} detections > {score_threshold:g}",
         )
     if title:

@@ -6,8 +6,8 @@
 Example:
     $ python -m zoo convert vgg16 --weights imagenet --quantize int8 --representative photos \\
           --fold-preprocessing --output vgg16_int8.tflite
-    $ python tools/convert.py runs/crocodile/model.keras --labels labels.txt --quantize float16 \\
-          --fold-preprocessing --output crocodile.tflite --force
+    $ python tools/convert.py runs/demo/crocodile/fine_tuned.keras --labels 5,6,7,8,9 --preprocess unit \\
+          --quantize float16 --fold-preprocessing --output crocodile.tflite --force
 """
 
 from __future__ import annotations

@@ -302,18 +302,10 @@ def num_classes(model: keras.Model, spec: ExportSpec) -> int | None:
 # ----------------------------------------------------------------------------- graph
 
 
-#: Extra preprocessing mode: pixels / 255 (models trained on [0, 1] images, e.g. the crocodile demo).
-UNIT_MODE = "unit"
-
-
 def apply_preprocess(x: Any, mode: str) -> Any:
-    """``zoo.preprocessing.preprocess_input(x, mode)``, plus ``"unit"`` (x / 255); keras.ops."""
-    from keras import ops
-
+    """``zoo.preprocessing.preprocess_input(x, mode)`` (``"unit"`` is pixels / 255); keras.ops."""
     from zoo.preprocessing import preprocess_input
 
-    if mode == UNIT_MODE:
-        return ops.cast(ops.convert_to_tensor(x), "float32") / 255.0
     return preprocess_input(x, mode=mode)
 
 

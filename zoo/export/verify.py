@@ -163,78 +163,27 @@ def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: 
     """mAP@``iou_threshold`` of ``test`` detections against ``ref`` detections taken as ground truth.
 
     Both are the four export outputs (boxes [N, K, 4] normalised yxyx, classes [N, K],
-    scores [N, K], num [N]). VOC all-point AP per class present in ``ref``, averaged.
+    scores [N, K], num [N]). VOC all-point AP (the zoo's :class:`DetectionEvaluator`) per class
+    present in ``ref``, averaged; NaN when ``ref`` has no detection at all.
     """
-    try:
-        from zoo.metrics.detection import DetectionEvaluator
-    except ImportError:
-        DetectionEvaluator = None  # noqa: N806
+    from zoo.metrics.detection import DetectionEvaluator
+
     boxes_r, cls_r, _, num_r = ref
     boxes_t, cls_t, sc_t, num_t = test
-    if DetectionEvaluator is not None:
-        try:
-            return _map_with_evaluator(DetectionEvaluator, ref, test, iou_threshold)
-        except Exception:  # noqa: BLE001, S110  (evaluator API not as expected: use the reference below)
-            pass
-    classes = sorted({int(c) for i in range(len(num_r)) for c in cls_r[i, : int(num_r[i])]})
-    if not classes:
-        return float("nan")
-    aps = []
-    for c in classes:
-        gts = {i: boxes_r[i, : int(num_r[i])][cls_r[i, : int(num_r[i])] == c] for i in range(len(num_r))}
-        used = {i: np.zeros(len(g), bool) for i, g in gts.items()}
-        dets = [
-            (float(sc_t[i, k]), i, boxes_t[i, k])
-            for i in range(len(num_t))
-            for k in range(int(num_t[i]))
-            if int(cls_t[i, k]) == c
-        ]
-        dets.sort(key=lambda d: -d[0])
-        n_gt = sum(len(g) for g in gts.values())
-        tp = np.zeros(len(dets))
-        for j, (_, i, b) in enumerate(dets):
-            g = gts[i]
-            if len(g):
-                ious = _iou_yxyx(b[None], g)[0]
-                k = int(np.argmax(ious))
-                if ious[k] >= iou_threshold and not used[i][k]:
-                    used[i][k] = True
-                    tp[j] = 1
-        ctp = np.cumsum(tp)
-        recall = ctp / max(n_gt, 1)
-        precision = ctp / np.arange(1, len(dets) + 1) if len(dets) else np.zeros(0)
-        mrec = np.concatenate([[0.0], recall, [1.0]])
-        mpre = np.concatenate([[0.0], precision, [0.0]])
-        for k in range(len(mpre) - 2, -1, -1):
-            mpre[k] = max(mpre[k], mpre[k + 1])
-        idx = np.where(mrec[1:] != mrec[:-1])[0]
-        aps.append(float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1])))
-    return float(np.mean(aps))
-
-
-def _map_with_evaluator(
-    evaluator_cls: Any, ref: list[np.ndarray], test: list[np.ndarray], iou: float
-) -> float:
-    ev = evaluator_cls(metric="voc_all_point", iou_threshold=iou)
-    boxes_r, cls_r, _, num_r = ref
-    boxes_t, cls_t, sc_t, num_t = test
-    for i in range(len(num_r)):
-        nr, nt = int(num_r[i]), int(num_t[i])
-        ev.update(
-            gt_boxes=boxes_r[i : i + 1, :nr][..., [1, 0, 3, 2]],
-            gt_classes=cls_r[i : i + 1, :nr].astype(np.int32),
-            pred_boxes=boxes_t[i : i + 1, :nt][..., [1, 0, 3, 2]],
-            pred_scores=sc_t[i : i + 1, :nt],
-            pred_classes=cls_t[i : i + 1, :nt].astype(np.int32),
+    counts_r, counts_t = [int(n) for n in num_r], [int(n) for n in num_t]
+    ids = [cls_r[i, :n] for i, n in enumerate(counts_r)] + [cls_t[i, :n] for i, n in enumerate(counts_t)]
+    num_classes = int(max((int(np.max(c)) for c in ids if len(c)), default=0)) + 1
+    ev = DetectionEvaluator(num_classes, background_class=None, voc_iou=iou_threshold)
+    xyxy = [1, 0, 3, 2]
+    for i, (nr, nt) in enumerate(zip(counts_r, counts_t)):
+        ev.add_image(
+            det_boxes=boxes_t[i, :nt][:, xyxy],
+            det_scores=sc_t[i, :nt],
+            det_classes=cls_t[i, :nt].astype(np.int64),
+            gt_boxes=boxes_r[i, :nr][:, xyxy],
+            gt_classes=cls_r[i, :nr].astype(np.int64),
         )
-    result = ev.result()
-    return float(result["mAP"] if "mAP" in result else result["map"])
-
-
-def _iou_yxyx(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    from zoo.ops.boxes import box_iou, to_numpy
-
-    return to_numpy(box_iou(a[..., [1, 0, 3, 2]].astype(np.float32), b[..., [1, 0, 3, 2]].astype(np.float32)))
+    return float(ev.result()["voc_map"])
 
 
 def _segmentation_metrics(ref: np.ndarray, test: np.ndarray) -> dict[str, float]:

@@ -2,6 +2,9 @@
 
 from zoo.layers.l2norm import L2Normalization  # noqa: F401
 from zoo.layers.lrn import LocalResponseNormalization  # noqa: F401
+from zoo.layers.pooling import AdaptiveAvgPool2D  # noqa: F401
+from zoo.layers.roi import RoIAlign, RoIPooling, SpatialPyramidPooling, roi_align, roi_pool  # noqa: F401
+from zoo.layers.shortcut import ZeroPadShortcut  # noqa: F401
 from zoo.layers.unpooling import (  # noqa: F401
     BilinearInitializer,
     BilinearUpsampling,
@@ -10,5 +13,3 @@ from zoo.layers.unpooling import (  # noqa: F401
     NearestUnpooling2D,
     bilinear_kernel,
 )
-from zoo.layers.pooling import AdaptiveAvgPool2D  # noqa: F401
-from zoo.layers.roi import RoIAlign, RoIPooling, SpatialPyramidPooling, roi_align, roi_pool  # noqa: F401

@@ -53,4 +53,10 @@ class LocalResponseNormalization(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "depth": self.depth, "k": self.k, "alpha": self.alpha, "beta": self.beta}
+        return {
+            **super().get_config(),
+            "depth": self.depth,
+            "k": self.k,
+            "alpha": self.alpha,
+            "beta": self.beta,
+        }

@@ -21,7 +21,10 @@ output is ``[R, pooled_height, pooled_width, C]``.
 Only ``keras.ops`` is used, so the layers run (and differentiate) on TensorFlow and JAX.
 RoI max pooling is computed exactly for any bin size without a per-RoI loop: a 2-D sparse
 table of window maxima (window sides 1, 2, 4, ...) is built once per feature map, and each
-bin's maximum is the max of four overlapping power-of-two windows gathered from it.
+bin's maximum is the max of four overlapping power-of-two windows gathered from it. RoIAlign uses
+the separability of bilinear sampling on a grid: the bin average is ``Wy @ F @ Wx^T`` with
+per-RoI row and column weight matrices (two einsums, memory ``R * PH * W * C``). ``batch_index``
+must lie in ``[0, B)``.
 """
 
 from __future__ import annotations
@@ -220,7 +223,6 @@ def roi_align(
     rois = ops.cast(ops.convert_to_tensor(rois), "float32")
     _check_rois(rois, "RoIAlign")
     height, width = _static_hw(features, "RoIAlign")
-    channels = features.shape[-1]
     offset = 0.5 if aligned else 0.0
 
     batch_idx = ops.cast(rois[:, 0], "int32")
@@ -254,27 +256,26 @@ def roi_align(
 
     y_lo, y_hi, ly, y_ok = corners(ys, height)
     x_lo, x_hi, lx, x_ok = corners(xs, width)
-    flat = ops.reshape(features, (-1, channels))
-    base = batch_idx[:, None, None] * (height * width)
 
-    def gather(yi: Any, xi: Any) -> Any:
-        idx = base + yi[:, :, None] * width + xi[:, None, :]
-        return ops.reshape(
-            ops.take(flat, ops.reshape(idx, (-1,)), axis=0), (-1, ph_n * s, pw_n * s, channels)
+    def bin_weights(lo: Any, hi: Any, frac: Any, ok: Any, n: int, size: int) -> Any:
+        # [R, n, size]: bilinear weight of each map row/column, averaged over the bin's s samples
+        ok = ops.cast(ok, "float32")
+        w = (
+            ops.one_hot(lo, size) * ((1.0 - frac) * ok)[..., None]
+            + ops.one_hot(hi, size) * (frac * ok)[..., None]
         )
+        return ops.mean(ops.reshape(w, (-1, n, s, size)), axis=2)
 
-    wy_hi, wx_hi = ly[:, :, None, None], lx[:, None, :, None]
-    wy_lo, wx_lo = 1.0 - wy_hi, 1.0 - wx_hi
-    value = (
-        gather(y_lo, x_lo) * (wy_lo * wx_lo)
-        + gather(y_lo, x_hi) * (wy_lo * wx_hi)
-        + gather(y_hi, x_lo) * (wy_hi * wx_lo)
-        + gather(y_hi, x_hi) * (wy_hi * wx_hi)
+    # Bilinear sampling on a regular grid is separable, so the bin average is Wy @ F @ Wx^T per RoI:
+    # two small matrix products instead of gathering R * PH * PW * s^2 * 4 feature vectors.
+    wy = bin_weights(y_lo, y_hi, ly, y_ok, ph_n, height)  # [R, PH, H]
+    wx = bin_weights(x_lo, x_hi, lx, x_ok, pw_n, width)  # [R, PW, W]
+    images = ops.cast(
+        batch_idx[:, None] == ops.arange(ops.shape(features)[0], dtype="int32")[None, :], "float32"
     )
-    ok = ops.logical_and(y_ok[:, :, None], x_ok[:, None, :])[..., None]
-    value = ops.where(ok, value, ops.zeros_like(value))
-    value = ops.reshape(value, (-1, ph_n, s, pw_n, s, channels))
-    return ops.mean(value, axis=(2, 4))
+    wyb = wy[:, None, :, :] * images[:, :, None, None]  # [R, B, PH, H]
+    rows = ops.einsum("rbph,bhwc->rpwc", wyb, ops.cast(features, "float32"))
+    return ops.einsum("rpwc,rqw->rpqc", rows, wx)
 
 
 @keras.saving.register_keras_serializable(package="zoo")

@@ -9,6 +9,9 @@ Provides:
         large, per class and mean; ``add_image(...)`` for one unbatched image; ``reset()``.
     voc_ap: AP of one precision/recall curve, 11-point or all-point.
     coco_ap: AP of one curve with COCO's 101 recall points.
+    MaskIoUEvaluator: mean mask IoU of instance masks over ground-truth objects (each object's
+        best-scoring same-class detection with score > 0.5 and box IoU >= 0.5; unmatched: 0).
+    mask_iou: IoU of two binary masks.
 
 Matching rules. VOC (devkit): detections of a class sorted by score over all images; each takes the
 ground truth with the highest IoU in its image; IoU > 0.5 and not yet taken -> TP, already taken -> FP
@@ -349,6 +352,161 @@ class DetectionEvaluator:
             "ap_small": mean(cols["small"]),
             "ap_medium": mean(cols["medium"]),
             "ap_large": mean(cols["large"]),
+            "num_images": self.num_images,
+            "per_class": per_class,
+        }
+
+
+def mask_iou(a: Any, b: Any) -> float:
+    """IoU of two binary masks of the same shape (nonzero = inside); 1.0 when both are empty."""
+    a, b = _np(a).astype(bool), _np(b).astype(bool)
+    if a.shape != b.shape:
+        raise ValueError(f"Masks differ in shape: {a.shape} vs {b.shape}")
+    union = int(np.count_nonzero(a | b))
+    return float(np.count_nonzero(a & b)) / union if union else 1.0
+
+
+class MaskIoUEvaluator:
+    """Streaming mean mask IoU of instance masks over ground-truth objects (NumPy).
+
+    For each ground-truth object, the highest-scoring detection with score > ``score_threshold`` of
+    the same class whose box has IoU >= ``box_iou`` with the object's box is its match (a detection
+    may match several objects; there is no one-to-one assignment). The object's score is the IoU of
+    the match's mask (binarised at ``mask_threshold``) with its ground-truth mask, or 0 without a
+    match. ``mean_mask_iou`` is the mean over all objects (every image, every class); it measures
+    mask quality and detection recall together and is not mask AP.
+
+    Args:
+        num_classes: class ids including background (only needed for ``class_names``; None: any).
+        class_names: optional names indexed by class id (keys of ``per_class``).
+        score_threshold: detections at or below this score are ignored (0.5).
+        box_iou: box IoU a match needs at least (0.5).
+        mask_threshold: predicted masks (probabilities or 0/1) are foreground at >= this (0.5).
+
+    Example:
+        >>> ev = MaskIoUEvaluator()
+        >>> for images, targets in val_data:                       # targets with "masks"
+        ...     ev.update(mask_rcnn.detect_batch(images), targets)  # detections with "masks"
+        >>> ev.result()["mean_mask_iou"], ev.result()["matched"]
+    """
+
+    def __init__(
+        self,
+        num_classes: int | None = None,
+        class_names: Sequence[str] | None = None,
+        score_threshold: float = 0.5,
+        box_iou: float = 0.5,
+        mask_threshold: float = 0.5,
+    ) -> None:
+        if class_names is not None and num_classes is not None and len(class_names) != num_classes:
+            raise ValueError(f"class_names has {len(class_names)} names for num_classes={num_classes}")
+        self.num_classes = num_classes
+        self.class_names = list(class_names) if class_names is not None else None
+        self.score_threshold = float(score_threshold)
+        self.box_iou = float(box_iou)
+        self.mask_threshold = float(mask_threshold)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every accumulated object."""
+        self._ious: list[float] = []
+        self._classes: list[int] = []
+        self._matched: list[bool] = []
+        self.num_images = 0
+
+    def add_image(
+        self,
+        det_boxes: Any,
+        det_scores: Any,
+        det_classes: Any,
+        det_masks: Any,
+        gt_boxes: Any,
+        gt_classes: Any,
+        gt_masks: Any,
+    ) -> None:
+        """Adds one image: unpadded detections [D, 4], [D], [D], masks [D, H, W] and ground truth
+        [G, 4], [G], masks [G, H, W] (xyxy pixels; masks in pixels of the same image)."""
+        db = _np(det_boxes).astype(np.float64).reshape(-1, 4)
+        ds = _np(det_scores).astype(np.float64).reshape(-1)
+        dc = _np(det_classes).astype(np.int64).reshape(-1)
+        dm = _np(det_masks)
+        gb = _np(gt_boxes).astype(np.float64).reshape(-1, 4)
+        gc = _np(gt_classes).astype(np.int64).reshape(-1)
+        gm = _np(gt_masks)
+        if not (len(db) == len(ds) == len(dc) == len(dm)):
+            raise ValueError(
+                f"Detections disagree in length: boxes {len(db)}, scores {len(ds)}, classes {len(dc)}, "
+                f"masks {len(dm)}"
+            )
+        if not (len(gb) == len(gc) == len(gm)):
+            raise ValueError(
+                f"Ground truth disagrees in length: boxes {len(gb)}, classes {len(gc)}, masks {len(gm)}"
+            )
+        if len(dm) and len(gm) and dm.shape[1:] != gm.shape[1:]:
+            raise ValueError(
+                f"Detection masks {dm.shape[1:]} and ground-truth masks {gm.shape[1:]} differ in size"
+            )
+        keep = (ds > self.score_threshold) & (dc >= 0)
+        db, ds, dc, dm = db[keep], ds[keep], dc[keep], dm[keep]
+        overlaps = _iou(gb, db)  # [G, D]
+        for g in range(len(gb)):
+            candidates = np.flatnonzero((dc == gc[g]) & (overlaps[g] >= self.box_iou))
+            if len(candidates):
+                best = candidates[np.argmax(ds[candidates])]  # first of equal scores
+                pred = dm[best] >= self.mask_threshold if dm.dtype.kind == "f" else dm[best] != 0
+                self._ious.append(mask_iou(pred, gm[g]))
+            else:
+                self._ious.append(0.0)
+            self._classes.append(int(gc[g]))
+            self._matched.append(bool(len(candidates)))
+        self.num_images += 1
+
+    def update(self, detections: dict[str, Any], ground_truth: dict[str, Any]) -> None:
+        """Adds a batch: detections dict(boxes [B, K, 4], scores [B, K], classes [B, K], masks
+        [B, K, H, W], optional num_detections [B]) as ``MaskRCNN.detect_batch`` returns it, and
+        ground truth dict(boxes [B, G, 4], classes [B, G], masks [B, G, H, W], optional valid [B, G]
+        (default: classes >= 0)) as ``shapes_dataset(..., with_masks=True)`` yields it."""
+        boxes, scores, classes, masks = (_np(detections[k]) for k in ("boxes", "scores", "classes", "masks"))
+        batch = boxes.shape[0]
+        num = (
+            _np(detections["num_detections"])
+            if "num_detections" in detections
+            else np.full(batch, boxes.shape[1])
+        )
+        gb, gc, gm = (_np(ground_truth[k]) for k in ("boxes", "classes", "masks"))
+        valid = _np(ground_truth["valid"]).astype(bool) if "valid" in ground_truth else gc >= 0
+        if gb.shape[0] != batch:
+            raise ValueError(f"Batch sizes differ: {batch} detections vs {gb.shape[0]} ground truths")
+        for b in range(batch):
+            n = int(num[b])
+            v = valid[b]
+            self.add_image(
+                boxes[b, :n], scores[b, :n], classes[b, :n], masks[b, :n], gb[b][v], gc[b][v], gm[b][v]
+            )
+
+    def result(self) -> dict[str, Any]:
+        """Returns dict(mean_mask_iou (NaN without objects), matched, num_objects, num_images,
+        per_class {name: {"mean_mask_iou", "matched", "num_objects"}} for the classes seen)."""
+        ious = np.asarray(self._ious, np.float64)
+        classes = np.asarray(self._classes, np.int64)
+        matched = np.asarray(self._matched, bool)
+        per_class = {}
+        for c in np.unique(classes):
+            sel = classes == c
+            name = (
+                self.class_names[c]
+                if self.class_names is not None and 0 <= c < len(self.class_names)
+                else str(int(c))
+            )
+            per_class[name] = {
+                "mean_mask_iou": float(ious[sel].mean()),
+                "matched": int(matched[sel].sum()),
+                "num_objects": int(sel.sum()),
+            }
+        return {
+            "mean_mask_iou": float(ious.mean()) if len(ious) else float("nan"),
+            "matched": int(matched.sum()),
+            "num_objects": len(ious),
             "num_images": self.num_images,
             "per_class": per_class,
         }

@@ -62,6 +62,8 @@ def match_boxes(
         >>> idx, labels = match_boxes(default_boxes, gt_boxes, gt_valid, pos_iou=0.5)
     """
     neg_iou = pos_iou if neg_iou is None else neg_iou
+    if not 0.0 <= neg_iou <= 1.0 or not 0.0 <= pos_iou <= 1.0:
+        raise ValueError(f"pos_iou and neg_iou must be in [0, 1], got {pos_iou}, {neg_iou}")
     if neg_iou > pos_iou:
         raise ValueError(f"neg_iou ({neg_iou}) must be <= pos_iou ({pos_iou})")
     gt_boxes = ops.convert_to_tensor(gt_boxes, dtype="float32")

@@ -72,6 +72,12 @@ def _pad_candidates(boxes: Any, scores: Any) -> tuple[Any, Any]:
     return ops.concatenate([boxes, pad_box], axis=-2), ops.concatenate([scores, pad_score], axis=-1)
 
 
+def _check_iou_threshold(iou_threshold: float) -> float:
+    if not 0.0 <= float(iou_threshold) <= 1.0:
+        raise ValueError(f"iou_threshold must be in [0, 1], got {iou_threshold}")
+    return float(iou_threshold)
+
+
 def _prepare_scores(scores: Any, score_threshold: float) -> Any:
     scores = ops.convert_to_tensor(scores, dtype="float32")
     keep = (scores > score_threshold) & ~ops.isnan(scores)
@@ -115,6 +121,7 @@ def non_max_suppression(
         )
     if int(max_output_size) < 1:
         raise ValueError(f"max_output_size must be >= 1, got {max_output_size}")
+    iou_threshold = _check_iou_threshold(iou_threshold)
     unbatched = len(boxes.shape) == 2
     if unbatched:
         boxes, scores = boxes[None], scores[None]
@@ -178,6 +185,9 @@ def batched_nms(
     """
     boxes = ops.convert_to_tensor(boxes, dtype="float32")
     scores = _prepare_scores(scores, score_threshold)
+    iou_threshold = _check_iou_threshold(iou_threshold)
+    if int(max_detections) < 1:
+        raise ValueError(f"max_detections must be >= 1, got {max_detections}")
     if len(scores.shape) != 3:
         raise ValueError(f"batched_nms expects scores [B, N, C], got shape {tuple(scores.shape)}")
     per_class_boxes = len(boxes.shape) == 4

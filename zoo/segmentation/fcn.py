@@ -183,11 +183,11 @@ def load_convolutionalized_vgg16(model: keras.Model, path: str | os.PathLike) ->
     """
     import h5py
 
-    from zoo.weights import WeightsError, _layer_groups_legacy, load_by_name
+    from zoo.weights import WeightsError, load_by_name, read_legacy_h5
 
     loaded = load_by_name(model, path, strict=False)
     with h5py.File(path, "r") as f:
-        saved = _layer_groups_legacy(f)
+        saved = read_legacy_h5(f)
     for dense, conv in (("fc1", "fc6"), ("fc2", "fc7")):
         if dense not in saved:
             raise WeightsError(f"{path} has no {dense!r} layer; weights='imagenet' needs VGG16 with its top")

@@ -24,7 +24,7 @@ import os
 import platform
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +65,8 @@ class SegmentationConfig:
         seed: data and initialisation seed.
         verbose: Keras ``fit`` verbosity ("auto", 1 progress bar, 2 one line per epoch).
         grid_rows: rows of the prediction grid.
+        time_budget_minutes: stop after the first epoch that ends past this training time
+            (this run's time only; None: run every epoch).
     """
 
     model: str = "unet"
@@ -88,7 +90,7 @@ class SegmentationConfig:
     seed: int = 0
     verbose: Any = "auto"
     grid_rows: int = 4
-    extra: dict[str, Any] = field(default_factory=dict)
+    time_budget_minutes: float | None = None
 
 
 @dataclass
@@ -203,6 +205,30 @@ def build_model(cfg: SegmentationConfig, num_classes: int) -> keras.Model:
     return e.builder(num_classes=num_classes, input_shape=shape)
 
 
+class TimeBudget(keras.callbacks.Callback):
+    """Stops training at the end of the first epoch that finishes after ``minutes`` of training.
+
+    Example:
+        >>> model.fit(data, epochs=100, callbacks=[TimeBudget(30)])
+    """
+
+    def __init__(self, minutes: float):
+        super().__init__()
+        if minutes <= 0:
+            raise ValueError(f"time budget must be positive, got {minutes} minutes")
+        self.minutes = float(minutes)
+        self.start = time.perf_counter()
+        self.stopped_at_epoch: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self.start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if time.perf_counter() - self.start > 60.0 * self.minutes:
+            self.model.stop_training = True
+            self.stopped_at_epoch = epoch + 1
+
+
 def _default_lr(cfg: SegmentationConfig) -> float:
     if cfg.learning_rate is not None:
         return cfg.learning_rate
@@ -252,9 +278,9 @@ def save_prediction_grid(
         path: PNG path.
         title: figure title.
     """
-    from zoo.utils.plots import _pyplot
+    from zoo.utils.plots import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     n = len(images)
     fig, axes = plt.subplots(n, 3, figsize=(6.6, 2.2 * n), squeeze=False)
     for i in range(n):
@@ -270,7 +296,7 @@ def save_prediction_grid(
             if i == 0:
                 ax.set_title(label)
     if title:
-        fig.suptitle(title, y=1.0 + 0.12 / n)
+        fig.suptitle(title, y=1.0 + 0.05 / n)
     return save_figure(fig, path)
 
 
@@ -307,6 +333,10 @@ def train(cfg: SegmentationConfig, callbacks: Iterable[keras.callbacks.Callback]
                 )
             ],
         )
+    callbacks = list(callbacks)
+    budget = TimeBudget(cfg.time_budget_minutes) if cfg.time_budget_minutes else None
+    if budget is not None:
+        callbacks.append(budget)
     t1 = time.perf_counter()
     history = fit_resumable(
         model,
@@ -338,13 +368,14 @@ def train(cfg: SegmentationConfig, callbacks: Iterable[keras.callbacks.Callback]
         title=f"{cfg.model}: mean IoU {metrics['mean_iou']:.3f}",
     )
     report = {
-        "config": {k: v for k, v in dataclasses.asdict(cfg).items() if k != "extra"},
+        "config": dataclasses.asdict(cfg),
         "data": data.source,
         "num_classes": data.num_classes,
         "class_names": data.class_names,
         "model": model.name,
         "num_params": int(model.count_params()),
         "epochs_completed": len(next(iter(history.values()), [])),
+        "stopped_by_time_budget": bool(budget is not None and budget.stopped_at_epoch is not None),
         "history": history,
         "metrics": metrics,
         "seconds": {

@@ -37,6 +37,7 @@ from zoo.utils.io import atomic_path, atomic_write_json
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 ERRORS = ("strict", "replace", "ignore")
 MODES = ("skipgram", "cbow")
+LAYOUTS = ("padded", "dedup")
 
 
 class CorpusError(ValueError):
@@ -321,6 +322,79 @@ def _windows(
     return ctx, mask
 
 
+def _round_up(n: int, multiple: int) -> int:
+    return -(-n // multiple) * multiple
+
+
+def _distinct(
+    ids: np.ndarray, vocab_size: int, weights: np.ndarray | None, multiple: int, extra: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct words of ``ids`` (ascending, padded with word 0 to a multiple of ``multiple``
+    with at least one padding entry), each id's position among them, the stable order that sorts
+    those positions, and each distinct word's (weighted) count (0 for the padding entries).
+    ``extra`` padding slots are appended after ``ids``; they point at the last (padding) entry."""
+    present = np.bincount(ids, minlength=vocab_size) > 0
+    unique = np.flatnonzero(present).astype(np.int32)
+    counts = np.bincount(ids, weights=weights, minlength=vocab_size)[unique].astype(np.float32)
+    size = _round_up(len(unique) + 1, multiple)
+    index = (np.cumsum(present, dtype=np.int32) - 1)[ids]
+    order = np.argsort(index.astype(np.uint16) if size <= 1 << 16 else index, kind="stable")
+    if extra:
+        index = np.concatenate([index, np.full(extra, size - 1, np.int32)])
+        order = np.concatenate([order, np.arange(len(ids), len(ids) + extra)])
+    pad = size - len(unique)
+    return (
+        np.pad(unique, (0, pad)),
+        index.astype(np.int32),
+        order.astype(np.int32),
+        np.pad(counts, (0, pad)),
+    )
+
+
+def dedup_batch(
+    x: dict[str, np.ndarray], vocab_size: int, mode: str, pad_multiple: int = 256
+) -> dict[str, np.ndarray]:
+    """Rearranges a padded batch so that each embedding row is gathered (and updated) once.
+
+    For each table, the distinct words of the batch (``*_unique``, padded to a multiple of
+    ``pad_multiple``), every slot's position among them (``*_index``), the order sorting those
+    positions (``*_order``: the gradient is then a sorted segment sum, much cheaper on CPU than a
+    scatter of every slot) and the (mask-weighted) count of each distinct word (``*_counts``, for
+    the duplicate cap). Output table: the centre and noise words ``[B, 1+K]``. Input table:
+    skip-gram keeps the ``[B, 2*window]`` context grid; CBOW packs only the valid context slots
+    (``ctx_rows``: the row of each slot, ascending; padding slots point at a padding entry, whose
+    vector the model zeroes, in the last row) and gives each row's context count (``ctx_count``).
+    """
+    center, negatives = x["center"], x["negatives"]
+    b = len(center)
+    out_ids = np.concatenate([center[:, None], negatives], axis=1)
+    ou, oi, oo, oc = _distinct(out_ids.reshape(-1), vocab_size, None, pad_multiple)
+    d = {
+        "center": center,
+        "negatives": negatives,
+        "out_unique": ou,
+        "out_index": oi.reshape(out_ids.shape),
+        "out_order": oo,
+        "out_counts": oc,
+    }
+    mask = x["context_mask"]
+    if mode == "skipgram":
+        cu, ci, co, cc = _distinct(x["context"].reshape(-1), vocab_size, mask.reshape(-1), pad_multiple)
+        d.update(ctx_index=ci.reshape(mask.shape))
+    else:
+        rows, cols = np.nonzero(mask)
+        n = len(rows)
+        slots = _round_up(n + 1, 4 * pad_multiple)
+        cu, ci, co, cc = _distinct(x["context"][rows, cols], vocab_size, None, pad_multiple, slots - n)
+        d.update(
+            ctx_index=ci,
+            ctx_rows=np.concatenate([rows.astype(np.int32), np.full(slots - n, b - 1, np.int32)]),
+            ctx_count=mask.sum(axis=1, dtype=np.float32),
+        )
+    d.update(ctx_unique=cu, ctx_order=co, ctx_counts=cc)
+    return d
+
+
 def training_batches(
     corpus: EncodedCorpus,
     vocab: Vocabulary,
@@ -333,6 +407,8 @@ def training_batches(
     seed: int = 0,
     chunk_words: int = 1 << 20,
     table: np.ndarray | None = None,
+    layout: str = "padded",
+    pad_multiple: int = 256,
 ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
     """Endless stream of word2vec training batches, built chunk by chunk with vectorised NumPy.
 
@@ -345,7 +421,11 @@ def training_batches(
         ``(inputs, y)``: ``inputs`` holds ``center`` ``[B]``, ``context`` ``[B, 2*window]``,
         ``context_mask`` ``[B, 2*window]`` (float32, 1 = real context word) and ``negatives`` ``[B, K]``;
         ``y`` is the loss weight: the context mask for skip-gram, ones ``[B, 1]`` for CBOW.
+        With ``layout="dedup"`` the same batch comes as :func:`dedup_batch` arranges it (each
+        table's rows gathered once per distinct word; CBOW's context packed to its valid slots).
     """
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     check_trainable(vocab, window, negative)
@@ -402,6 +482,8 @@ def training_batches(
                 "negatives": neg[s : s + batch_size],
             }
             y = m if mode == "skipgram" else np.ones((batch_size, 1), np.float32)
+            if layout == "dedup":
+                x = dedup_batch(x, len(vocab), mode, pad_multiple)
             yield x, y
         pending = [(ids[full:], ctx[full:], mask[full:], neg[full:])]
         pending_rows = len(ids) - full

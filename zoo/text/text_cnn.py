@@ -49,7 +49,7 @@ _KIM_NON_EMBEDDING_PARAMS = 100 * (3 + 4 + 5) * 300 + 300 + 300 * 2 + 2
 )
 def text_cnn(
     vocab_size: int = 20000,
-    sequence_length: int | None = None,
+    sequence_length: int | None = 64,
     embedding_dim: int = 300,
     filter_sizes: Sequence[int] = (3, 4, 5),
     num_filters: int = 100,
@@ -65,7 +65,8 @@ def text_cnn(
 
     Args:
         vocab_size: rows of the embedding table (ids ``0..vocab_size-1``).
-        sequence_length: fixed input length, or None for any length ``>= max(filter_sizes)``.
+        sequence_length: fixed input length (64; pad or cut texts with :func:`encode_texts`), or None
+            for any length ``>= max(filter_sizes)``.
         embedding_dim: word vector size (300 in the paper).
         filter_sizes: convolution widths in words.
         num_filters: feature maps per width.

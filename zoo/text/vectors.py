@@ -394,7 +394,7 @@ class WordVectors:
         Example:
             >>> wv.plot(["man", "woman", "king", "queen"], "pca.png", pairs=[("man", "woman"), ("king", "queen")])
         """
-        from zoo.utils.plots import _pyplot, save_figure
+        from zoo.utils.plots import pyplot, save_figure
 
         names = list(dict.fromkeys(list(words) + [w for p in pairs for w in p]))
         if len(names) < 2:
@@ -406,7 +406,7 @@ class WordVectors:
         if xy.shape[1] < 2:
             xy = np.pad(xy, ((0, 0), (0, 2 - xy.shape[1])))
         pos = dict(zip(names, xy))
-        plt = _pyplot()
+        plt = pyplot()
         fig, ax = plt.subplots(figsize=(6, 5))
         ax.scatter(xy[:, 0], xy[:, 1], s=14)
         for w, (px, py) in pos.items():

@@ -18,6 +18,24 @@ The loss (:func:`negative_sampling_loss`, keras.ops) is ``-log s(pos) - sum log 
 the batch, trained with plain SGD whose rate falls linearly from ``alpha`` to ``min_alpha`` over
 the whole run, like the original; summing (not averaging) keeps word2vec's per-occurrence step size.
 
+One deviation, forced by large batches: word2vec.c applies each occurrence's update before the
+next (Hogwild), so a frequent word's sigmoid saturates as it moves; a batch sums all of a word's
+gradients at one stale point, and with thousands of rows a frequent word's sum overshoots and
+training diverges (NaN at alpha=0.025, batch 4096). So a word seen ``n > duplicate_cap`` times
+in a batch has its gradient scaled by ``duplicate_cap / n`` (default 64 for skip-gram with batches
+of 2048, 128 for CBOW with batches of 1024; 8 learned too slowly, full averaging far too slowly:
+see docs/RESULTS.md, word2vec tuning runs). Rare words keep exact per-occurrence steps.
+
+Speed on CPU (TensorFlow; see docs/RESULTS.md, word2vec): the step is bound by memory passes
+over ``[B, slots, d]`` tensors and by the scatter of the embedding gradients, not by arithmetic.
+By default the train step is XLA-compiled (``jit_compile``), which fuses the element-wise passes
+and applies each table's gradient as one dense scatter-add; without XLA the ``"dedup"`` batch
+layout (:func:`zoo.text.corpus.dedup_batch`) gathers each distinct word once, sums its gradient
+with a sorted segment sum (:func:`_expand_rows`) and packs CBOW's valid context slots. Both give
+the same loss and gradients as the plain padded batch (``tests/text/test_word2vec.py``). Batched
+``[B, 1+K, d] x [B, d, 1]`` matmuls and slicing of the logits are avoided: their gradients (MKL
+batched GEMMs with k=1, strided-slice scatters) cost more than the rest of a CBOW step.
+
 Example:
     >>> from zoo.text.word2vec import Word2VecConfig, train_word2vec
     >>> wv, report = train_word2vec("corpus.txt", "runs/w2v", Word2VecConfig(mode="skipgram", epochs=5))
@@ -27,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import time
@@ -39,10 +58,12 @@ import keras
 from keras import ops
 
 from zoo.text.corpus import (
+    LAYOUTS,
     MODES,
     EncodedCorpus,
     Vocabulary,
     check_trainable,
+    corpus_files,
     expected_centres,
     iter_sentences,
     training_batches,
@@ -50,6 +71,8 @@ from zoo.text.corpus import (
 from zoo.text.vectors import WordVectors
 from zoo.utils.io import atomic_write_json
 
+DEFAULT_DUPLICATE_CAP = {"skipgram": 64.0, "cbow": 128.0}
+DEFAULT_BATCH_SIZE = {"skipgram": 2048, "cbow": 1024}
 _MASKED_LOGIT = -30.0  # softplus(-30) ~ 1e-13: a masked noise word adds no loss and no gradient
 
 
@@ -68,10 +91,25 @@ class Word2VecConfig:
         epochs: passes over the corpus.
         alpha: initial learning rate; it decays linearly to ``min_alpha``.
         min_alpha: final learning rate.
-        batch_size: centre words per step.
+        batch_size: centre words per step; None picks 2048 for skip-gram and 1024 for CBOW (tuned on
+            the benchmark corpus: with the XLA step, smaller batches cost little speed and give
+            more, fresher updates).
         seed: seeds initialisation and sampling.
-        jit_compile: XLA-compile the train step (slower on CPU with TensorFlow, see the results doc).
+        jit_compile: XLA-compile the train step; None (default): on with TensorFlow and JAX, off
+            with torch. XLA fuses the many small element-wise passes and turns the gather
+            gradients into one dense scatter-add per table: with the padded layout 4x less CPU per
+            step for CBOW, 1.6x for skip-gram (docs/RESULTS.md, word2vec).
         errors: handling of non-UTF-8 bytes (see :func:`zoo.text.corpus.iter_sentences`).
+        duplicate_cap: a word seen more than this many times in one batch has its summed gradient
+            scaled down to this many occurrences' worth; None picks 64 for skip-gram and 128 for
+            CBOW (tuned on the benchmark corpus), ``math.inf`` gives the plain sum (which diverges
+            at alpha=0.025 with batches of thousands; see the module docstring).
+        layout: batch layout fed to the model, same loss and gradients either way: ``"padded"``
+            (every slot gathered and scattered, the ``2*window`` context grid padded; static
+            shapes, best under XLA) or ``"dedup"`` (each table row gathered and updated once per
+            distinct word of the batch, gradients summed by sorted segment sums, CBOW context
+            packed to its valid slots, see :func:`zoo.text.corpus.dedup_batch`; 1.3-1.6x faster
+            than padded without XLA). None (default): padded when ``jit_compile``, else dedup.
     """
 
     mode: str = "skipgram"
@@ -84,12 +122,22 @@ class Word2VecConfig:
     epochs: int = 5
     alpha: float = 0.025
     min_alpha: float = 0.0001
-    batch_size: int = 4096
+    batch_size: int | None = None
     seed: int = 1
-    jit_compile: bool = False
+    jit_compile: bool | None = None
     errors: str = "strict"
+    duplicate_cap: float | None = None
+    layout: str | None = None
 
     def __post_init__(self) -> None:
+        if self.mode in MODES and self.batch_size is None:
+            self.batch_size = DEFAULT_BATCH_SIZE[self.mode]
+        if self.jit_compile is None:
+            self.jit_compile = keras.backend.backend() in ("tensorflow", "jax")
+        if self.layout is None:
+            self.layout = "padded" if self.jit_compile else "dedup"
+        if self.layout not in LAYOUTS:
+            raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size"):
@@ -101,6 +149,10 @@ class Word2VecConfig:
             )
         if self.sample < 0:
             raise ValueError(f"sample must be >= 0, got {self.sample}")
+        if self.duplicate_cap is None:
+            self.duplicate_cap = DEFAULT_DUPLICATE_CAP[self.mode]
+        if self.duplicate_cap < 1:
+            raise ValueError(f"duplicate_cap must be >= 1 (math.inf: no cap), got {self.duplicate_cap}")
 
 
 def negative_sampling_loss(y_true: Any, y_pred: Any) -> Any:
@@ -115,7 +167,11 @@ def negative_sampling_loss(y_true: Any, y_pred: Any) -> Any:
     """
     y_pred = ops.convert_to_tensor(y_pred)
     y_true = ops.cast(y_true, y_pred.dtype)
-    per = ops.softplus(-y_pred[..., 0]) + ops.sum(ops.softplus(y_pred[..., 1:]), axis=-1)
+    # softplus(sign * logit) with sign -1 for the true word, +1 for the noise words: one broadcast
+    # product instead of slicing y_pred (whose gradient, a strided-slice scatter, is slow on CPU).
+    k = y_pred.shape[-1]
+    sign = ops.cast(ops.concatenate([-ops.ones((1,)), ops.ones((k - 1,))]), y_pred.dtype)
+    per = ops.sum(ops.softplus(y_pred * sign), axis=-1)
     return ops.sum(per * y_true, axis=-1)
 
 
@@ -128,6 +184,40 @@ def _cap_duplicate_gradients(vectors: Any, ids: Any, weights: Any, vocab_size: i
     scale = ops.minimum(1.0, cap / ops.maximum(ops.cast(ops.take(counts, ids), vectors.dtype), 1.0))
     scale = scale[..., None]
     return vectors * scale + ops.stop_gradient(vectors * (1.0 - scale))
+
+
+def _sorted_segment_sum(data: Any, segment_ids: Any, num_segments: Any, xla: bool = False) -> Any:
+    """``segment_sum`` for ascending ``segment_ids`` into ``num_segments`` rows (TensorFlow's sorted
+    kernel takes no ``num_segments``, so its result is zero-padded; JAX needs it static; XLA on
+    TensorFlow (``xla=True``) cannot compile the sorted kernel, so it gets the unsorted one)."""
+    if keras.backend.backend() == "tensorflow" and xla:
+        return ops.segment_sum(data, segment_ids, num_segments=num_segments)
+    if keras.backend.backend() == "tensorflow":
+        out = ops.segment_sum(data, segment_ids, sorted=True)
+        return ops.pad(out, [[0, num_segments - ops.shape(out)[0]], [0, 0]])
+    return ops.segment_sum(data, segment_ids, num_segments=num_segments, sorted=True)
+
+
+def _expand_rows(rows: Any, index: Any, order: Any, scale: Any, xla: bool = False) -> Any:
+    """``take(rows, index)`` whose gradient is summed per distinct row by a *sorted* segment sum
+    (``order`` sorts the flattened ``index``) and then scaled per row by ``scale`` (the duplicate
+    cap). The generic gradient of a gather is an unsorted scatter of every slot, several times
+    slower on CPU; the table itself is then updated once per distinct word."""
+    dim = rows.shape[-1]
+
+    @ops.custom_gradient
+    def expand(values):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            flat = ops.take(ops.reshape(upstream, (-1, dim)), order, axis=0)
+            segments = ops.take(ops.reshape(index, (-1,)), order, axis=0)
+            summed = _sorted_segment_sum(flat, segments, ops.shape(values)[0], xla)
+            return summed * ops.expand_dims(scale, 1)
+
+        return ops.take(values, index, axis=0), grad
+
+    return expand(rows)
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -162,7 +252,7 @@ class Word2VecModel(keras.Model):
         dim: int = 100,
         mode: str = "skipgram",
         seed: int | None = None,
-        duplicate_cap: float | None = 8.0,
+        duplicate_cap: float | None = 32.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -185,7 +275,55 @@ class Word2VecModel(keras.Model):
         self.context_embedding.build((None,))
         super().build(input_shape)
 
+    def _cap_scale(self, counts: Any) -> Any:
+        """Gradient scale of each distinct word of a deduplicated batch: min(1, cap / count)."""
+        counts = ops.cast(counts, self.compute_dtype)
+        if self.duplicate_cap is None or not math.isfinite(self.duplicate_cap):
+            return ops.ones_like(counts)
+        return ops.minimum(1.0, self.duplicate_cap / ops.maximum(counts, 1.0))
+
+    def _call_dedup(self, inputs: dict[str, Any]) -> Any:
+        """Same logits from a :func:`zoo.text.corpus.dedup_batch` batch: every table row is
+        gathered and updated once per distinct word, CBOW sums only the valid context slots."""
+        center = ops.cast(inputs["center"], "int32")
+        negatives = ops.cast(inputs["negatives"], "int32")
+        xla = getattr(self, "jit_compile", False) is True
+        out = _expand_rows(
+            self.context_embedding(ops.cast(inputs["out_unique"], "int32")),
+            ops.cast(inputs["out_index"], "int32"),
+            ops.cast(inputs["out_order"], "int32"),
+            self._cap_scale(inputs["out_counts"]),
+            xla,
+        )  # [B, 1+K, d]
+        ctx_rows = self.word_embedding(ops.cast(inputs["ctx_unique"], "int32"))
+        if self.mode == "cbow":  # the padding entries (count 0) add zero vectors to the last row
+            ctx_rows = ctx_rows * ops.expand_dims(ops.cast(inputs["ctx_counts"] > 0, ctx_rows.dtype), 1)
+        ctx = _expand_rows(
+            ctx_rows,
+            ops.cast(inputs["ctx_index"], "int32"),
+            ops.cast(inputs["ctx_order"], "int32"),
+            self._cap_scale(inputs["ctx_counts"]),
+            xla,
+        )  # skip-gram [B, S, d]; CBOW [slots, d]
+        if self.mode == "skipgram":
+            logits = ops.matmul(ctx, ops.transpose(out, (0, 2, 1)))  # [B, S, 1+K]
+        else:
+            b = ops.shape(center)[0]
+            rows = ops.cast(inputs["ctx_rows"], "int32")
+            total = _sorted_segment_sum(ctx, rows, b, xla)  # [B, d]
+            count = ops.expand_dims(ops.maximum(ops.cast(inputs["ctx_count"], self.compute_dtype), 1.0), 1)
+            hidden = total + ops.stop_gradient(total / count - total)
+            # Broadcast product, not a batched matmul: [B, 1+K, d] x [B, d, 1] matmuls and their
+            # gradients (an outer product with k=1) are several times slower on CPU.
+            logits = ops.expand_dims(ops.sum(out * ops.expand_dims(hidden, 1), axis=-1), 1)  # [B, 1, 1+K]
+        keep = ops.concatenate(
+            [ops.ones_like(center[:, None], dtype="bool"), negatives != center[:, None]], axis=1
+        )
+        return ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
+
     def call(self, inputs: dict[str, Any]) -> Any:
+        if "out_unique" in inputs:
+            return self._call_dedup(inputs)
         center = ops.cast(inputs["center"], "int32")
         negatives = ops.cast(inputs["negatives"], "int32")
         mask = ops.cast(inputs["context_mask"], self.compute_dtype)
@@ -193,7 +331,7 @@ class Word2VecModel(keras.Model):
         out_ids = ops.concatenate([center[:, None], negatives], axis=1)
         ctx = self.word_embedding(context)  # [B, S, d]
         out = self.context_embedding(out_ids)  # [B, 1+K, d]
-        if self.duplicate_cap is not None:
+        if self.duplicate_cap is not None and math.isfinite(self.duplicate_cap):
             ctx = _cap_duplicate_gradients(ctx, context, mask, self.vocab_size, self.duplicate_cap)
             out = _cap_duplicate_gradients(out, out_ids, None, self.vocab_size, self.duplicate_cap)
         if self.mode == "skipgram":
@@ -202,7 +340,7 @@ class Word2VecModel(keras.Model):
             total = ops.sum(ctx * mask[..., None], axis=1)  # [B, d]
             count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
             hidden = total + ops.stop_gradient(total / count - total)  # value: mean; gradient: as for the sum
-            logits = ops.matmul(out, hidden[..., None])[..., 0][:, None, :]  # [B, 1, 1+K]
+            logits = ops.expand_dims(ops.sum(out * ops.expand_dims(hidden, 1), axis=-1), 1)  # [B, 1, 1+K]
         keep = ops.concatenate(
             [ops.ones_like(center[:, None], dtype="bool"), negatives != center[:, None]], axis=1
         )
@@ -226,7 +364,9 @@ class Word2VecModel(keras.Model):
 
 def build_model(vocab_size: int, config: Word2VecConfig, total_steps: int) -> Word2VecModel:
     """A compiled :class:`Word2VecModel`: SGD with linear decay ``alpha -> min_alpha`` over ``total_steps``."""
-    model = Word2VecModel(vocab_size, config.dim, config.mode, seed=config.seed)
+    model = Word2VecModel(
+        vocab_size, config.dim, config.mode, seed=config.seed, duplicate_cap=config.duplicate_cap
+    )
     model.build()
     schedule = keras.optimizers.schedules.PolynomialDecay(
         config.alpha, decay_steps=max(1, total_steps), end_learning_rate=config.min_alpha, power=1.0
@@ -244,16 +384,36 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
 
     s, k, b = 2 * config.window, config.negative, config.batch_size
     y_shape = (b, s) if config.mode == "skipgram" else (b, 1)
-    signature = (
-        {
+    if config.layout == "dedup":
+        x_spec = {
+            "center": tf.TensorSpec((b,), tf.int32),
+            "negatives": tf.TensorSpec((b, k), tf.int32),
+            "out_unique": tf.TensorSpec((None,), tf.int32),
+            "out_index": tf.TensorSpec((b, 1 + k), tf.int32),
+            "out_order": tf.TensorSpec((b * (1 + k),), tf.int32),
+            "out_counts": tf.TensorSpec((None,), tf.float32),
+            "ctx_unique": tf.TensorSpec((None,), tf.int32),
+            "ctx_order": tf.TensorSpec((b * s,) if config.mode == "skipgram" else (None,), tf.int32),
+            "ctx_counts": tf.TensorSpec((None,), tf.float32),
+        }
+        if config.mode == "skipgram":
+            x_spec["ctx_index"] = tf.TensorSpec((b, s), tf.int32)
+        else:
+            x_spec["ctx_index"] = tf.TensorSpec((None,), tf.int32)
+            x_spec["ctx_rows"] = tf.TensorSpec((None,), tf.int32)
+            x_spec["ctx_count"] = tf.TensorSpec((b,), tf.float32)
+    else:
+        x_spec = {
             "center": tf.TensorSpec((b,), tf.int32),
             "context": tf.TensorSpec((b, s), tf.int32),
             "context_mask": tf.TensorSpec((b, s), tf.float32),
             "negatives": tf.TensorSpec((b, k), tf.int32),
-        },
-        tf.TensorSpec(y_shape, tf.float32),
-    )
+        }
+    signature = (x_spec, tf.TensorSpec(y_shape, tf.float32))
     table = vocab.negative_table()
+    # Coarse padding of the variable sizes (distinct words, packed slots) keeps the number of
+    # distinct batch shapes, hence of traces / XLA compilations, at one or two per run.
+    pad_multiple = 1 << int(min(10, max(6, math.log2(max(2, len(vocab) // 8)))))
 
     def gen():
         return training_batches(
@@ -266,6 +426,8 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
             mode=config.mode,
             seed=seed,
             table=table,
+            layout=config.layout,
+            pad_multiple=pad_multiple,
         )
 
     return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(4)
@@ -293,13 +455,12 @@ def prepare_corpus(
     vocab_path, cache = workdir / "vocab.json", workdir / "corpus"
     settings = {
         "corpus": str(Path(corpus).resolve()),
+        "files": [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in corpus_files(corpus)],
         "min_count": config.min_count,
         "max_vocab": config.max_vocab,
         "errors": config.errors,
     }
     settings_path = workdir / "corpus_settings.json"
-    import json
-
     if (
         vocab_path.exists()
         and (cache / "meta.json").exists()

@@ -9,8 +9,9 @@ import contextlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @contextlib.contextmanager
@@ -29,7 +30,9 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     if not overwrite and path.exists():
         raise FileExistsError(f"{path} exists; pass overwrite=True (or --force) to replace it")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes[-2:]), dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp" + "".join(path.suffixes[-2:]), dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -54,7 +57,9 @@ def atomic_write_text(path: str | os.PathLike, text: str, overwrite: bool = True
 
 def atomic_write_json(path: str | os.PathLike, obj: Any, overwrite: bool = True) -> Path:
     """Writes ``obj`` as indented JSON to ``path`` atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", overwrite)
+    return atomic_write_text(
+        path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n", overwrite
+    )
 
 
 def _json_default(o: Any) -> Any:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from zoo.utils.io import atomic_path
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (plots are saved, never shown)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,7 +21,7 @@ def _pyplot():
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
     """Saves a matplotlib figure to ``path`` atomically as PNG and closes it."""
-    plt = _pyplot()
+    plt = pyplot()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
@@ -35,7 +36,7 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
         path: PNG file to write.
         title: figure title.
     """
-    plt = _pyplot()
+    plt = pyplot()
     bases = []
     for key in history:
         base = key[4:] if key.startswith("val_") else key
@@ -46,8 +47,10 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
     for ax, base in zip(axes[0], bases):
         for key, style in ((base, "-"), (f"val_{base}", "--")):
             if key in history and len(history[key]):
-                values = list(history[key])
-                ax.plot(range(1, len(values) + 1), values, style, marker="o", ms=3, label=key)
+                # epochs without a value (NaN: metric not computed that epoch) are left out
+                points = [(e, v) for e, v in enumerate(history[key], start=1) if v == v]
+                if points:
+                    ax.plot(*zip(*points), style, marker="o", ms=3, label=key)
         ax.set_xlabel("epoch")
         ax.set_title(base)
         ax.grid(alpha=0.3)
@@ -67,7 +70,7 @@ def plot_lines(
     logx: bool = False,
 ) -> Path:
     """Plots several named series over a shared x axis (e.g. a learning curve) to a PNG."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for name, ys in series.items():
         ax.plot(list(x)[: len(ys)], list(ys), marker="o", label=name)
