@@ -66,3 +66,12 @@ def test_info_measures_alexnet_against_torchvision():
     # torchvision lists AlexNet at 0.71 GFLOPS (multiply-accumulates); we report both.
     assert info["macs"] == pytest.approx(0.714e9, rel=0.01)
     assert info["flops"] == 2 * info["macs"]
+
+
+def test_every_registered_preprocessing_mode_exists():
+    from zoo.preprocessing import MODES
+
+    for name in zoo.list_models():
+        mode = zoo.registry.entry(name).preprocess
+        assert mode is None or mode in MODES, f"{name}: unknown preprocessing mode {mode!r}"
+        assert callable(zoo.preprocess(name))

@@ -122,4 +122,4 @@ def test_mask_rcnn_vgg16_is_the_vgg_faster_rcnn_plus_a_scaled_mask_branch():
     assert model.mask_head.output.shape[1:] == (28, 28, 4)
     assert zoo.get("mask_rcnn_vgg16", mask_channels=8, **kw).mask_channels == 8
     info = zoo.registry.entry("mask_rcnn_vgg16")
-    assert info.task == "detection" and "Mask R-CNN" in info.paper and info.preprocess == "vgg"
+    assert info.task == "detection" and "Mask R-CNN" in info.paper and info.preprocess == "none"

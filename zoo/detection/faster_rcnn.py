@@ -525,7 +525,7 @@ def _build(
         "gpu_ms_per_image": 198,
         "gpu_ms_per_image_source": "paper Table 5 (K40: conv 141, proposal 10, region-wise 47)",
     },
-    preprocess="vgg",
+    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
 )
 def faster_rcnn_vgg16(
     num_classes: int = 21,
@@ -577,7 +577,7 @@ def faster_rcnn_vgg16(
         "coco_map": 27.2,
         "coco_map_source": "He et al. 2016 Table 8 (ResNet-101 C4 on COCO test-dev, mAP@[.5:.95]); no ResNet-50 number in the paper",
     },
-    preprocess="caffe",
+    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
 )
 def faster_rcnn_resnet50(
     num_classes: int = 21,

@@ -189,7 +189,7 @@ class MaskRCNN(FasterRCNN):
         "coco_mask_ap": 30.3,
         "coco_mask_ap_source": "He et al. 2017 Table 2a (ResNet-50-C4, COCO minival, mask AP)",
     },
-    preprocess="caffe",
+    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
 )
 def mask_rcnn_resnet50(
     num_classes: int = 81,
@@ -233,7 +233,7 @@ def mask_rcnn_resnet50(
     input_shape=(600, 800, 3),
     weights=("imagenet_backbone",),
     references={},
-    preprocess="vgg",
+    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
 )
 def mask_rcnn_vgg16(
     num_classes: int = 21,

@@ -73,6 +73,8 @@ from zoo.utils.io import atomic_write_json
 
 DEFAULT_DUPLICATE_CAP = {"skipgram": 64.0, "cbow": 128.0}
 DEFAULT_BATCH_SIZE = {"skipgram": 2048, "cbow": 1024}
+DEFAULT_SHARED_NEGATIVES = {"skipgram": 64, "cbow": 256}
+NEGATIVES = ("per_row", "shared")
 _MASKED_LOGIT = -30.0  # softplus(-30) ~ 1e-13: a masked noise word adds no loss and no gradient
 
 
@@ -128,6 +130,9 @@ class Word2VecConfig:
     errors: str = "strict"
     duplicate_cap: float | None = None
     layout: str | None = None
+    negatives: str = "per_row"
+    shared_negatives: int | None = None
+    steps_per_execution: int = 1
 
     def __post_init__(self) -> None:
         if self.mode in MODES and self.batch_size is None:
@@ -140,7 +145,7 @@ class Word2VecConfig:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size"):
+        for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
@@ -153,14 +158,26 @@ class Word2VecConfig:
             self.duplicate_cap = DEFAULT_DUPLICATE_CAP[self.mode]
         if self.duplicate_cap < 1:
             raise ValueError(f"duplicate_cap must be >= 1 (math.inf: no cap), got {self.duplicate_cap}")
+        if self.negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
+        if self.negatives == "shared" and self.layout != "padded":
+            raise ValueError('negatives="shared" needs layout="padded"')
+        if self.shared_negatives is None:
+            self.shared_negatives = DEFAULT_SHARED_NEGATIVES[self.mode]
+        if not 1 <= self.shared_negatives <= self.batch_size * self.negative:
+            raise ValueError(
+                f"shared_negatives must be in 1..batch_size*negative ({self.batch_size * self.negative}), "
+                f"got {self.shared_negatives}"
+            )
 
 
-def negative_sampling_loss(y_true: Any, y_pred: Any) -> Any:
+def negative_sampling_loss(y_true: Any, y_pred: Any, negative_weight: float = 1.0) -> Any:
     """Negative-sampling loss per row: ``sum_s w_s * (softplus(-pos_s) + sum_k softplus(neg_sk))``.
 
     Args:
         y_true: weights ``[B, S]`` (the context mask for skip-gram; ones ``[B, 1]`` for CBOW).
         y_pred: logits ``[B, S, 1+K]``; index 0 is the true word, 1..K the noise words.
+        negative_weight: weight of each noise word's term (``K / S`` for ``S`` shared noise words).
 
     Returns:
         ``[B]`` losses (``-log s(x) = softplus(-x)``, ``-log s(-x) = softplus(x)``).
@@ -171,7 +188,11 @@ def negative_sampling_loss(y_true: Any, y_pred: Any) -> Any:
     # product instead of slicing y_pred (whose gradient, a strided-slice scatter, is slow on CPU).
     k = y_pred.shape[-1]
     sign = ops.cast(ops.concatenate([-ops.ones((1,)), ops.ones((k - 1,))]), y_pred.dtype)
-    per = ops.sum(ops.softplus(y_pred * sign), axis=-1)
+    terms = ops.softplus(y_pred * sign)
+    if negative_weight != 1.0:
+        weight = ops.concatenate([ops.ones((1,)), ops.full((k - 1,), float(negative_weight))])
+        terms = terms * ops.cast(weight, y_pred.dtype)
+    per = ops.sum(terms, axis=-1)
     return ops.sum(per * y_true, axis=-1)
 
 
@@ -224,11 +245,21 @@ def _expand_rows(rows: Any, index: Any, order: Any, scale: Any, xla: bool = Fals
 class NegativeSamplingLoss(keras.losses.Loss):
     """:func:`negative_sampling_loss` summed over the batch (word2vec's per-occurrence step size)."""
 
-    def __init__(self, reduction: str = "sum", name: str = "negative_sampling", **kwargs):
+    def __init__(
+        self,
+        reduction: str = "sum",
+        name: str = "negative_sampling",
+        negative_weight: float = 1.0,
+        **kwargs,
+    ):
         super().__init__(reduction=reduction, name=name, **kwargs)
+        self.negative_weight = float(negative_weight)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
-        return negative_sampling_loss(y_true, y_pred)
+        return negative_sampling_loss(y_true, y_pred, self.negative_weight)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "negative_weight": self.negative_weight}
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -253,12 +284,19 @@ class Word2VecModel(keras.Model):
         mode: str = "skipgram",
         seed: int | None = None,
         duplicate_cap: float | None = 32.0,
+        negatives: str = "per_row",
+        shared_negatives: int = 64,
         **kwargs,
     ):
         super().__init__(**kwargs)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if negatives not in NEGATIVES:
+            raise ValueError(f"negatives must be one of {NEGATIVES}, got {negatives!r}")
+        if int(shared_negatives) < 1:
+            raise ValueError(f"shared_negatives must be >= 1, got {shared_negatives}")
         self.vocab_size, self.dim, self.mode, self.seed = int(vocab_size), int(dim), mode, seed
+        self.negatives, self.shared_negatives = negatives, int(shared_negatives)
         self.duplicate_cap = None if duplicate_cap is None else float(duplicate_cap)
         self.word_embedding = keras.layers.Embedding(
             vocab_size,
@@ -321,9 +359,54 @@ class Word2VecModel(keras.Model):
         )
         return ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
 
+    def _call_shared(self, inputs: dict[str, Any]) -> Any:
+        """Shared negatives: the first ``S`` noise words of the batch (i.i.d. draws from the
+        unigram^0.75 table) score every row, so the negative logits are one dense matrix product
+        ``[rows, d] x [d, S]`` and the output table gets ``B + S`` rows of gradient instead of
+        ``B * (1+K)``. Logits ``[B, slots, 1+S]``; train with ``negative_weight = K / S``."""
+        center = ops.cast(inputs["center"], "int32")
+        negatives = ops.cast(inputs["negatives"], "int32")
+        mask = ops.cast(inputs["context_mask"], self.compute_dtype)
+        context = ops.cast(inputs["context"], "int32")
+        b = ops.shape(center)[0]
+        k = negatives.shape[-1]
+        s = self.shared_negatives
+        if negatives.shape[0] is not None:
+            s = min(s, negatives.shape[0] * k)
+        shared = ops.reshape(negatives, (-1,))[:s]  # [S]
+        ctx = self.word_embedding(context)  # [B, W, d]
+        out_ids = ops.concatenate([center, shared], axis=0)
+        out = self.context_embedding(out_ids)  # [B + S, d]
+        if self.duplicate_cap is not None and math.isfinite(self.duplicate_cap):
+            ctx = _cap_duplicate_gradients(ctx, context, mask, self.vocab_size, self.duplicate_cap)
+            # a shared noise word scores all B rows at weight K / S: B * K / S occurrences' worth
+            per_noise = ops.cast(b, self.compute_dtype) * (k / s)
+            weights = ops.concatenate(
+                [ops.ones_like(center, dtype=self.compute_dtype), ops.full((s,), 1.0) * per_noise], axis=0
+            )
+            out = _cap_duplicate_gradients(out, out_ids, weights, self.vocab_size, self.duplicate_cap)
+        pos_out, neg_out = out[:b], out[b:]
+        if self.mode == "skipgram":
+            w = ctx.shape[1]
+            pos = ops.sum(ctx * ops.expand_dims(pos_out, 1), axis=-1)[..., None]  # [B, W, 1]
+            neg = ops.reshape(ops.matmul(ops.reshape(ctx, (-1, self.dim)), ops.transpose(neg_out)), (-1, w, s))
+        else:
+            total = ops.sum(ctx * mask[..., None], axis=1)  # [B, d]
+            count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+            hidden = total + ops.stop_gradient(total / count - total)
+            pos = ops.sum(pos_out * hidden, axis=-1)[:, None, None]  # [B, 1, 1]
+            neg = ops.matmul(hidden, ops.transpose(neg_out))[:, None, :]  # [B, 1, S]
+        keep = (shared[None, :] != center[:, None])[:, None, :]
+        neg = ops.where(keep, neg, ops.cast(_MASKED_LOGIT, neg.dtype))
+        return ops.concatenate([pos, neg], axis=-1)
+
     def call(self, inputs: dict[str, Any]) -> Any:
         if "out_unique" in inputs:
+            if self.negatives == "shared":
+                raise ValueError('negatives="shared" needs the padded batch layout')
             return self._call_dedup(inputs)
+        if self.negatives == "shared":
+            return self._call_shared(inputs)
         center = ops.cast(inputs["center"], "int32")
         negatives = ops.cast(inputs["negatives"], "int32")
         mask = ops.cast(inputs["context_mask"], self.compute_dtype)
@@ -354,6 +437,8 @@ class Word2VecModel(keras.Model):
             mode=self.mode,
             seed=self.seed,
             duplicate_cap=self.duplicate_cap,
+            negatives=self.negatives,
+            shared_negatives=self.shared_negatives,
         )
         return config
 
@@ -365,14 +450,25 @@ class Word2VecModel(keras.Model):
 def build_model(vocab_size: int, config: Word2VecConfig, total_steps: int) -> Word2VecModel:
     """A compiled :class:`Word2VecModel`: SGD with linear decay ``alpha -> min_alpha`` over ``total_steps``."""
     model = Word2VecModel(
-        vocab_size, config.dim, config.mode, seed=config.seed, duplicate_cap=config.duplicate_cap
+        vocab_size,
+        config.dim,
+        config.mode,
+        seed=config.seed,
+        duplicate_cap=config.duplicate_cap,
+        negatives=config.negatives,
+        shared_negatives=config.shared_negatives,
     )
     model.build()
     schedule = keras.optimizers.schedules.PolynomialDecay(
         config.alpha, decay_steps=max(1, total_steps), end_learning_rate=config.min_alpha, power=1.0
     )
+    shared = config.negatives == "shared"
+    loss = NegativeSamplingLoss(negative_weight=config.negative / config.shared_negatives if shared else 1.0)
     model.compile(
-        optimizer=keras.optimizers.SGD(schedule), loss=NegativeSamplingLoss(), jit_compile=config.jit_compile
+        optimizer=keras.optimizers.SGD(schedule),
+        loss=loss,
+        jit_compile=config.jit_compile,
+        steps_per_execution=config.steps_per_execution,
     )
     return model
 
