@@ -75,6 +75,19 @@ def main(argv: list[str] | None = None) -> int:
         help="batch layout (default: padded with XLA, dedup without; see zoo.text.word2vec)",
     )
     parser.add_argument(
+        "--negatives",
+        choices=("per_row", "shared"),
+        default=None,
+        help="noise words drawn per row, or shared by groups of rows (default: shared for skip-gram, "
+        "per_row for CBOW; see zoo.text.word2vec)",
+    )
+    parser.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=None,
+        help="train steps per call of the compiled loop (default 8)",
+    )
+    parser.add_argument(
         "--errors",
         default="strict",
         choices=("strict", "replace", "ignore"),
@@ -120,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
             jit_compile=args.jit_compile,
             layout=args.layout,
             errors=args.errors,
+            negatives=args.negatives,
+            steps_per_execution=args.steps_per_execution,
         )
         wv, report = train_word2vec(corpus, args.workdir, config, verbose=verbose, save=False)
         print(

@@ -104,7 +104,22 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="ours: batch layout (default: padded with XLA, dedup without; see zoo.text.word2vec)",
     )
+    parser.add_argument(
+        "--steps-per-execution",
+        type=int,
+        default=None,
+        help="ours: train steps per call of the compiled loop (default 8)",
+    )
     parser.add_argument("--duplicate-cap", type=float, default=None, help="ours: see zoo.text.word2vec")
+    parser.add_argument(
+        "--negatives",
+        choices=("per_row", "shared"),
+        default=None,
+        help="ours: noise words drawn per row or shared by groups of rows (default: shared for "
+        "skip-gram, per_row for CBOW)",
+    )
+    parser.add_argument("--shared-negatives", type=int, default=None, help="ours: noise words per group")
+    parser.add_argument("--shared-rows", type=int, default=None, help="ours: rows sharing one group")
     parser.add_argument("--workers", type=int, default=2, help="gensim worker threads")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -142,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             jit_compile=args.jit_compile,
             layout=args.layout,
             duplicate_cap=args.duplicate_cap,
+            shared_negatives=args.shared_negatives,
+            shared_rows=args.shared_rows,
+            steps_per_execution=args.steps_per_execution,
+            negatives=args.negatives,
         )
         z_wv, report = train_word2vec(corpus, workdir / mode, config, verbose=0)
         epoch_s = report["epoch_seconds"]
@@ -166,7 +185,19 @@ def main(argv: list[str] | None = None) -> int:
             )
             if name == "zoo":  # the resolved per-mode settings (batch, cap, XLA, layout)
                 rows[-1].update(
-                    {k: report["config"][k] for k in ("batch_size", "duplicate_cap", "jit_compile", "layout")}
+                    {
+                        k: report["config"][k]
+                        for k in (
+                            "batch_size",
+                            "duplicate_cap",
+                            "jit_compile",
+                            "layout",
+                            "negatives",
+                            "shared_negatives",
+                            "shared_rows",
+                            "steps_per_execution",
+                        )
+                    }
                 )
     header = (
         f"{'mode':9} {'trainer':7} {'vocab':>6} {'words/s':>9} {'steady':>9} {'ratio':>6} "

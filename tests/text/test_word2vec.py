@@ -96,7 +96,8 @@ def test_tiny_training_separates_topics_and_writes_outputs(mode, tmp_path):
     # Each word's nine nearest neighbours are (nearly all) its own topic's other words.
     same = [w2[0] == w[0] for w in wv.words for w2, _ in wv.most_similar(w, topn=9)]
     assert np.mean(same) > 0.9, np.mean(same)
-    assert report["vocab_size"] == 20 and report["raw_words"] == 1600 and report["steps_per_epoch"] == 50
+    # 50 batches of 32 centre words, rounded up to whole executions of 8 steps
+    assert report["vocab_size"] == 20 and report["raw_words"] == 1600 and report["steps_per_epoch"] == 56
     assert len(report["epoch_seconds"]) == 3 and report["words_per_second"] > 0
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert saved["config"]["mode"] == mode
@@ -281,3 +282,84 @@ def _table_gradients(model, loss_fn, x, y):
         by_path = {v.path: np.asarray(g) for v, g in zip(model.trainable_variables, grads)}
         return [by_path[t.path] for t in tables]
     pytest.skip(f"gradient check not written for {backend}")
+
+
+def test_shared_negatives_options_are_validated():
+    assert Word2VecConfig(mode="skipgram").negatives == "shared"
+    assert Word2VecConfig(mode="cbow").negatives == "per_row"
+    assert Word2VecConfig(mode="skipgram", layout="dedup").negatives == "per_row"
+    config = Word2VecConfig(mode="cbow", negatives="shared")
+    assert (config.shared_rows, config.shared_negatives, config.steps_per_execution) == (32, 32, 8)
+    with pytest.raises(ValueError, match="negatives must be one of"):
+        Word2VecConfig(negatives="global")
+    with pytest.raises(ValueError, match="padded"):
+        Word2VecConfig(negatives="shared", layout="dedup")
+    with pytest.raises(ValueError, match="shared_rows"):
+        Word2VecConfig(negatives="shared", batch_size=100, shared_rows=32)
+    with pytest.raises(ValueError, match="shared_negatives"):
+        Word2VecConfig(negatives="shared", shared_rows=4, shared_negatives=21)  # > 4 rows * 5
+    with pytest.raises(ValueError, match="steps_per_execution"):
+        Word2VecConfig(steps_per_execution=0)
+    with pytest.raises(ValueError, match="negatives"):
+        Word2VecModel(20, 8, negatives="global")
+
+
+def test_weighted_noise_loss_matches_numpy_reference(rng):
+    logits = rng.normal(0, 3, (4, 6, 1 + 8)).astype("float32")
+    weights = (rng.random((4, 6)) < 0.7).astype("float32")
+    noise = 0.25 * _log_sigmoid(-logits[..., 1:]).sum(-1)
+    want = -(weights * (_log_sigmoid(logits[..., 0]) + noise)).sum(-1)
+    got = keras.ops.convert_to_numpy(negative_sampling_loss(weights, logits, negative_weight=0.25))
+    np.testing.assert_allclose(got, want, rtol=1e-5)
+    restored = NegativeSamplingLoss.from_config(NegativeSamplingLoss(negative_weight=0.25).get_config())
+    assert restored.negative_weight == 0.25
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+def test_shared_negatives_logits_match_numpy_reference(mode, rng):
+    v, d, b, k, g, s = 20, 8, 6, 3, 2, 4
+    model = Word2VecModel(v, d, mode, seed=1, negatives="shared", shared_negatives=s, shared_rows=g)
+    model.build()
+    w_in = rng.normal(size=(v, d)).astype("float32")
+    w_out = rng.normal(size=(v, d)).astype("float32")
+    model.word_embedding.embeddings.assign(w_in)
+    model.context_embedding.embeddings.assign(w_out)
+    x = _batch(rng, b=b, s=4, k=k, v=v)
+    x["negatives"][1, 0] = x["context"][1, 0] = x["center"][0]  # masked: skip-gram row 1, CBOW row 0
+    got = keras.ops.convert_to_numpy(model(x))
+    shared = np.repeat(x["negatives"].reshape(b // g, g * k)[:, :s], g, axis=0)  # [B, S]
+    if mode == "skipgram":  # the centre word's input vector scores its context words and the noise
+        hidden = w_in[x["center"]]
+        pos = np.einsum("bd,bwd->bw", hidden, w_out[x["context"]])[..., None]
+        neg = np.einsum("bd,bsd->bs", hidden, w_out[shared])[:, None, :].repeat(4, 1)
+        neg[x["context"][:, :, None] == shared[:, None, :]] = -30.0
+        assert (neg == -30.0).any()
+    else:
+        m = x["context_mask"]
+        hidden = (w_in[x["context"]] * m[..., None]).sum(1) / m.sum(1, keepdims=True)
+        pos = np.einsum("bd,bd->b", hidden, w_out[x["center"]])[:, None, None]
+        neg = np.einsum("bd,bsd->bs", hidden, w_out[shared])[:, None, :]
+        neg[(shared == x["center"][:, None])[:, None, :]] = -30.0
+        assert (neg == -30.0).any()
+    want = np.concatenate([pos, neg], axis=-1)
+    assert got.shape == want.shape == ((b, 4, 1 + s) if mode == "skipgram" else (b, 1, 1 + s))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    restored = Word2VecModel.from_config(model.get_config())
+    assert (restored.negatives, restored.shared_negatives, restored.shared_rows) == ("shared", s, g)
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+def test_shared_negatives_tiny_training_loss_decreases(mode, tmp_path):
+    _topic_corpus(tmp_path / "c.txt")
+    config = Word2VecConfig(
+        mode=mode, dim=16, window=3, negative=4, min_count=1, epochs=3, batch_size=32, sample=0,
+        negatives="shared", shared_rows=8, shared_negatives=16, steps_per_execution=4,
+    )  # fmt: skip
+    wv, report = train_word2vec(tmp_path / "c.txt", tmp_path / "run", config, verbose=0, save=False)
+    losses = report["loss_per_centre_word"]
+    assert len(losses) == 3 and all(math.isfinite(v) for v in losses) and losses[-1] < losses[0], losses
+    assert report["steps_per_epoch"] == 52  # 50 rounded up to whole executions of 4 steps
+    same = [w2[0] == w[0] for w in wv.words for w2, _ in wv.most_similar(w, topn=9)]
+    assert np.mean(same) > 0.9, np.mean(same)

@@ -18,6 +18,18 @@ The loss (:func:`negative_sampling_loss`, keras.ops) is ``-log s(pos) - sum log 
 the batch, trained with plain SGD whose rate falls linearly from ``alpha`` to ``min_alpha`` over
 the whole run, like the original; summing (not averaging) keeps word2vec's per-occurrence step size.
 
+Shared negatives (``Word2VecConfig(negatives="shared")``, the default for skip-gram): each group
+of ``shared_rows`` consecutive (shuffled) rows is scored against the same ``shared_negatives``
+noise words, each term weighted ``K / shared_negatives`` so the expected loss is unchanged, which
+turns the noise logits into one batched matrix product and gathers / updates 1/5 as many output
+rows (32 noise words per 32 rows instead of 5 per row). Skip-gram in this mode predicts the
+context words from the centre word's input vector (the paper's direction; the per-row path, like
+word2vec.c, predicts the centre from each context word: the same pairs, mirrored), so it reads
+one input row per centre word instead of ``2*window``. Sharing noise words across a whole batch
+of thousands of rows does not train: each noise word would collect thousands of stale gradients
+at once (it diverges, or the duplicate cap below shrinks it too far: WordSim-353 0.09-0.10 vs
+0.22), hence the small groups (docs/RESULTS.md, word2vec).
+
 One deviation, forced by large batches: word2vec.c applies each occurrence's update before the
 next (Hogwild), so a frequent word's sigmoid saturates as it moves; a batch sums all of a word's
 gradients at one stale point, and with thousands of rows a frequent word's sum overshoots and
@@ -73,7 +85,10 @@ from zoo.utils.io import atomic_write_json
 
 DEFAULT_DUPLICATE_CAP = {"skipgram": 64.0, "cbow": 128.0}
 DEFAULT_BATCH_SIZE = {"skipgram": 2048, "cbow": 1024}
-DEFAULT_SHARED_NEGATIVES = {"skipgram": 64, "cbow": 256}
+DEFAULT_NEGATIVES = {"skipgram": "shared", "cbow": "per_row"}
+DEFAULT_SHARED_NEGATIVES = {"skipgram": 32, "cbow": 32}
+DEFAULT_SHARED_ROWS = {"skipgram": 32, "cbow": 32}
+DEFAULT_STEPS_PER_EXECUTION = 8
 NEGATIVES = ("per_row", "shared")
 _MASKED_LOGIT = -30.0  # softplus(-30) ~ 1e-13: a masked noise word adds no loss and no gradient
 
@@ -112,6 +127,17 @@ class Word2VecConfig:
             distinct word of the batch, gradients summed by sorted segment sums, CBOW context
             packed to its valid slots, see :func:`zoo.text.corpus.dedup_batch`; 1.3-1.6x faster
             than padded without XLA). None (default): padded when ``jit_compile``, else dedup.
+        negatives: ``"per_row"`` (each row its own ``negative`` noise words, shared by its context
+            words) or ``"shared"`` (each group of ``shared_rows`` rows shares ``shared_negatives``
+            noise words, padded layout only; see the module docstring). None (default): shared for
+            skip-gram (1.4x the words/s of per_row on the benchmark corpus, WordSim-353 0.209-0.216
+            vs 0.222), per_row for CBOW (shared was no faster there), per_row with the dedup layout.
+        shared_negatives: noise words per group with ``negatives="shared"`` (at most
+            ``shared_rows * negative``); None: 32.
+        shared_rows: rows per group with ``negatives="shared"`` (must divide ``batch_size``); None: 32.
+        steps_per_execution: train steps per call of the compiled loop (Keras
+            ``steps_per_execution``; fewer Python round trips); None: 8. Each epoch is rounded up
+            to whole executions (:func:`steps_per_epoch`).
     """
 
     mode: str = "skipgram"
@@ -130,9 +156,10 @@ class Word2VecConfig:
     errors: str = "strict"
     duplicate_cap: float | None = None
     layout: str | None = None
-    negatives: str = "per_row"
+    negatives: str | None = None
     shared_negatives: int | None = None
-    steps_per_execution: int = 1
+    shared_rows: int | None = None
+    steps_per_execution: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode in MODES and self.batch_size is None:
@@ -145,6 +172,10 @@ class Word2VecConfig:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.negatives is None:
+            self.negatives = DEFAULT_NEGATIVES[self.mode] if self.layout == "padded" else "per_row"
+        if self.steps_per_execution is None:
+            self.steps_per_execution = DEFAULT_STEPS_PER_EXECUTION
         for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size", "steps_per_execution"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -162,11 +193,16 @@ class Word2VecConfig:
             raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
         if self.negatives == "shared" and self.layout != "padded":
             raise ValueError('negatives="shared" needs layout="padded"')
+        if self.shared_rows is None:
+            self.shared_rows = DEFAULT_SHARED_ROWS[self.mode]
         if self.shared_negatives is None:
             self.shared_negatives = DEFAULT_SHARED_NEGATIVES[self.mode]
-        if not 1 <= self.shared_negatives <= self.batch_size * self.negative:
+        shared = self.negatives == "shared"
+        if self.shared_rows < 1 or (shared and self.batch_size % self.shared_rows):
+            raise ValueError(f"shared_rows must be >= 1 and divide batch_size, got {self.shared_rows}")
+        if not 1 <= self.shared_negatives <= self.shared_rows * self.negative:
             raise ValueError(
-                f"shared_negatives must be in 1..batch_size*negative ({self.batch_size * self.negative}), "
+                f"shared_negatives must be in 1..shared_rows*negative ({self.shared_rows * self.negative}), "
                 f"got {self.shared_negatives}"
             )
 
@@ -271,6 +307,9 @@ class Word2VecModel(keras.Model):
         dim: vector size.
         mode: ``"skipgram"`` or ``"cbow"``.
         seed: initialiser seed.
+        duplicate_cap: see :class:`Word2VecConfig` (None or ``math.inf``: no cap).
+        negatives, shared_negatives, shared_rows: see :class:`Word2VecConfig` (with ``"shared"``
+            the batch size must be a multiple of ``shared_rows``).
 
     Example:
         >>> m = Word2VecModel(1000, 64, "cbow")
@@ -285,7 +324,8 @@ class Word2VecModel(keras.Model):
         seed: int | None = None,
         duplicate_cap: float | None = 32.0,
         negatives: str = "per_row",
-        shared_negatives: int = 64,
+        shared_negatives: int = 32,
+        shared_rows: int = 32,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -296,7 +336,13 @@ class Word2VecModel(keras.Model):
         if int(shared_negatives) < 1:
             raise ValueError(f"shared_negatives must be >= 1, got {shared_negatives}")
         self.vocab_size, self.dim, self.mode, self.seed = int(vocab_size), int(dim), mode, seed
-        self.negatives, self.shared_negatives = negatives, int(shared_negatives)
+        if int(shared_rows) < 1:
+            raise ValueError(f"shared_rows must be >= 1, got {shared_rows}")
+        self.negatives, self.shared_negatives, self.shared_rows = (
+            negatives,
+            int(shared_negatives),
+            int(shared_rows),
+        )
         self.duplicate_cap = None if duplicate_cap is None else float(duplicate_cap)
         self.word_embedding = keras.layers.Embedding(
             vocab_size,
@@ -360,43 +406,65 @@ class Word2VecModel(keras.Model):
         return ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
 
     def _call_shared(self, inputs: dict[str, Any]) -> Any:
-        """Shared negatives: the first ``S`` noise words of the batch (i.i.d. draws from the
-        unigram^0.75 table) score every row, so the negative logits are one dense matrix product
-        ``[rows, d] x [d, S]`` and the output table gets ``B + S`` rows of gradient instead of
-        ``B * (1+K)``. Logits ``[B, slots, 1+S]``; train with ``negative_weight = K / S``."""
+        """Shared negatives: each group of ``G = shared_rows`` consecutive rows (rows are shuffled)
+        is scored against the same ``S = shared_negatives`` noise words, the first ``S`` of the
+        group's i.i.d. draws from the unigram^0.75 table. The noise logits are then one batched
+        matrix product ``[B/G, G, d] x [B/G, d, S]`` and the output table is gathered (and its
+        gradient scattered) for ``B/G * S`` noise rows instead of ``B * K``. Logits
+        ``[B, slots, 1+S]``; train with ``negative_weight = K / S`` (the same expected loss).
+
+        Skip-gram here predicts the context words from the centre word's input vector (the
+        paper's direction; word2vec.c and the per-row path predict the centre from each context
+        word, i.e. the same pairs mirrored), so the input table has one row per centre word and
+        the noise logits are ``[B, S]``, not ``[B, 2*window, S]``."""
         center = ops.cast(inputs["center"], "int32")
         negatives = ops.cast(inputs["negatives"], "int32")
         mask = ops.cast(inputs["context_mask"], self.compute_dtype)
         context = ops.cast(inputs["context"], "int32")
-        b = ops.shape(center)[0]
-        k = negatives.shape[-1]
-        s = self.shared_negatives
-        if negatives.shape[0] is not None:
-            s = min(s, negatives.shape[0] * k)
-        shared = ops.reshape(negatives, (-1,))[:s]  # [S]
-        ctx = self.word_embedding(context)  # [B, W, d]
-        out_ids = ops.concatenate([center, shared], axis=0)
-        out = self.context_embedding(out_ids)  # [B + S, d]
+        k, g = negatives.shape[-1], self.shared_rows
+        if center.shape[0] is not None and center.shape[0] % g:
+            raise ValueError(f"batch size {center.shape[0]} is not a multiple of shared_rows={g}")
+        s = min(self.shared_negatives, g * k)
+        groups = ops.reshape(negatives, (-1, g * k))[:, :s]  # [B/G, S]
+        per_row = ops.reshape(ops.repeat(groups[:, None, :], g, axis=1), (-1, s))  # [B, S]
+        dim = self.dim
+        if self.mode == "skipgram":
+            w = context.shape[1]
+            hidden = self.word_embedding(center)  # [B, d]
+            pos_ids, pos_weight = ops.reshape(context, (-1,)), ops.reshape(mask, (-1,))
+            row_weight = ops.sum(mask, axis=1)  # pairs per row: each scores the S noise words
+            keep = context[:, :, None] != per_row[:, None, :]  # [B, W, S]: noise == context j masked
+        else:
+            ctx = self.word_embedding(context)  # [B, W, d]
+            pos_ids, pos_weight = center, ops.ones_like(center, dtype=self.compute_dtype)
+            row_weight = pos_weight
+            keep = (per_row != center[:, None])[:, None, :]  # [B, 1, S]
+        out_ids = ops.concatenate([pos_ids, ops.reshape(groups, (-1,))], axis=0)
+        out = self.context_embedding(out_ids)  # [positives + B/G*S, d]
         if self.duplicate_cap is not None and math.isfinite(self.duplicate_cap):
-            ctx = _cap_duplicate_gradients(ctx, context, mask, self.vocab_size, self.duplicate_cap)
-            # a shared noise word scores all B rows at weight K / S: B * K / S occurrences' worth
-            per_noise = ops.cast(b, self.compute_dtype) * (k / s)
+            # a noise word counts once for each (row, pair) it scores, at weight K / S
+            noise_weight = ops.sum(ops.reshape(row_weight, (-1, g)), axis=1, keepdims=True) * (k / s)
             weights = ops.concatenate(
-                [ops.ones_like(center, dtype=self.compute_dtype), ops.full((s,), 1.0) * per_noise], axis=0
+                [pos_weight, ops.reshape(ops.repeat(noise_weight, s, axis=1), (-1,))], axis=0
             )
             out = _cap_duplicate_gradients(out, out_ids, weights, self.vocab_size, self.duplicate_cap)
-        pos_out, neg_out = out[:b], out[b:]
+            if self.mode == "skipgram":
+                hidden = _cap_duplicate_gradients(
+                    hidden, center, row_weight, self.vocab_size, self.duplicate_cap
+                )
+            else:
+                ctx = _cap_duplicate_gradients(ctx, context, mask, self.vocab_size, self.duplicate_cap)
+        n_pos = pos_ids.shape[0] if pos_ids.shape[0] is not None else ops.shape(pos_ids)[0]
+        pos_out, noise_out = out[:n_pos], ops.reshape(out[n_pos:], (-1, s, dim))  # noise [B/G, S, d]
         if self.mode == "skipgram":
-            w = ctx.shape[1]
-            pos = ops.sum(ctx * ops.expand_dims(pos_out, 1), axis=-1)[..., None]  # [B, W, 1]
-            neg = ops.reshape(ops.matmul(ops.reshape(ctx, (-1, self.dim)), ops.transpose(neg_out)), (-1, w, s))
+            pos = ops.sum(ops.reshape(pos_out, (-1, w, dim)) * ops.expand_dims(hidden, 1), axis=-1)[..., None]
         else:
             total = ops.sum(ctx * mask[..., None], axis=1)  # [B, d]
             count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
             hidden = total + ops.stop_gradient(total / count - total)
             pos = ops.sum(pos_out * hidden, axis=-1)[:, None, None]  # [B, 1, 1]
-            neg = ops.matmul(hidden, ops.transpose(neg_out))[:, None, :]  # [B, 1, S]
-        keep = (shared[None, :] != center[:, None])[:, None, :]
+        neg = ops.matmul(ops.reshape(hidden, (-1, g, dim)), ops.transpose(noise_out, (0, 2, 1)))
+        neg = ops.reshape(neg, (-1, 1, s))  # [B, 1, S]
         neg = ops.where(keep, neg, ops.cast(_MASKED_LOGIT, neg.dtype))
         return ops.concatenate([pos, neg], axis=-1)
 
@@ -439,6 +507,7 @@ class Word2VecModel(keras.Model):
             duplicate_cap=self.duplicate_cap,
             negatives=self.negatives,
             shared_negatives=self.shared_negatives,
+            shared_rows=self.shared_rows,
         )
         return config
 
@@ -447,8 +516,11 @@ class Word2VecModel(keras.Model):
         return WordVectors(words, keras.ops.convert_to_numpy(self.word_embedding.embeddings))
 
 
-def build_model(vocab_size: int, config: Word2VecConfig, total_steps: int) -> Word2VecModel:
-    """A compiled :class:`Word2VecModel`: SGD with linear decay ``alpha -> min_alpha`` over ``total_steps``."""
+def build_model(
+    vocab_size: int, config: Word2VecConfig, total_steps: int, steps_per_execution: int | None = None
+) -> Word2VecModel:
+    """A compiled :class:`Word2VecModel`: SGD with linear decay ``alpha -> min_alpha`` over ``total_steps``
+    (``steps_per_execution``: train steps per call of the compiled loop, default the config's)."""
     model = Word2VecModel(
         vocab_size,
         config.dim,
@@ -457,18 +529,20 @@ def build_model(vocab_size: int, config: Word2VecConfig, total_steps: int) -> Wo
         duplicate_cap=config.duplicate_cap,
         negatives=config.negatives,
         shared_negatives=config.shared_negatives,
+        shared_rows=config.shared_rows,
     )
     model.build()
     schedule = keras.optimizers.schedules.PolynomialDecay(
         config.alpha, decay_steps=max(1, total_steps), end_learning_rate=config.min_alpha, power=1.0
     )
     shared = config.negatives == "shared"
-    loss = NegativeSamplingLoss(negative_weight=config.negative / config.shared_negatives if shared else 1.0)
+    s = min(config.shared_negatives, config.shared_rows * config.negative)
+    loss = NegativeSamplingLoss(negative_weight=config.negative / s if shared else 1.0)
     model.compile(
         optimizer=keras.optimizers.SGD(schedule),
         loss=loss,
         jit_compile=config.jit_compile,
-        steps_per_execution=config.steps_per_execution,
+        steps_per_execution=steps_per_execution or config.steps_per_execution,
     )
     return model
 
@@ -575,8 +649,11 @@ def prepare_corpus(
 
 
 def steps_per_epoch(vocab: Vocabulary, config: Word2VecConfig) -> int:
-    """Batches per epoch: expected centre words after subsampling / batch size (at least 1)."""
-    return max(1, math.ceil(expected_centres(vocab, config.sample) / config.batch_size))
+    """Batches per epoch: expected centre words after subsampling / batch size (at least 1), rounded
+    up to a multiple of ``config.steps_per_execution`` (Keras runs whole executions)."""
+    steps = max(1, math.ceil(expected_centres(vocab, config.sample) / config.batch_size))
+    spe = min(config.steps_per_execution or 1, steps)
+    return math.ceil(steps / spe) * spe
 
 
 def train_word2vec(
@@ -611,7 +688,7 @@ def train_word2vec(
     prep_seconds = time.perf_counter() - t0
     steps = steps_per_epoch(vocab, config)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(len(vocab), config, steps * config.epochs)
+    model = build_model(len(vocab), config, steps * config.epochs, min(config.steps_per_execution, steps))
     timer = _WordsPerSecond()
     t1 = time.perf_counter()
     history = fit_resumable(
