@@ -40,53 +40,15 @@ PLOT_PAIRS = [
 
 
 def main(argv: list[str] | None = None) -> int:
+    from zoo.text.word2vec import add_config_arguments, config_from_args
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--corpus", help="plain-text file or folder; 'lee' = gensim's Lee background corpus")
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--mode", default="skipgram", choices=("skipgram", "cbow"))
-    parser.add_argument("--dim", type=int, default=100)
-    parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--negative", type=int, default=5)
-    parser.add_argument("--sample", type=float, default=1e-3, help="subsampling threshold (0: off)")
-    parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--max-vocab", type=int, default=None)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--alpha", type=float, default=0.025, help="initial learning rate (decays linearly)")
-    parser.add_argument("--min-alpha", type=float, default=0.0001)
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="centre words per step (default 2048 skip-gram, 1024 CBOW)",
-    )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument(
-        "--jit-compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="XLA-compile the train step (default: on with TensorFlow and JAX, off with torch)",
-    )
-    parser.add_argument(
-        "--layout",
-        choices=("padded", "dedup"),
-        default=None,
-        help="batch layout (default: padded with XLA, dedup without; see zoo.text.word2vec)",
-    )
-    parser.add_argument(
-        "--negatives",
-        choices=("per_row", "shared"),
-        default=None,
-        help="noise words drawn per row, or shared by groups of rows (default: shared for skip-gram, "
-        "per_row for CBOW; see zoo.text.word2vec)",
-    )
-    parser.add_argument(
-        "--steps-per-execution",
-        type=int,
-        default=None,
-        help="train steps per call of the compiled loop (default 8)",
-    )
+    add_config_arguments(parser)
     parser.add_argument(
         "--errors",
         default="strict",
@@ -109,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from zoo.text.corpus import CorpusError
     from zoo.text.vectors import UnknownWordError, eval_file
-    from zoo.text.word2vec import Word2VecConfig, save_outputs, train_word2vec
+    from zoo.text.word2vec import save_outputs, train_word2vec
     from zoo.utils.io import atomic_write_json
 
     verbose = int(args.verbose) if str(args.verbose).isdigit() else args.verbose
@@ -117,25 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.corpus:
             parser.error("--corpus is required")
         corpus = eval_file("lee") if args.corpus == "lee" else args.corpus
-        config = Word2VecConfig(
-            mode=args.mode,
-            dim=args.dim,
-            window=args.window,
-            negative=args.negative,
-            sample=args.sample,
-            min_count=args.min_count,
-            max_vocab=args.max_vocab,
-            epochs=args.epochs,
-            alpha=args.alpha,
-            min_alpha=args.min_alpha,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            jit_compile=args.jit_compile,
-            layout=args.layout,
-            errors=args.errors,
-            negatives=args.negatives,
-            steps_per_execution=args.steps_per_execution,
-        )
+        config = config_from_args(args)
         wv, report = train_word2vec(corpus, args.workdir, config, verbose=verbose, save=False)
         print(
             f"{report['vocab_size']} words, {report['raw_words']} tokens, "

@@ -71,6 +71,8 @@ def run_gensim(sentences, raw_words, args, sg):
 
 
 def main(argv: list[str] | None = None) -> int:
+    from zoo.text.word2vec import add_config_arguments, config_from_args
+
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -78,57 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="repeat the default corpus N times")
     parser.add_argument("--workdir", default="runs/bench_word2vec")
     parser.add_argument("--mode", nargs="+", default=["skipgram", "cbow"], choices=("skipgram", "cbow"))
-    parser.add_argument("--dim", type=int, default=100)
-    parser.add_argument("--window", type=int, default=5)
-    parser.add_argument("--negative", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--min-count", type=int, default=5)
-    parser.add_argument("--sample", type=float, default=1e-3)
-    parser.add_argument("--alpha", type=float, default=0.025)
-    parser.add_argument("--min-alpha", type=float, default=0.0001)
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="ours: centre words per step (default 2048 skip-gram, 1024 CBOW)",
-    )
-    parser.add_argument(
-        "--jit-compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="ours: XLA-compile the train step (default: on with TensorFlow and JAX, off with torch)",
-    )
-    parser.add_argument(
-        "--layout",
-        choices=("padded", "dedup"),
-        default=None,
-        help="ours: batch layout (default: padded with XLA, dedup without; see zoo.text.word2vec)",
-    )
-    parser.add_argument(
-        "--steps-per-execution",
-        type=int,
-        default=None,
-        help="ours: train steps per call of the compiled loop (default 8)",
-    )
-    parser.add_argument("--duplicate-cap", type=float, default=None, help="ours: see zoo.text.word2vec")
-    parser.add_argument(
-        "--negatives",
-        choices=("per_row", "shared"),
-        default=None,
-        help="ours: noise words drawn per row or shared by groups of rows (default: shared for "
-        "skip-gram, per_row for CBOW)",
-    )
-    parser.add_argument("--shared-negatives", type=int, default=None, help="ours: noise words per group")
-    parser.add_argument("--shared-rows", type=int, default=None, help="ours: rows sharing one group")
+    add_config_arguments(parser)
     parser.add_argument("--workers", type=int, default=2, help="gensim worker threads")
-    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
     import keras
 
     from zoo.text.corpus import iter_sentences
-    from zoo.text.word2vec import Word2VecConfig, train_word2vec
+    from zoo.text.word2vec import train_word2vec
     from zoo.utils.io import atomic_write_json
 
     workdir = Path(args.workdir)
@@ -142,26 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for mode in args.mode:
         g_wv, g_seconds = run_gensim(sentences, raw_words, args, sg=int(mode == "skipgram"))
-        config = Word2VecConfig(
-            mode=mode,
-            dim=args.dim,
-            window=args.window,
-            negative=args.negative,
-            sample=args.sample,
-            min_count=args.min_count,
-            epochs=args.epochs,
-            alpha=args.alpha,
-            min_alpha=args.min_alpha,
-            batch_size=args.batch_size,
-            seed=args.seed,
-            jit_compile=args.jit_compile,
-            layout=args.layout,
-            duplicate_cap=args.duplicate_cap,
-            shared_negatives=args.shared_negatives,
-            shared_rows=args.shared_rows,
-            steps_per_execution=args.steps_per_execution,
-            negatives=args.negatives,
-        )
+        config = config_from_args(args, mode=mode)
         z_wv, report = train_word2vec(corpus, workdir / mode, config, verbose=0)
         epoch_s = report["epoch_seconds"]
         steady = raw_words * (len(epoch_s) - 1) / sum(epoch_s[1:]) if len(epoch_s) > 1 else float("nan")
