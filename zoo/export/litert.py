@@ -47,6 +47,7 @@ import numpy as np
 
 from zoo.export import metadata as md
 from zoo.export.representative import RepresentativeDataError, load_images
+from zoo.preprocessing import preprocess_input
 from zoo.utils.io import atomic_write_bytes
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
@@ -302,19 +303,12 @@ def num_classes(model: keras.Model, spec: ExportSpec) -> int | None:
 # ----------------------------------------------------------------------------- graph
 
 
-def apply_preprocess(x: Any, mode: str) -> Any:
-    """``zoo.preprocessing.preprocess_input(x, mode)`` (``"unit"`` is pixels / 255); keras.ops."""
-    from zoo.preprocessing import preprocess_input
-
-    return preprocess_input(x, mode=mode)
-
-
 def model_input(images: np.ndarray, spec: ExportSpec) -> np.ndarray:
     """uint8 RGB images -> what the unfolded export takes: grey if the model has 1 channel, preprocessed."""
     x = images.astype(np.float32)
     if spec.channels == 1 and x.shape[-1] == 3:
         x = x @ np.array([0.2989, 0.587, 0.114], np.float32)[:, None]
-    return np.asarray(apply_preprocess(x, spec.preprocess), np.float32)
+    return np.asarray(preprocess_input(x, spec.preprocess), np.float32)
 
 
 def _detections(model: keras.Model, x: Any, options: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -465,7 +459,7 @@ def serving_function(
                 x = tf.image.resize(x, (h, w), method="bilinear")
             if spec.channels == 1:
                 x = tf.image.rgb_to_grayscale(x)
-            x = apply_preprocess(x, spec.preprocess)
+            x = preprocess_input(x, spec.preprocess)
         if spec.task == "detection":
             if post == "tflite_op":
                 return _tflite_detection_postprocess(model, model(x, training=False), spec)
@@ -702,7 +696,7 @@ def normalization_for(mode: str) -> md.Normalization | None:
     """
 
     def f(x):
-        return np.asarray(apply_preprocess(np.asarray(x, np.float32)[None, None], mode))[0, 0]
+        return np.asarray(preprocess_input(np.asarray(x, np.float32)[None, None], mode))[0, 0]
 
     b = f(np.zeros((1, 3)))[0]
     cols = np.stack([f(np.eye(3)[c][None] * 255.0)[0] - b for c in range(3)]) / 255.0  # [in, out]
