@@ -59,10 +59,9 @@ def read_history(csv_path: str | os.PathLike) -> dict[str, list[float]]:
     path = Path(csv_path)
     if not path.exists():
         return {}
-    with path.open(newline="") as f:
-        rows = list(csv.DictReader(f))
-    keys = [k for k in (rows[0].keys() if rows else ()) if k and k != "epoch"]
-    return {k: [_cell(row.get(k)) for row in rows] for k in keys}
+    rows = _rows(path)
+    keys = [k for k in (rows[0] if rows else ()) if k != "epoch"]
+    return {k: [row.get(k, float("nan")) for row in rows] for k in keys}
 
 
 def _cell(value: str | None) -> float:
@@ -102,6 +101,7 @@ class _HistoryLog(keras.callbacks.Callback):
 
 
 def _rows(path: Path) -> list[dict[str, float]]:
+    """The CSV log's rows as column -> float (NaN for empty, ``NA`` or unparsable cells)."""
     with path.open(newline="") as f:
         return [{k: _cell(v) for k, v in row.items() if k} for row in csv.DictReader(f)]
 
