@@ -53,7 +53,8 @@ bench-two-stage: $(STAMP)
 	$(PY) tools/bench_two_stage.py --height 600 --width 800 --repeats 2
 
 bench-word2vec: $(STAMP)
-	$(PY) tools/bench_word2vec.py --mode skipgram cbow --epochs 5
+	$(PY) tools/bench_word2vec.py --mode skipgram cbow --epochs 5 --seeds 3 --json runs/bench_word2vec/bench_1x.json
+	$(PY) tools/bench_word2vec.py --mode skipgram cbow --epochs 5 --seeds 2 --repeat 4 --workdir runs/bench_word2vec_4x --json runs/bench_word2vec_4x/bench_4x.json
 
 bench-litert: $(STAMP)
 	$(PY) tools/bench_litert.py --runs 3 --calibration 8 --verify 4 --trained-check 6

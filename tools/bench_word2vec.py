@@ -8,17 +8,22 @@ WordSim-353 / SimLex-999 Spearman and Google analogy accuracy, evaluated by the 
 
 The default corpus is gensim's test data (needs zoo[eval]): the Lee background corpus plus the
 shortened English Wikipedia dump (markup stripped with gensim's filter_wiki), about 520k tokens;
---repeat N concatenates it N times (a larger corpus for the speed figure).
+--repeat N concatenates it N times (a larger corpus for the speed figure: on 520k tokens our
+first epoch, which includes compiling the train step, is a third of the run). --seeds N trains
+both N times with different seeds and reports the means (WordSim-353 moves by +-0.03 between
+seeds on this corpus, for both trainers) and each run.
 
 Examples:
-    python tools/bench_word2vec.py --mode skipgram cbow --epochs 5 --json runs/bench_w2v/bench.json
-    python tools/bench_word2vec.py --corpus my.txt --mode cbow --repeat 4
+    python tools/bench_word2vec.py --mode skipgram cbow --epochs 5 --seeds 3 --json runs/bench_w2v/bench.json
+    python tools/bench_word2vec.py --mode skipgram cbow --repeat 4 --seeds 2
+    python tools/bench_word2vec.py --corpus my.txt --mode cbow
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -45,7 +50,7 @@ def default_corpus(path: Path, repeat: int = 1) -> Path:
     return path
 
 
-def run_gensim(sentences, raw_words, args, sg):
+def run_gensim(sentences, args, sg, seed):
     from gensim.models import Word2Vec
 
     model = Word2Vec(
@@ -57,7 +62,7 @@ def run_gensim(sentences, raw_words, args, sg):
         min_count=args.min_count,
         sample=args.sample,
         workers=args.workers,
-        seed=args.seed,
+        seed=seed,
         alpha=args.alpha,
         min_alpha=args.min_alpha,
     )
@@ -82,6 +87,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", nargs="+", default=["skipgram", "cbow"], choices=("skipgram", "cbow"))
     add_config_arguments(parser)
     parser.add_argument("--workers", type=int, default=2, help="gensim worker threads")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="train both this many times (seeds --seed, --seed+1, ...) and average",
+    )
     parser.add_argument("--json", default=None, help="also write the results here")
     args = parser.parse_args(argv)
 
@@ -101,31 +112,52 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows = []
     for mode in args.mode:
-        g_wv, g_seconds = run_gensim(sentences, raw_words, args, sg=int(mode == "skipgram"))
-        config = config_from_args(args, mode=mode)
-        z_wv, report = train_word2vec(corpus, workdir / mode, config, verbose=0)
-        epoch_s = report["epoch_seconds"]
-        steady = raw_words * (len(epoch_s) - 1) / sum(epoch_s[1:]) if len(epoch_s) > 1 else float("nan")
-        for name, wv, wps in (
-            ("gensim", g_wv, raw_words * args.epochs / g_seconds),
-            ("zoo", z_wv, report["words_per_second"]),
-        ):
-            ev = wv.evaluate()
-            rows.append(
-                {
-                    "mode": mode,
-                    "trainer": name,
-                    "vocab": len(wv),
-                    "words_per_second": wps,
-                    "steady_words_per_second": steady if name == "zoo" else wps,
-                    "wordsim353": ev["wordsim353"]["spearman"],
-                    "simlex999": ev["simlex999"]["spearman"],
-                    "analogy_accuracy": ev["analogies"]["accuracy"],
-                    "analogies_answered": ev["analogies"]["total"],
-                }
+        runs = {"gensim": [], "zoo": []}
+        for seed in range(args.seed, args.seed + args.seeds):
+            g_wv, g_seconds = run_gensim(sentences, args, int(mode == "skipgram"), seed)
+            config = config_from_args(args, mode=mode, seed=seed)
+            z_wv, report = train_word2vec(corpus, workdir / mode, config, verbose=0)
+            epoch_s = report["epoch_seconds"]
+            steady = raw_words * (len(epoch_s) - 1) / sum(epoch_s[1:]) if len(epoch_s) > 1 else float("nan")
+            g_wps = raw_words * args.epochs / g_seconds
+            for name, wv, wps, steady_wps in (
+                ("gensim", g_wv, g_wps, g_wps),
+                ("zoo", z_wv, report["words_per_second"], steady),
+            ):
+                ev = wv.evaluate()
+                runs[name].append(
+                    {
+                        "seed": seed,
+                        "words_per_second": wps,
+                        "steady_words_per_second": steady_wps,
+                        "wordsim353": ev["wordsim353"]["spearman"],
+                        "simlex999": ev["simlex999"]["spearman"],
+                        "analogy_accuracy": ev["analogies"]["accuracy"],
+                        "analogies_answered": ev["analogies"]["total"],
+                        "vocab": len(wv),
+                    }
+                )
+            print(
+                f"  {mode} seed {seed}: gensim {g_wps:,.0f} words/s WS353 {runs['gensim'][-1]['wordsim353']:.3f}; "
+                f"zoo {report['words_per_second']:,.0f} words/s (steady {steady:,.0f}) "
+                f"WS353 {runs['zoo'][-1]['wordsim353']:.3f}",
+                flush=True,
             )
+        for name in ("gensim", "zoo"):
+            row = {"mode": mode, "trainer": name, "runs": runs[name], "vocab": runs[name][0]["vocab"]}
+            for key in (
+                "words_per_second",
+                "steady_words_per_second",
+                "wordsim353",
+                "simlex999",
+                "analogy_accuracy",
+            ):
+                values = [r[key] for r in runs[name]]
+                row[key] = statistics.fmean(values)
+                row[key + "_range"] = [min(values), max(values)]
+            row["analogies_answered"] = runs[name][0]["analogies_answered"]
             if name == "zoo":  # the resolved per-mode settings (batch, cap, XLA, layout)
-                rows[-1].update(
+                row.update(
                     {
                         k: report["config"][k]
                         for k in (
@@ -140,25 +172,29 @@ def main(argv: list[str] | None = None) -> int:
                         )
                     }
                 )
+                g = rows[-1]
+                row["speed_ratio"] = row["words_per_second"] / g["words_per_second"]
+                row["steady_speed_ratio"] = row["steady_words_per_second"] / g["words_per_second"]
+                row["speed_ratio_per_seed"] = [
+                    z["words_per_second"] / r["words_per_second"] for z, r in zip(runs["zoo"], runs["gensim"])
+                ]
+                row["wordsim353_delta"] = row["wordsim353"] - g["wordsim353"]
+            rows.append(row)
     header = (
         f"{'mode':9} {'trainer':7} {'vocab':>6} {'words/s':>9} {'steady':>9} {'ratio':>6} "
         f"{'WS353':>7} {'dWS353':>7} {'SimLex':>7} {'analogy':>8}"
     )
+    print(f"means over {args.seeds} seed(s):")
     print(header)
     print("-" * len(header))
-    for i in range(0, len(rows), 2):
-        g, z = rows[i], rows[i + 1]
-        z["speed_ratio"] = z["words_per_second"] / g["words_per_second"]
-        z["steady_speed_ratio"] = z["steady_words_per_second"] / g["words_per_second"]
-        z["wordsim353_delta"] = z["wordsim353"] - g["wordsim353"]
-        for r in (g, z):
-            ratio = f"{r['speed_ratio']:.2f}" if "speed_ratio" in r else "1.00"
-            delta = f"{r['wordsim353_delta']:+.3f}" if "wordsim353_delta" in r else ""
-            print(
-                f"{r['mode']:9} {r['trainer']:7} {r['vocab']:6d} {r['words_per_second']:9.0f} "
-                f"{r['steady_words_per_second']:9.0f} {ratio:>6} {r['wordsim353']:7.3f} {delta:>7} "
-                f"{r['simlex999']:7.3f} {r['analogy_accuracy']:8.3f}"
-            )
+    for r in rows:
+        ratio = f"{r['speed_ratio']:.2f}" if "speed_ratio" in r else "1.00"
+        delta = f"{r['wordsim353_delta']:+.3f}" if "wordsim353_delta" in r else ""
+        print(
+            f"{r['mode']:9} {r['trainer']:7} {r['vocab']:6d} {r['words_per_second']:9.0f} "
+            f"{r['steady_words_per_second']:9.0f} {ratio:>6} {r['wordsim353']:7.3f} {delta:>7} "
+            f"{r['simlex999']:7.3f} {r['analogy_accuracy']:8.3f}"
+        )
     if args.json:
         atomic_write_json(
             args.json,

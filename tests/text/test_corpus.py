@@ -10,6 +10,7 @@ from zoo.text.corpus import (
     check_trainable,
     expected_centres,
     iter_sentences,
+    stream_batches,
     tokenize,
     training_batches,
 )
@@ -203,3 +204,54 @@ def test_dedup_layout_structure(tmp_path):
             assert (np.diff(d["ctx_rows"]) >= 0).all() and d["ctx_rows"][-1] == 63
             assert (d["ctx_counts"][d["ctx_index"][n:]] == 0).all()  # padding slots: count 0
             np.testing.assert_array_equal(d["ctx_count"], mask.sum(1))
+
+
+def test_stream_batches_are_runs_of_the_subsampled_corpus(tmp_path):
+    # Every token unique, so an id is its corpus position: runs and sentences can be checked.
+    sentences = [[f"w{s}x{i}" for i in range(n)] for s, n in enumerate([7, 1, 12, 5, 9])]
+    path = _write(tmp_path, [" ".join(s) for s in sentences])
+    words = [w for s in sentences for w in s]
+    v = Vocabulary(words, np.ones(len(words), np.int64), len(words))
+    enc = EncodedCorpus.build(path, v, tmp_path / "cache")
+    sent_of = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+    window, k, b, seg = 3, 4, 8, 4
+    stream = stream_batches(
+        enc, v, batch_size=b, window=window, negative=k, sample=0, seed=3, table=np.arange(len(v)),
+        segment=seg,
+    )  # fmt: skip
+    centres, reach_seen, batches = [], set(), 0
+    while batches < 34:  # 34 batches of 8 = 8 passes over the 34 words
+        x, y = next(stream)
+        m = len(y)
+        assert x["tokens"].shape == x["sentence"].shape == (m, b // seg, seg + 2 * window)
+        assert x["reach"].shape == (m, b) and x["negatives"].shape == (m, b, k) and y.shape == (m, b, 1)
+        assert x["tokens"].dtype == x["sentence"].dtype == x["reach"].dtype == np.int32
+        for tokens, sentence in zip(
+            x["tokens"].reshape(-1, seg + 2 * window), x["sentence"].reshape(-1, seg + 2 * window)
+        ):
+            for a in range(len(tokens) - 1):
+                if sentence[a] == -1:  # the padding before the corpus start
+                    assert tokens[a] == 0 and batches == 0
+                elif sentence[a] == sentence[a + 1]:  # same sentence: consecutive corpus words
+                    assert tokens[a + 1] == tokens[a] + 1 and sent_of[tokens[a]] == sent_of[tokens[a + 1]]
+                elif tokens[a + 1] == tokens[a] + 1:  # a new sentence starts (or a new pass)
+                    assert sent_of[tokens[a]] != sent_of[tokens[a + 1]]
+            centres += list(tokens[window : window + seg])
+        reach_seen |= set(np.unique(x["reach"]))
+        batches += m
+    # Each pass gives every word one turn as a centre word (up to the runs still buffered).
+    counts = np.bincount(centres, minlength=len(v))
+    assert counts.max() - counts.min() <= 2 and counts.sum() == len(centres) >= 8 * 34
+    assert reach_seen == {1, 2, 3}
+
+
+def test_stream_batches_errors(tmp_path):
+    one = _write(tmp_path, ["a", "b", "c", "d", "e", "f", "g"])
+    v1 = Vocabulary.build(iter_sentences(one), min_count=1)
+    enc1 = EncodedCorpus.build(one, v1, tmp_path / "cache1")
+    with pytest.raises(CorpusError, match="No centre word has a context"):
+        next(stream_batches(enc1, v1, batch_size=4, window=2, negative=2, sample=0))
+    with pytest.raises(ValueError, match="batch_size"):
+        next(stream_batches(enc1, v1, batch_size=0, window=2, negative=2))
+    with pytest.raises(CorpusError, match="fewer than window"):
+        next(stream_batches(enc1, v1, batch_size=4, window=9, negative=2))

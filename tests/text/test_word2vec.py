@@ -97,7 +97,7 @@ def test_tiny_training_separates_topics_and_writes_outputs(mode, tmp_path):
     same = [w2[0] == w[0] for w in wv.words for w2, _ in wv.most_similar(w, topn=9)]
     assert np.mean(same) > 0.9, np.mean(same)
     # 50 batches of 32 centre words, rounded up to whole executions of 8 steps
-    assert report["vocab_size"] == 20 and report["raw_words"] == 1600 and report["steps_per_epoch"] == 56
+    assert report["vocab_size"] == 20 and report["raw_words"] == 1600 and report["steps_per_epoch"] == 50
     assert len(report["epoch_seconds"]) == 3 and report["words_per_second"] > 0
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert saved["config"]["mode"] == mode
@@ -158,7 +158,7 @@ def test_duplicate_cap_defaults_and_gradient_scaling():
         and Word2VecConfig(mode="cbow").duplicate_cap == 128
     )
     assert (
-        Word2VecConfig(mode="skipgram").batch_size == 2048 and Word2VecConfig(mode="cbow").batch_size == 1024
+        Word2VecConfig(mode="skipgram").batch_size == 1024 and Word2VecConfig(mode="cbow").batch_size == 1024
     )
     assert Word2VecConfig(mode="cbow", batch_size=64).batch_size == 64
     with pytest.raises(ValueError, match="duplicate_cap"):
@@ -289,7 +289,7 @@ def test_shared_negatives_options_are_validated():
     assert Word2VecConfig(mode="cbow").negatives == "per_row"
     assert Word2VecConfig(mode="skipgram", layout="dedup").negatives == "per_row"
     config = Word2VecConfig(mode="cbow", negatives="shared")
-    assert (config.shared_rows, config.shared_negatives, config.steps_per_execution) == (32, 32, 8)
+    assert (config.shared_rows, config.shared_negatives, config.steps_per_execution) == (32, 32, 32)
     with pytest.raises(ValueError, match="negatives must be one of"):
         Word2VecConfig(negatives="global")
     with pytest.raises(ValueError, match="padded"):
@@ -363,3 +363,80 @@ def test_shared_negatives_tiny_training_loss_decreases(mode, tmp_path):
     assert report["steps_per_epoch"] == 52  # 50 rounded up to whole executions of 4 steps
     same = [w2[0] == w[0] for w in wv.words for w2, _ in wv.most_similar(w, topn=9)]
     assert np.mean(same) > 0.9, np.mean(same)
+
+
+def _stream_as_padded(x):
+    """NumPy reference: a stream batch's padded rows (centre, context, mask) by plain indexing."""
+    tokens, sentence, reach = x["tokens"], x["sentence"], x["reach"]
+    parts, span = tokens.shape
+    b = len(reach)
+    seg = b // parts
+    w = (span - seg) // 2
+    offsets = [o for o in range(-w, w + 1) if o]
+    center, context, mask = [], [], []
+    for q in range(b):
+        p, i = divmod(q, seg)
+        c = w + i
+        center.append(tokens[p, c])
+        context.append([tokens[p, c + o] for o in offsets])
+        mask.append([abs(o) <= reach[q] and sentence[p, c + o] == sentence[p, c] for o in offsets])
+    return {
+        "center": np.array(center, "int32"),
+        "context": np.array(context, "int32"),
+        "context_mask": np.array(mask, "float32"),
+        "negatives": x["negatives"],
+    }
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("mode", ["skipgram", "cbow"])
+@pytest.mark.parametrize("negatives", ["per_row", "shared"])
+@pytest.mark.parametrize("cap", [2.0, math.inf])
+def test_stream_layout_matches_padded_loss_and_gradients(mode, negatives, cap, tmp_path, rng):
+    """A stream batch (runs of text; the model builds the grid) gives the padded batch's loss and
+    table gradients; pairs outside the window or sentence add nothing."""
+    from zoo.text.corpus import EncodedCorpus, Vocabulary, iter_sentences, stream_batches
+
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(" ".join(rng.choice(list("abcdefghij"), n)) for n in [6, 1, 9, 3, 12, 2, 7]))
+    v = Vocabulary.build(iter_sentences(path), min_count=1)
+    enc = EncodedCorpus.build(path, v, tmp_path / "cache")
+    stream = stream_batches(enc, v, batch_size=16, window=3, negative=3, sample=0, seed=1, segment=4)
+    batches = ({k: value[i] for k, value in xs.items()} for xs, y in stream for i in range(len(y)))
+    # a batch with masked slots and a row without context (the one-word sentence as centre)
+    x = next(x for x in batches if (_stream_as_padded(x)["context_mask"].sum(1) == 0).any())
+    padded = _stream_as_padded(x)
+    m = padded["context_mask"]
+    assert 0 < m.sum() < m.size
+    model = Word2VecModel(v_size := len(v), 8, mode, seed=1, duplicate_cap=cap, negatives=negatives,
+                          shared_rows=4, shared_negatives=6)  # fmt: skip
+    model.build()
+    model.word_embedding.embeddings.assign(rng.normal(size=(v_size, 8)).astype("float32"))
+    model.context_embedding.embeddings.assign(rng.normal(size=(v_size, 8)).astype("float32"))
+    loss_fn = NegativeSamplingLoss(negative_weight=3 / 6 if negatives == "shared" else 1.0)
+    y_padded = m if mode == "skipgram" else (m.sum(1, keepdims=True) > 0).astype("float32")
+    losses = [
+        float(keras.ops.convert_to_numpy(loss_fn(y, model(batch))))
+        for batch, y in ((padded, y_padded), (x, np.ones((16, 1), "float32")))
+    ]
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-5)
+    grads = [
+        _table_gradients(model, loss_fn, batch, y)
+        for batch, y in ((padded, y_padded), (x, np.ones((16, 1), "float32")))
+    ]
+    for want, got in zip(*grads):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    assert np.abs(grads[0][0]).sum() > 0 and np.abs(grads[0][1]).sum() > 0
+
+
+def test_stream_batch_shapes_are_checked():
+    model = Word2VecModel(20, 8, "cbow")
+    model.build()
+    x = {
+        "tokens": np.zeros((2, 9), "int32"),  # 2 runs of 4 centres need 4 + 2*window columns: odd margin
+        "sentence": np.zeros((2, 9), "int32"),
+        "reach": np.ones(8, "int32"),
+        "negatives": np.zeros((8, 3), "int32"),
+    }
+    with pytest.raises(ValueError, match="stream batch needs static shapes"):
+        model(x)

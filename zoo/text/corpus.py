@@ -37,7 +37,7 @@ from zoo.utils.io import atomic_path, atomic_write_json
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
 ERRORS = ("strict", "replace", "ignore")
 MODES = ("skipgram", "cbow")
-LAYOUTS = ("padded", "dedup")
+LAYOUTS = ("stream", "padded", "dedup")
 
 
 class CorpusError(ValueError):
@@ -487,3 +487,100 @@ def training_batches(
             yield x, y
         pending = [(ids[full:], ctx[full:], mask[full:], neg[full:])]
         pending_rows = len(ids) - full
+
+
+def stream_segment(batch_size: int, segment: int) -> int:
+    """Centre words per segment of a stream batch: the largest divisor of ``batch_size`` up to ``segment``."""
+    return max(d for d in range(1, min(segment, batch_size) + 1) if batch_size % d == 0)
+
+
+def stream_batches(
+    corpus: EncodedCorpus,
+    vocab: Vocabulary,
+    *,
+    batch_size: int,
+    window: int = 5,
+    negative: int = 5,
+    sample: float = 1e-3,
+    seed: int = 0,
+    chunk_words: int = 1 << 20,
+    table: np.ndarray | None = None,
+    max_blocks: int = 64,
+    segment: int = 32,
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Endless stream of word2vec training batches as runs of consecutive words, in groups.
+
+    The ``"stream"`` batch layout. The subsampled corpus (passes one after another, each subsampled
+    afresh) is cut into segments of ``segment`` consecutive kept words (the centre words), each
+    with the ``window`` words on either side; a batch holds ``batch_size / segment`` segments
+    drawn at random from a chunk of about ``chunk_words`` words (so one batch spans many
+    documents, as shuffled rows would). The pipeline does no per-slot work: the model builds
+    each row's context from its segment (integer gathers) and compares the sentence ids itself.
+    Windows never cross sentences or segments; each centre word draws its window uniformly from
+    1..window (``reach``), as in word2vec.c.
+
+    Yields:
+        ``(inputs, y)`` for ``m <= max_blocks`` batches at once: ``inputs`` holds ``tokens``
+        ``[m, P, S + 2*window]`` (word ids of ``P`` segments of ``S`` centre words each; centre
+        ``q`` of a batch is ``tokens[q // S, window + q % S]``), ``sentence`` (sentence ids, same
+        shape, equal within a sentence; the padding before the corpus start is -1), ``reach``
+        ``[m, B]`` (each centre word's window) and ``negatives`` ``[m, B, K]`` (noise words from
+        the unigram^0.75 table); ``y`` is ones ``[m, B, 1]``. Slice the leading axis for one
+        training batch. ``S`` is the largest divisor of ``batch_size`` up to ``segment``.
+    """
+    check_trainable(vocab, window, negative)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if max_blocks < 1:
+        raise ValueError(f"max_blocks must be >= 1, got {max_blocks}")
+    n_total = len(corpus)
+    if n_total == 0:
+        raise CorpusError("The encoded corpus holds no in-vocabulary words")
+    keep_p = vocab.keep_probabilities(sample).astype(np.float32)
+    table = vocab.negative_table() if table is None else table
+    rng = np.random.default_rng(seed)
+    offsets = corpus.offsets
+    b = batch_size
+    seg = stream_segment(b, segment)
+    parts, span = b // seg, seg + 2 * window
+    buf_ids = np.zeros(window, np.int32)  # the left margin before the corpus start: padding
+    buf_sid = np.full(window, -1, np.int64)
+    next_sid, pos, pairs_this_pass = 0, 0, 0
+    while True:
+        end_sent = int(np.searchsorted(offsets, min(pos + chunk_words, n_total), side="left"))
+        end = int(offsets[end_sent])
+        first_sent = int(np.searchsorted(offsets, pos, side="right")) - 1
+        ids = np.asarray(corpus.ids[pos:end])
+        lengths = np.diff(offsets[first_sent : end_sent + 1])
+        sid = np.repeat(np.arange(next_sid, next_sid + len(lengths), dtype=np.int64), lengths)
+        next_sid += len(lengths)
+        keep = rng.random(len(ids), dtype=np.float32) < keep_p[ids]
+        ids, sid = ids[keep], sid[keep]
+        pairs_this_pass += int(np.count_nonzero(sid[1:] == sid[:-1]))
+        if end >= n_total:
+            if pairs_this_pass == 0:
+                raise CorpusError(
+                    "No centre word has a context word (every sentence has one word after subsampling); "
+                    "use longer lines or a smaller sample"
+                )
+            pos, pairs_this_pass = 0, 0
+        else:
+            pos = end
+        buf_ids, buf_sid = np.concatenate([buf_ids, ids]), np.concatenate([buf_sid, sid])
+        # Cut the buffer into segments of `seg` centres (with their margins), shuffle whole
+        # batches' worth of them, and give each batch `parts` segments from all over the chunk.
+        batches = (len(buf_ids) - 2 * window) // seg // parts
+        starts = rng.permutation(batches * parts).reshape(batches, parts) * seg
+        for first in range(0, batches, max_blocks):
+            m = min(max_blocks, batches - first)
+            index = starts[first : first + m, :, None] + np.arange(span)  # [m, parts, seg + 2w]
+            x = {
+                "tokens": buf_ids[index],
+                # running sentence numbers, wrapped to int32 (runs of one batch are < 2**31 apart)
+                "sentence": buf_sid[index].astype(np.int32),
+                "reach": rng.integers(1, window + 1, (m, b), dtype=np.int32),
+                "negatives": table[rng.integers(0, len(table), (m, b, negative))],
+            }
+            yield x, np.ones((m, b, 1), np.float32)
+        used = batches * parts * seg
+        buf_ids, buf_sid = buf_ids[used:], buf_sid[used:]

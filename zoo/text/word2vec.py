@@ -19,7 +19,7 @@ the batch, trained with plain SGD whose rate falls linearly from ``alpha`` to ``
 the whole run, like the original; summing (not averaging) keeps word2vec's per-occurrence step size.
 
 Shared negatives (``Word2VecConfig(negatives="shared")``, the default for skip-gram): each group
-of ``shared_rows`` consecutive (shuffled) rows is scored against the same ``shared_negatives``
+of ``shared_rows`` consecutive rows is scored against the same ``shared_negatives``
 noise words, each term weighted ``K / shared_negatives`` so the expected loss is unchanged, which
 turns the noise logits into one batched matrix product and gathers / updates 1/5 as many output
 rows (32 noise words per 32 rows instead of 5 per row). Skip-gram in this mode predicts the
@@ -34,19 +34,29 @@ One deviation, forced by large batches: word2vec.c applies each occurrence's upd
 next (Hogwild), so a frequent word's sigmoid saturates as it moves; a batch sums all of a word's
 gradients at one stale point, and with thousands of rows a frequent word's sum overshoots and
 training diverges (NaN at alpha=0.025, batch 4096). So a word seen ``n > duplicate_cap`` times
-in a batch has its gradient scaled by ``duplicate_cap / n`` (default 64 for skip-gram with batches
-of 2048, 128 for CBOW with batches of 1024; 8 learned too slowly, full averaging far too slowly:
-see docs/RESULTS.md, word2vec tuning runs). Rare words keep exact per-occurrence steps.
+in a batch has its gradient scaled by ``duplicate_cap / n`` (default 64 for skip-gram, 128 for
+CBOW, both with batches of 1024; 8 learned too slowly, full averaging far too slowly: see
+docs/RESULTS.md, word2vec tuning runs). Rare words keep exact per-occurrence steps.
 
-Speed on CPU (TensorFlow; see docs/RESULTS.md, word2vec): the step is bound by memory passes
-over ``[B, slots, d]`` tensors and by the scatter of the embedding gradients, not by arithmetic.
-By default the train step is XLA-compiled (``jit_compile``), which fuses the element-wise passes
-and applies each table's gradient as one dense scatter-add; without XLA the ``"dedup"`` batch
-layout (:func:`zoo.text.corpus.dedup_batch`) gathers each distinct word once, sums its gradient
-with a sorted segment sum (:func:`_expand_rows`) and packs CBOW's valid context slots. Both give
-the same loss and gradients as the plain padded batch (``tests/text/test_word2vec.py``). Batched
-``[B, 1+K, d] x [B, d, 1]`` matmuls and slicing of the logits are avoided: their gradients (MKL
-batched GEMMs with k=1, strided-slice scatters) cost more than the rest of a CBOW step.
+Batches (see :class:`Word2VecConfig` ``layout``). The default ``"stream"`` batch
+(:func:`zoo.text.corpus.stream_batches`) is runs of consecutive subsampled words from all over
+a chunk of the corpus, their sentence ids and each centre word's window; the model builds the
+``[B, 2*window]`` context grid and its mask itself with integer gathers and comparisons (no
+float tensor is sliced, whose gradient would be a padded copy). Building that grid in NumPy
+(the ``"padded"`` batch, :func:`zoo.text.corpus.training_batches`) and moving it through
+tf.data cost as much CPU as the train step itself; with runs of text the pipeline is a few
+slices per batch, generated 64 batches at a time. All layouts give the same loss and gradients
+(``tests/text/test_word2vec.py``).
+
+Speed on CPU (TensorFlow; see docs/RESULTS.md, word2vec): the step is bound by gathers, memory
+passes over ``[B, slots, d]`` tensors and the scatter of the embedding gradients, not by
+arithmetic. By default the train step is XLA-compiled (``jit_compile``), which fuses the
+element-wise passes and applies each table's gradient as one scatter-add; without XLA the
+``"dedup"`` layout (:func:`zoo.text.corpus.dedup_batch`) gathers each distinct word once, sums
+its gradient with a sorted segment sum (:func:`_expand_rows`) and packs CBOW's valid context
+slots. Batched ``[B, 1+K, d] x [B, d, 1]`` matmuls and slicing of the logits are avoided: their
+gradients (MKL batched GEMMs with k=1, strided-slice scatters) cost more than the rest of a CBOW
+step.
 
 Example:
     >>> from zoo.text.word2vec import Word2VecConfig, train_word2vec
@@ -67,6 +77,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo.text.corpus import (
@@ -78,17 +89,20 @@ from zoo.text.corpus import (
     corpus_files,
     expected_centres,
     iter_sentences,
+    stream_batches,
+    stream_segment,
     training_batches,
 )
 from zoo.text.vectors import WordVectors
 from zoo.utils.io import atomic_write_json
 
 DEFAULT_DUPLICATE_CAP = {"skipgram": 64.0, "cbow": 128.0}
-DEFAULT_BATCH_SIZE = {"skipgram": 2048, "cbow": 1024}
+DEFAULT_BATCH_SIZE = {"skipgram": 1024, "cbow": 1024}
 DEFAULT_NEGATIVES = {"skipgram": "shared", "cbow": "per_row"}
 DEFAULT_SHARED_NEGATIVES = {"skipgram": 32, "cbow": 32}
 DEFAULT_SHARED_ROWS = {"skipgram": 32, "cbow": 32}
-DEFAULT_STEPS_PER_EXECUTION = 8
+DEFAULT_STEPS_PER_EXECUTION = 32
+STREAM_SEGMENT = 32  # centre words per run of consecutive text in a stream batch
 NEGATIVES = ("per_row", "shared")
 _MASKED_LOGIT = -30.0  # softplus(-30) ~ 1e-13: a masked noise word adds no loss and no gradient
 
@@ -108,9 +122,9 @@ class Word2VecConfig:
         epochs: passes over the corpus.
         alpha: initial learning rate; it decays linearly to ``min_alpha``.
         min_alpha: final learning rate.
-        batch_size: centre words per step; None picks 2048 for skip-gram and 1024 for CBOW (tuned on
-            the benchmark corpus: with the XLA step, smaller batches cost little speed and give
-            more, fresher updates).
+        batch_size: centre words per step; None picks 1024 (tuned on the benchmark corpus: 2048
+            and 4096 are no faster per word on CPU, and smaller batches give fresher updates:
+            skip-gram WordSim-353 0.203 at 1024 vs 0.191 at 2048, mean of 3 seeds).
         seed: seeds initialisation and sampling.
         jit_compile: XLA-compile the train step; None (default): on with TensorFlow and JAX, off
             with torch. XLA fuses the many small element-wise passes and turns the gather
@@ -121,23 +135,26 @@ class Word2VecConfig:
             scaled down to this many occurrences' worth; None picks 64 for skip-gram and 128 for
             CBOW (tuned on the benchmark corpus), ``math.inf`` gives the plain sum (which diverges
             at alpha=0.025 with batches of thousands; see the module docstring).
-        layout: batch layout fed to the model, same loss and gradients either way: ``"padded"``
-            (every slot gathered and scattered, the ``2*window`` context grid padded; static
-            shapes, best under XLA) or ``"dedup"`` (each table row gathered and updated once per
-            distinct word of the batch, gradients summed by sorted segment sums, CBOW context
-            packed to its valid slots, see :func:`zoo.text.corpus.dedup_batch`; 1.3-1.6x faster
-            than padded without XLA). None (default): padded when ``jit_compile``, else dedup.
+        layout: batch layout fed to the model, same loss and gradients in all three:
+            ``"stream"`` (default; :func:`zoo.text.corpus.stream_batches`: runs of consecutive
+            words, the context grid built inside the model, so the input pipeline costs almost
+            nothing), ``"padded"`` (:func:`zoo.text.corpus.training_batches`: the
+            ``[B, 2*window]`` context grid built in NumPy) or ``"dedup"`` (each table row
+            gathered and updated once per distinct word of the batch, gradients summed by sorted
+            segment sums, CBOW context packed to its valid slots, see
+            :func:`zoo.text.corpus.dedup_batch`; for steps without XLA).
         negatives: ``"per_row"`` (each row its own ``negative`` noise words, shared by its context
             words) or ``"shared"`` (each group of ``shared_rows`` rows shares ``shared_negatives``
-            noise words, padded layout only; see the module docstring). None (default): shared for
-            skip-gram (1.4x the words/s of per_row on the benchmark corpus, WordSim-353 0.209-0.216
-            vs 0.222), per_row for CBOW (shared was no faster there), per_row with the dedup layout.
+            noise words; stream and padded layouts; see the module docstring). None (default):
+            shared for skip-gram (1.4x the words/s of per_row on the benchmark corpus at the same
+            quality), per_row for CBOW (shared is slower there: its batched matrix products cost
+            more than the 4 noise rows per row it saves), per_row with the dedup layout.
         shared_negatives: noise words per group with ``negatives="shared"`` (at most
             ``shared_rows * negative``); None: 32.
         shared_rows: rows per group with ``negatives="shared"`` (must divide ``batch_size``); None: 32.
-        steps_per_execution: train steps per call of the compiled loop (Keras
-            ``steps_per_execution``; fewer Python round trips); None: 8. Each epoch is rounded up
-            to whole executions (:func:`steps_per_epoch`).
+        steps_per_execution: at most this many train steps per call of the compiled loop
+            (Keras ``steps_per_execution``; fewer round trips: 32 is ~10 % faster than 8 for
+            CBOW); None: 32. Each epoch is whole executions (:func:`execution_plan`).
     """
 
     mode: str = "skipgram"
@@ -167,13 +184,13 @@ class Word2VecConfig:
         if self.jit_compile is None:
             self.jit_compile = keras.backend.backend() in ("tensorflow", "jax")
         if self.layout is None:
-            self.layout = "padded" if self.jit_compile else "dedup"
+            self.layout = "stream"
         if self.layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {self.layout!r}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if self.negatives is None:
-            self.negatives = DEFAULT_NEGATIVES[self.mode] if self.layout == "padded" else "per_row"
+            self.negatives = DEFAULT_NEGATIVES[self.mode] if self.layout != "dedup" else "per_row"
         if self.steps_per_execution is None:
             self.steps_per_execution = DEFAULT_STEPS_PER_EXECUTION
         for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size", "steps_per_execution"):
@@ -191,8 +208,8 @@ class Word2VecConfig:
             raise ValueError(f"duplicate_cap must be >= 1 (math.inf: no cap), got {self.duplicate_cap}")
         if self.negatives not in NEGATIVES:
             raise ValueError(f"negatives must be one of {NEGATIVES}, got {self.negatives!r}")
-        if self.negatives == "shared" and self.layout != "padded":
-            raise ValueError('negatives="shared" needs layout="padded"')
+        if self.negatives == "shared" and self.layout == "dedup":
+            raise ValueError('negatives="shared" needs layout="stream" or "padded"')
         if self.shared_rows is None:
             self.shared_rows = DEFAULT_SHARED_ROWS[self.mode]
         if self.shared_negatives is None:
@@ -234,13 +251,44 @@ def negative_sampling_loss(y_true: Any, y_pred: Any, negative_weight: float = 1.
 
 def _cap_duplicate_gradients(vectors: Any, ids: Any, weights: Any, vocab_size: int, cap: float) -> Any:
     """Identity forward; backward, the gradient of a word seen ``n > cap`` times in the batch is
-    scaled by ``cap / n``, so a table row moves by at most ``cap`` times its mean batch gradient."""
+    scaled by ``cap / n``, so a table row moves by at most ``cap`` times its mean batch gradient.
+    (A custom gradient rather than ``v * s + stop_gradient(v * (1 - s))``: no forward passes.)"""
     flat = ops.reshape(ids, (-1,))
     w = ops.ones_like(flat, dtype=vectors.dtype) if weights is None else ops.reshape(weights, (-1,))
     counts = ops.segment_sum(ops.cast(w, vectors.dtype), flat, num_segments=vocab_size)
     scale = ops.minimum(1.0, cap / ops.maximum(ops.cast(ops.take(counts, ids), vectors.dtype), 1.0))
-    scale = scale[..., None]
-    return vectors * scale + ops.stop_gradient(vectors * (1.0 - scale))
+    scale = ops.stop_gradient(scale[..., None])
+
+    @ops.custom_gradient
+    def capped(values):
+        def grad(*args, upstream=None):
+            if upstream is None:
+                (upstream,) = args
+            return upstream * scale
+
+        return values, grad
+
+    return capped(vectors)
+
+
+@dataclass
+class _Grid:
+    """A batch as centre words and their context grid (``padded`` and ``stream`` layouts).
+
+    Attributes:
+        center: centre ids ``[B]``.
+        context: context ids ``[B, 2*window]``.
+        valid: whether a slot holds a context word ``[B, 2*window]`` (bool).
+        mask: ``valid`` as floats.
+        stream: True for a stream batch: every slot is scored, and the model masks invalid
+            pairs in the logits (padded batches weight them by ``y`` instead).
+    """
+
+    center: Any
+    context: Any
+    valid: Any
+    mask: Any
+    stream: bool
 
 
 def _sorted_segment_sum(data: Any, segment_ids: Any, num_segments: Any, xla: bool = False) -> Any:
@@ -300,7 +348,11 @@ class NegativeSamplingLoss(keras.losses.Loss):
 
 @keras.saving.register_keras_serializable(package="zoo")
 class Word2VecModel(keras.Model):
-    """Skip-gram or CBOW scorer over two embedding tables; call on a batch from ``training_batches``.
+    """Skip-gram or CBOW scorer over two embedding tables; call on one batch from
+    :func:`zoo.text.corpus.stream_batches` (``tokens``, ``sentence``, ``reach``, ``negatives``;
+    train with ``y`` = ones ``[B, 1]``), :func:`zoo.text.corpus.training_batches` (``center``,
+    ``context``, ``context_mask``, ``negatives``; ``y`` = the mask for skip-gram, ones for CBOW)
+    or :func:`zoo.text.corpus.dedup_batch`.
 
     Args:
         vocab_size: number of words.
@@ -314,6 +366,7 @@ class Word2VecModel(keras.Model):
     Example:
         >>> m = Word2VecModel(1000, 64, "cbow")
         >>> logits = m({"center": c, "context": ctx, "context_mask": mask, "negatives": neg})
+        >>> logits = m({"tokens": runs, "sentence": sentence_ids, "reach": reach, "negatives": neg})
     """
 
     def __init__(
@@ -358,6 +411,55 @@ class Word2VecModel(keras.Model):
         self.word_embedding.build((None,))
         self.context_embedding.build((None,))
         super().build(input_shape)
+
+    def _grid(self, inputs: dict[str, Any]) -> _Grid:
+        """The centre words and context grid of a padded or stream batch. A stream batch's grid
+        is built here from its runs of text (integer gathers), not in the input pipeline."""
+        if "tokens" not in inputs:
+            mask = ops.cast(inputs["context_mask"], self.compute_dtype)
+            center, context = ops.cast(inputs["center"], "int32"), ops.cast(inputs["context"], "int32")
+            return _Grid(center, context, mask > 0, mask, False)
+        tokens = ops.cast(inputs["tokens"], "int32")  # [P, S + 2*window]
+        sentence = ops.cast(inputs["sentence"], "int32")
+        reach = ops.cast(inputs["reach"], "int32")  # [B]
+        b, (parts, span) = reach.shape[0], tokens.shape
+        if None in (b, parts, span) or b % parts or span <= b // parts or (span - b // parts) % 2:
+            raise ValueError(
+                "A stream batch needs static shapes tokens [P, B/P + 2*window] and reach [B], got "
+                f"{tuple(tokens.shape)} and {tuple(reach.shape)}"
+            )
+        seg = b // parts
+        w = (span - seg) // 2
+        shift = np.array([o for o in range(-w, w + 1) if o])  # the slot order of training_batches
+        q = np.arange(b)
+        at = (q // seg) * span + w + q % seg  # flat position of centre word q
+        where = ops.convert_to_tensor(at[:, None] + shift[None, :], dtype="int32")  # [B, 2*window]
+        tokens, sentence = ops.reshape(tokens, (-1,)), ops.reshape(sentence, (-1,))
+        at = ops.convert_to_tensor(at, dtype="int32")
+        same = ops.take(sentence, where) == ops.take(sentence, at)[:, None]
+        valid = ops.logical_and(
+            same, ops.convert_to_tensor(np.abs(shift), dtype="int32")[None, :] <= reach[:, None]
+        )
+        return _Grid(
+            ops.take(tokens, at), ops.take(tokens, where), valid, ops.cast(valid, self.compute_dtype), True
+        )
+
+    def _capped(self) -> bool:
+        return self.duplicate_cap is not None and math.isfinite(self.duplicate_cap)
+
+    def _context_vectors(self, grid: _Grid) -> Any:
+        """Input vectors of the context grid ``[B, 2*window, d]``, gradient capped."""
+        ctx = self.word_embedding(grid.context)
+        if self._capped():
+            ctx = _cap_duplicate_gradients(ctx, grid.context, grid.mask, self.vocab_size, self.duplicate_cap)
+        return ctx
+
+    def _cbow_hidden(self, ctx: Any, mask: Any) -> Any:
+        """CBOW's hidden vector ``[B, d]``: forward the mean of the context vectors, backward the
+        full error to each (word2vec.c and gensim with ``cbow_mean=1``)."""
+        total = ops.sum(ctx * mask[..., None], axis=1)
+        count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
+        return total + ops.stop_gradient(total / count - total)
 
     def _cap_scale(self, counts: Any) -> Any:
         """Gradient scale of each distinct word of a deduplicated batch: min(1, cap / count)."""
@@ -406,21 +508,20 @@ class Word2VecModel(keras.Model):
         return ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
 
     def _call_shared(self, inputs: dict[str, Any]) -> Any:
-        """Shared negatives: each group of ``G = shared_rows`` consecutive rows (rows are shuffled)
-        is scored against the same ``S = shared_negatives`` noise words, the first ``S`` of the
-        group's i.i.d. draws from the unigram^0.75 table. The noise logits are then one batched
-        matrix product ``[B/G, G, d] x [B/G, d, S]`` and the output table is gathered (and its
-        gradient scattered) for ``B/G * S`` noise rows instead of ``B * K``. Logits
-        ``[B, slots, 1+S]``; train with ``negative_weight = K / S`` (the same expected loss).
+        """Shared negatives: each group of ``G = shared_rows`` consecutive rows is scored against the
+        same ``S = shared_negatives`` noise words, the first ``S`` of the group's i.i.d. draws from
+        the unigram^0.75 table. The noise logits are then one batched matrix product
+        ``[B/G, G, d] x [B/G, d, S]`` and the output table is gathered (and its gradient
+        scattered) for ``B/G * S`` noise rows instead of ``B * K``. Logits ``[B, slots, 1+S]``;
+        train with ``negative_weight = K / S`` (the same expected loss).
 
         Skip-gram here predicts the context words from the centre word's input vector (the
         paper's direction; word2vec.c and the per-row path predict the centre from each context
         word, i.e. the same pairs mirrored), so the input table has one row per centre word and
         the noise logits are ``[B, S]``, not ``[B, 2*window, S]``."""
-        center = ops.cast(inputs["center"], "int32")
+        grid = self._grid(inputs)
+        center, context, mask = grid.center, grid.context, grid.mask
         negatives = ops.cast(inputs["negatives"], "int32")
-        mask = ops.cast(inputs["context_mask"], self.compute_dtype)
-        context = ops.cast(inputs["context"], "int32")
         k, g = negatives.shape[-1], self.shared_rows
         if center.shape[0] is not None and center.shape[0] % g:
             raise ValueError(f"batch size {center.shape[0]} is not a multiple of shared_rows={g}")
@@ -435,13 +536,13 @@ class Word2VecModel(keras.Model):
             row_weight = ops.sum(mask, axis=1)  # pairs per row: each scores the S noise words
             keep = context[:, :, None] != per_row[:, None, :]  # [B, W, S]: noise == context j masked
         else:
-            ctx = self.word_embedding(context)  # [B, W, d]
+            hidden = self._cbow_hidden(self._context_vectors(grid), mask)
             pos_ids, pos_weight = center, ops.ones_like(center, dtype=self.compute_dtype)
             row_weight = pos_weight
             keep = (per_row != center[:, None])[:, None, :]  # [B, 1, S]
         out_ids = ops.concatenate([pos_ids, ops.reshape(groups, (-1,))], axis=0)
         out = self.context_embedding(out_ids)  # [positives + B/G*S, d]
-        if self.duplicate_cap is not None and math.isfinite(self.duplicate_cap):
+        if self._capped():
             # a noise word counts once for each (row, pair) it scores, at weight K / S
             noise_weight = ops.sum(ops.reshape(row_weight, (-1, g)), axis=1, keepdims=True) * (k / s)
             weights = ops.concatenate(
@@ -452,50 +553,55 @@ class Word2VecModel(keras.Model):
                 hidden = _cap_duplicate_gradients(
                     hidden, center, row_weight, self.vocab_size, self.duplicate_cap
                 )
-            else:
-                ctx = _cap_duplicate_gradients(ctx, context, mask, self.vocab_size, self.duplicate_cap)
         n_pos = pos_ids.shape[0] if pos_ids.shape[0] is not None else ops.shape(pos_ids)[0]
         pos_out, noise_out = out[:n_pos], ops.reshape(out[n_pos:], (-1, s, dim))  # noise [B/G, S, d]
         if self.mode == "skipgram":
             pos = ops.sum(ops.reshape(pos_out, (-1, w, dim)) * ops.expand_dims(hidden, 1), axis=-1)[..., None]
         else:
-            total = ops.sum(ctx * mask[..., None], axis=1)  # [B, d]
-            count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
-            hidden = total + ops.stop_gradient(total / count - total)
             pos = ops.sum(pos_out * hidden, axis=-1)[:, None, None]  # [B, 1, 1]
         neg = ops.matmul(ops.reshape(hidden, (-1, g, dim)), ops.transpose(noise_out, (0, 2, 1)))
         neg = ops.reshape(neg, (-1, 1, s))  # [B, 1, S]
         neg = ops.where(keep, neg, ops.cast(_MASKED_LOGIT, neg.dtype))
-        return ops.concatenate([pos, neg], axis=-1)
+        return self._mask_pairs(ops.concatenate([pos, neg], axis=-1), grid)
+
+    def _mask_pairs(self, logits: Any, grid: _Grid) -> Any:
+        """Stream batches score every slot: a pair without a context word (skip-gram, logits
+        ``[B, 2*window, 1+K]``) or a row without any (CBOW, ``[B, 1, 1+K]``) gets logits whose loss
+        and gradient are ~0 (true word +30, noise words -30). Padded batches weight them by ``y``."""
+        if not grid.stream:
+            return logits
+        valid = grid.valid if self.mode == "skipgram" else ops.any(grid.valid, axis=1, keepdims=True)
+        k = logits.shape[-1]
+        fill = ops.cast(ops.concatenate([-ops.ones((1,)), ops.ones((k - 1,))]) * _MASKED_LOGIT, logits.dtype)
+        return ops.where(valid[:, :, None], logits, fill)
 
     def call(self, inputs: dict[str, Any]) -> Any:
         if "out_unique" in inputs:
             if self.negatives == "shared":
-                raise ValueError('negatives="shared" needs the padded batch layout')
+                raise ValueError('negatives="shared" needs the stream or padded batch layout')
             return self._call_dedup(inputs)
         if self.negatives == "shared":
             return self._call_shared(inputs)
-        center = ops.cast(inputs["center"], "int32")
+        grid = self._grid(inputs)
+        center = grid.center
         negatives = ops.cast(inputs["negatives"], "int32")
-        mask = ops.cast(inputs["context_mask"], self.compute_dtype)
-        context = ops.cast(inputs["context"], "int32")
         out_ids = ops.concatenate([center[:, None], negatives], axis=1)
-        ctx = self.word_embedding(context)  # [B, S, d]
+        ctx = self._context_vectors(grid)  # [B, S, d]
         out = self.context_embedding(out_ids)  # [B, 1+K, d]
-        if self.duplicate_cap is not None and math.isfinite(self.duplicate_cap):
-            ctx = _cap_duplicate_gradients(ctx, context, mask, self.vocab_size, self.duplicate_cap)
+        if self._capped():
             out = _cap_duplicate_gradients(out, out_ids, None, self.vocab_size, self.duplicate_cap)
-        if self.mode == "skipgram":
+        if self.mode == "skipgram":  # each context word scores the centre and noise words
             logits = ops.matmul(ctx, ops.transpose(out, (0, 2, 1)))  # [B, S, 1+K]
         else:
-            total = ops.sum(ctx * mask[..., None], axis=1)  # [B, d]
-            count = ops.maximum(ops.sum(mask, axis=1, keepdims=True), 1.0)
-            hidden = total + ops.stop_gradient(total / count - total)  # value: mean; gradient: as for the sum
+            hidden = self._cbow_hidden(ctx, grid.mask)
+            # Broadcast product, not a batched matmul: [B, 1+K, d] x [B, d, 1] matmuls and their
+            # gradients (an outer product with k=1) are several times slower on CPU.
             logits = ops.expand_dims(ops.sum(out * ops.expand_dims(hidden, 1), axis=-1), 1)  # [B, 1, 1+K]
         keep = ops.concatenate(
             [ops.ones_like(center[:, None], dtype="bool"), negatives != center[:, None]], axis=1
         )
-        return ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
+        logits = ops.where(keep[:, None, :], logits, ops.cast(_MASKED_LOGIT, logits.dtype))
+        return self._mask_pairs(logits, grid)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -553,6 +659,37 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
     import tensorflow as tf
 
     s, k, b = 2 * config.window, config.negative, config.batch_size
+    table = vocab.negative_table()
+    if config.layout == "stream":
+        # Groups of blocks from NumPy, sliced into single batches inside tf.data (one Python call
+        # per group, not per batch).
+        seg = stream_segment(b, STREAM_SEGMENT)
+        parts, span = b // seg, seg + 2 * config.window
+        group_spec = (
+            {
+                "tokens": tf.TensorSpec((None, parts, span), tf.int32),
+                "sentence": tf.TensorSpec((None, parts, span), tf.int32),
+                "reach": tf.TensorSpec((None, b), tf.int32),
+                "negatives": tf.TensorSpec((None, b, k), tf.int32),
+            },
+            tf.TensorSpec((None, b, 1), tf.float32),
+        )
+
+        def blocks():
+            return stream_batches(
+                corpus,
+                vocab,
+                batch_size=b,
+                window=config.window,
+                negative=k,
+                sample=config.sample,
+                seed=seed,
+                table=table,
+                segment=STREAM_SEGMENT,
+            )
+
+        groups = tf.data.Dataset.from_generator(blocks, output_signature=group_spec).prefetch(2)
+        return groups.flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices((x, y))).prefetch(16)
     y_shape = (b, s) if config.mode == "skipgram" else (b, 1)
     if config.layout == "dedup":
         x_spec = {
@@ -580,7 +717,6 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
             "negatives": tf.TensorSpec((b, k), tf.int32),
         }
     signature = (x_spec, tf.TensorSpec(y_shape, tf.float32))
-    table = vocab.negative_table()
     # Coarse padding of the variable sizes (distinct words, packed slots) keeps the number of
     # distinct batch shapes, hence of traces / XLA compilations, at one or two per run.
     pad_multiple = 1 << int(min(10, max(6, math.log2(max(2, len(vocab) // 8)))))
@@ -648,12 +784,20 @@ def prepare_corpus(
     return vocab, encoded
 
 
-def steps_per_epoch(vocab: Vocabulary, config: Word2VecConfig) -> int:
-    """Batches per epoch: expected centre words after subsampling / batch size (at least 1), rounded
-    up to a multiple of ``config.steps_per_execution`` (Keras runs whole executions)."""
+def execution_plan(vocab: Vocabulary, config: Word2VecConfig) -> tuple[int, int]:
+    """``(steps_per_epoch, steps_per_execution)``: batches per epoch (the expected centre words after
+    subsampling / batch size, at least 1) in whole executions (Keras runs whole executions) of at
+    most ``config.steps_per_execution`` steps, sized so that the epoch overshoots by less than
+    one step per execution (357 steps with up to 32 per execution: 12 executions of 30)."""
     steps = max(1, math.ceil(expected_centres(vocab, config.sample) / config.batch_size))
-    spe = min(config.steps_per_execution or 1, steps)
-    return math.ceil(steps / spe) * spe
+    executions = math.ceil(steps / max(1, config.steps_per_execution or 1))
+    per_execution = math.ceil(steps / executions)
+    return executions * per_execution, per_execution
+
+
+def steps_per_epoch(vocab: Vocabulary, config: Word2VecConfig) -> int:
+    """Batches per epoch (see :func:`execution_plan`)."""
+    return execution_plan(vocab, config)[0]
 
 
 def add_config_arguments(parser: Any) -> None:
@@ -678,7 +822,7 @@ def add_config_arguments(parser: Any) -> None:
         "--batch-size",
         type=int,
         default=None,
-        help="centre words per step (default 2048 skip-gram, 1024 CBOW)",
+        help="centre words per step (default 1024)",
     )
     add("--seed", type=int, default=1)
     add(
@@ -689,9 +833,9 @@ def add_config_arguments(parser: Any) -> None:
     )
     add(
         "--layout",
-        choices=("padded", "dedup"),
+        choices=LAYOUTS,
         default=None,
-        help="batch layout (default: padded with XLA, dedup without; see zoo.text.word2vec)",
+        help="batch layout (default: stream; see zoo.text.word2vec)",
     )
     add(
         "--negatives",
@@ -703,7 +847,12 @@ def add_config_arguments(parser: Any) -> None:
     add("--shared-negatives", type=int, default=None, help="with shared negatives: noise words per group")
     add("--shared-rows", type=int, default=None, help="with shared negatives: rows sharing one group")
     add("--duplicate-cap", type=float, default=None, help="gradient cap for words repeated in a batch")
-    add("--steps-per-execution", type=int, default=None, help="train steps per compiled call (default 8)")
+    add(
+        "--steps-per-execution",
+        type=int,
+        default=None,
+        help="most train steps per compiled call (default 32)",
+    )
 
 
 def config_from_args(args: Any, **overrides: Any) -> Word2VecConfig:
@@ -744,9 +893,9 @@ def train_word2vec(
     t0 = time.perf_counter()
     vocab, encoded = prepare_corpus(corpus, workdir, config)
     prep_seconds = time.perf_counter() - t0
-    steps = steps_per_epoch(vocab, config)
+    steps, per_execution = execution_plan(vocab, config)
     keras.utils.set_random_seed(config.seed)
-    model = build_model(len(vocab), config, steps * config.epochs, min(config.steps_per_execution, steps))
+    model = build_model(len(vocab), config, steps * config.epochs, per_execution)
     timer = _WordsPerSecond()
     t1 = time.perf_counter()
     history = fit_resumable(
