@@ -120,14 +120,21 @@ def test_encoded_corpus_drops_unknown_words_and_keeps_sentence_bounds(tmp_path):
     assert again.ids.tolist() == enc.ids.tolist()
 
 
-def test_batches_hold_exactly_the_dynamic_window_within_sentences(tmp_path):
-    # Every token unique, so an id is its position: contexts can be checked against a plain reference.
+def _unique_corpus(tmp_path):
+    """Sentences of 7, 1, 12, 5 and 9 words, every token unique, so a word's id is its corpus
+    position: windows can be checked against plain indexing. Returns vocabulary, corpus and each
+    position's sentence."""
     sentences = [[f"w{s}x{i}" for i in range(n)] for s, n in enumerate([7, 1, 12, 5, 9])]
     path = _write(tmp_path, [" ".join(s) for s in sentences])
     words = [w for s in sentences for w in s]
     v = Vocabulary(words, np.ones(len(words), np.int64), len(words))
     enc = EncodedCorpus.build(path, v, tmp_path / "cache")
-    sent_of = {i: s for s, (a, b) in enumerate(zip(enc.offsets[:-1], enc.offsets[1:])) for i in range(a, b)}
+    return v, enc, np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+
+
+def test_batches_hold_exactly_the_dynamic_window_within_sentences(tmp_path):
+    v, enc, sentence_of = _unique_corpus(tmp_path)
+    sent_of = dict(enumerate(sentence_of.tolist()))
     window, k = 3, 4
     stream = training_batches(
         enc, v, batch_size=8, window=window, negative=k, sample=0, seed=3, table=np.arange(len(v))
@@ -207,13 +214,7 @@ def test_dedup_layout_structure(tmp_path):
 
 
 def test_stream_batches_are_runs_of_the_subsampled_corpus(tmp_path):
-    # Every token unique, so an id is its corpus position: runs and sentences can be checked.
-    sentences = [[f"w{s}x{i}" for i in range(n)] for s, n in enumerate([7, 1, 12, 5, 9])]
-    path = _write(tmp_path, [" ".join(s) for s in sentences])
-    words = [w for s in sentences for w in s]
-    v = Vocabulary(words, np.ones(len(words), np.int64), len(words))
-    enc = EncodedCorpus.build(path, v, tmp_path / "cache")
-    sent_of = np.repeat(np.arange(len(sentences)), [len(s) for s in sentences])
+    v, enc, sent_of = _unique_corpus(tmp_path)
     window, k, b, seg = 3, 4, 8, 4
     stream = stream_batches(
         enc, v, batch_size=b, window=window, negative=k, sample=0, seed=3, table=np.arange(len(v)),

@@ -395,6 +395,39 @@ def dedup_batch(
     return d
 
 
+def _subsampled_chunks(
+    corpus: EncodedCorpus, vocab: Vocabulary, *, sample: float, rng: np.random.Generator, chunk_words: int
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Endless passes over the corpus in chunks of whole sentences (about ``chunk_words`` words),
+    each word kept with its subsampling probability: ``(ids, sentence ids)`` of the kept words,
+    sentence ids counting up across chunks and passes. Raises :class:`CorpusError` after a pass
+    in which no kept word has a kept neighbour in its sentence (no centre word has context)."""
+    n_total = len(corpus)
+    if n_total == 0:
+        raise CorpusError("The encoded corpus holds no in-vocabulary words")
+    keep_p = vocab.keep_probabilities(sample).astype(np.float32)
+    offsets = corpus.offsets
+    next_sid, pos, pairs_this_pass = 0, 0, 0
+    while True:
+        end_sent = int(np.searchsorted(offsets, min(pos + chunk_words, n_total), side="left"))
+        end = int(offsets[end_sent])
+        first_sent = int(np.searchsorted(offsets, pos, side="right")) - 1
+        ids = np.asarray(corpus.ids[pos:end])
+        lengths = np.diff(offsets[first_sent : end_sent + 1])
+        sid = np.repeat(np.arange(next_sid, next_sid + len(lengths), dtype=np.int64), lengths)
+        next_sid += len(lengths)
+        keep = rng.random(len(ids), dtype=np.float32) < keep_p[ids]
+        ids, sid = ids[keep], sid[keep]
+        pairs_this_pass += int(np.count_nonzero(sid[1:] == sid[:-1]))
+        if end >= n_total and pairs_this_pass == 0:
+            raise CorpusError(
+                "No centre word has a context word (every sentence has one word after subsampling); "
+                "use longer lines or a smaller sample"
+            )
+        pos, pairs_this_pass = (0, 0) if end >= n_total else (end, pairs_this_pass)
+        yield ids, sid
+
+
 def training_batches(
     corpus: EncodedCorpus,
     vocab: Vocabulary,
@@ -431,35 +464,11 @@ def training_batches(
     check_trainable(vocab, window, negative)
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    n_total = len(corpus)
-    if n_total == 0:
-        raise CorpusError("The encoded corpus holds no in-vocabulary words")
-    keep_p = vocab.keep_probabilities(sample).astype(np.float32)
     table = vocab.negative_table() if table is None else table
     rng = np.random.default_rng(seed)
-    offsets = corpus.offsets
     pending: list[tuple[np.ndarray, ...]] = []
     pending_rows = 0
-    pos = 0
-    rows_this_pass = 0
-    while True:
-        if pos == 0:
-            if rows_this_pass == 0 and pending_rows == 0 and pending:
-                raise CorpusError(
-                    "No centre word has a context word (every sentence has one word after subsampling); "
-                    "use longer lines or a smaller sample"
-                )
-            rows_this_pass = 0
-        # One chunk of whole sentences.
-        end_sent = int(np.searchsorted(offsets, min(pos + chunk_words, n_total), side="left"))
-        end = int(offsets[end_sent])
-        first_sent = int(np.searchsorted(offsets, pos, side="right")) - 1
-        ids = np.asarray(corpus.ids[pos:end])
-        lengths = np.diff(offsets[first_sent : end_sent + 1])
-        sid = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-        pos = 0 if end >= n_total else end
-        keep = rng.random(len(ids), dtype=np.float32) < keep_p[ids]
-        ids, sid = ids[keep], sid[keep]
+    for ids, sid in _subsampled_chunks(corpus, vocab, sample=sample, rng=rng, chunk_words=chunk_words):
         ctx, mask = _windows(ids, sid, window, rng)
         has = mask.any(axis=1)
         ids, ctx, mask = ids[has], ctx[has], mask[has]
@@ -468,7 +477,6 @@ def training_batches(
         neg = table[rng.integers(0, len(table), (len(ids), negative))]
         pending.append((ids, ctx, mask, neg))
         pending_rows += len(ids)
-        rows_this_pass += len(ids)
         if pending_rows < batch_size:
             continue
         ids, ctx, mask, neg = (np.concatenate(parts) for parts in zip(*pending))
@@ -533,39 +541,14 @@ def stream_batches(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     if max_blocks < 1:
         raise ValueError(f"max_blocks must be >= 1, got {max_blocks}")
-    n_total = len(corpus)
-    if n_total == 0:
-        raise CorpusError("The encoded corpus holds no in-vocabulary words")
-    keep_p = vocab.keep_probabilities(sample).astype(np.float32)
     table = vocab.negative_table() if table is None else table
     rng = np.random.default_rng(seed)
-    offsets = corpus.offsets
     b = batch_size
     seg = stream_segment(b, segment)
     parts, span = b // seg, seg + 2 * window
     buf_ids = np.zeros(window, np.int32)  # the left margin before the corpus start: padding
     buf_sid = np.full(window, -1, np.int64)
-    next_sid, pos, pairs_this_pass = 0, 0, 0
-    while True:
-        end_sent = int(np.searchsorted(offsets, min(pos + chunk_words, n_total), side="left"))
-        end = int(offsets[end_sent])
-        first_sent = int(np.searchsorted(offsets, pos, side="right")) - 1
-        ids = np.asarray(corpus.ids[pos:end])
-        lengths = np.diff(offsets[first_sent : end_sent + 1])
-        sid = np.repeat(np.arange(next_sid, next_sid + len(lengths), dtype=np.int64), lengths)
-        next_sid += len(lengths)
-        keep = rng.random(len(ids), dtype=np.float32) < keep_p[ids]
-        ids, sid = ids[keep], sid[keep]
-        pairs_this_pass += int(np.count_nonzero(sid[1:] == sid[:-1]))
-        if end >= n_total:
-            if pairs_this_pass == 0:
-                raise CorpusError(
-                    "No centre word has a context word (every sentence has one word after subsampling); "
-                    "use longer lines or a smaller sample"
-                )
-            pos, pairs_this_pass = 0, 0
-        else:
-            pos = end
+    for ids, sid in _subsampled_chunks(corpus, vocab, sample=sample, rng=rng, chunk_words=chunk_words):
         buf_ids, buf_sid = np.concatenate([buf_ids, ids]), np.concatenate([buf_sid, sid])
         # Cut the buffer into segments of `seg` centres (with their margins), shuffle whole
         # batches' worth of them, and give each batch `parts` segments from all over the chunk.

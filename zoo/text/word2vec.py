@@ -660,8 +660,11 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
 
     s, k, b = 2 * config.window, config.negative, config.batch_size
     table = vocab.negative_table()
+    common = dict(
+        batch_size=b, window=config.window, negative=k, sample=config.sample, seed=seed, table=table
+    )
     if config.layout == "stream":
-        # Groups of blocks from NumPy, sliced into single batches inside tf.data (one Python call
+        # Groups of batches from NumPy, sliced into single batches inside tf.data (one Python call
         # per group, not per batch).
         seg = stream_segment(b, STREAM_SEGMENT)
         parts, span = b // seg, seg + 2 * config.window
@@ -676,17 +679,7 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
         )
 
         def blocks():
-            return stream_batches(
-                corpus,
-                vocab,
-                batch_size=b,
-                window=config.window,
-                negative=k,
-                sample=config.sample,
-                seed=seed,
-                table=table,
-                segment=STREAM_SEGMENT,
-            )
+            return stream_batches(corpus, vocab, **common, segment=STREAM_SEGMENT)
 
         groups = tf.data.Dataset.from_generator(blocks, output_signature=group_spec).prefetch(2)
         return groups.flat_map(lambda x, y: tf.data.Dataset.from_tensor_slices((x, y))).prefetch(16)
@@ -723,17 +716,7 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
 
     def gen():
         return training_batches(
-            corpus,
-            vocab,
-            batch_size=b,
-            window=config.window,
-            negative=k,
-            sample=config.sample,
-            mode=config.mode,
-            seed=seed,
-            table=table,
-            layout=config.layout,
-            pad_multiple=pad_multiple,
+            corpus, vocab, **common, mode=config.mode, layout=config.layout, pad_multiple=pad_multiple
         )
 
     return tf.data.Dataset.from_generator(gen, output_signature=signature).prefetch(4)
