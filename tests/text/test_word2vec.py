@@ -440,3 +440,26 @@ def test_stream_batch_shapes_are_checked():
     }
     with pytest.raises(ValueError, match="stream batch needs static shapes"):
         model(x)
+
+
+def test_trains_on_jax_without_tensorflow(tmp_path):
+    """With JAX, batches come from a plain generator: training needs no TensorFlow (as on a GPU
+    machine with JAX only)."""
+    pytest.importorskip("jax")
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _topic_corpus(tmp_path / "c.txt", n_lines=60)
+    code = (
+        "import sys; sys.modules['tensorflow'] = None\n"  # any import of TensorFlow now fails
+        "from zoo.text.word2vec import Word2VecConfig, train_word2vec\n"
+        f"wv, r = train_word2vec({str(tmp_path / 'c.txt')!r}, {str(tmp_path / 'run')!r}, Word2VecConfig("
+        "mode='cbow', dim=8, window=2, negative=2, min_count=1, epochs=2, batch_size=32, sample=0), verbose=0)\n"
+        "print('steps', r['steps_per_epoch'], r['backend'])\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "steps 15 jax" in done.stdout

@@ -654,15 +654,20 @@ def build_model(
 
 
 def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, seed: int) -> Any:
-    """The batch stream as a prefetching ``tf.data.Dataset`` (tf.data stays at the edge; Keras on
-    JAX iterates it as NumPy)."""
-    import tensorflow as tf
-
+    """The batch stream: a prefetching ``tf.data.Dataset`` with the TensorFlow backend, a plain
+    generator of NumPy batches with the others (so JAX and torch train without TensorFlow)."""
     s, k, b = 2 * config.window, config.negative, config.batch_size
     table = vocab.negative_table()
     common = dict(
         batch_size=b, window=config.window, negative=k, sample=config.sample, seed=seed, table=table
     )
+    if keras.backend.backend() != "tensorflow":
+        if config.layout == "stream":
+            groups = stream_batches(corpus, vocab, **common, segment=STREAM_SEGMENT)
+            return (({key: v[i] for key, v in x.items()}, y[i]) for x, y in groups for i in range(len(y)))
+        return training_batches(corpus, vocab, **common, mode=config.mode, layout=config.layout)
+    import tensorflow as tf
+
     if config.layout == "stream":
         # Groups of batches from NumPy, sliced into single batches inside tf.data (one Python call
         # per group, not per batch).
