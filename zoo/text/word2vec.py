@@ -661,11 +661,16 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
     common = dict(
         batch_size=b, window=config.window, negative=k, sample=config.sample, seed=seed, table=table
     )
+    # Coarse padding of the dedup layout's variable sizes (distinct words, packed slots) keeps the
+    # number of distinct batch shapes, hence of traces / XLA compilations, at one or two per run.
+    pad_multiple = 1 << int(min(10, max(6, math.log2(max(2, len(vocab) // 8)))))
     if keras.backend.backend() != "tensorflow":
         if config.layout == "stream":
             groups = stream_batches(corpus, vocab, **common, segment=STREAM_SEGMENT)
             return (({key: v[i] for key, v in x.items()}, y[i]) for x, y in groups for i in range(len(y)))
-        return training_batches(corpus, vocab, **common, mode=config.mode, layout=config.layout)
+        return training_batches(
+            corpus, vocab, **common, mode=config.mode, layout=config.layout, pad_multiple=pad_multiple
+        )
     import tensorflow as tf
 
     if config.layout == "stream":
@@ -715,9 +720,6 @@ def _dataset(corpus: EncodedCorpus, vocab: Vocabulary, config: Word2VecConfig, s
             "negatives": tf.TensorSpec((b, k), tf.int32),
         }
     signature = (x_spec, tf.TensorSpec(y_shape, tf.float32))
-    # Coarse padding of the variable sizes (distinct words, packed slots) keeps the number of
-    # distinct batch shapes, hence of traces / XLA compilations, at one or two per run.
-    pad_multiple = 1 << int(min(10, max(6, math.log2(max(2, len(vocab) // 8)))))
 
     def gen():
         return training_batches(
