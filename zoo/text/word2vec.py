@@ -785,11 +785,6 @@ def execution_plan(vocab: Vocabulary, config: Word2VecConfig) -> tuple[int, int]
     return executions * per_execution, per_execution
 
 
-def steps_per_epoch(vocab: Vocabulary, config: Word2VecConfig) -> int:
-    """Batches per epoch (see :func:`execution_plan`)."""
-    return execution_plan(vocab, config)[0]
-
-
 def add_config_arguments(parser: Any) -> None:
     """Adds the :class:`Word2VecConfig` flags (all but ``mode`` and ``errors``) to an argparse parser.
 
