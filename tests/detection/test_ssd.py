@@ -9,7 +9,7 @@ import pytest
 
 import zoo
 from zoo.detection import ssd as ssd_module
-from zoo.detection.postprocess import detect, detection_model, rescale_detections
+from zoo.detection.postprocess import detect, rescale_detections
 from zoo.detection.ssd import SSD, default_boxes_for
 from zoo.weights import WeightsError
 
@@ -146,16 +146,6 @@ def test_rescale_detections_reference():
     out = rescale_detections(dets, (100, 50), np.array([[200, 25]]))
     np.testing.assert_allclose(out["boxes"][0, 0], [5, 40, 15, 80])
     np.testing.assert_allclose(out["boxes"][0, 1], 0)
-
-
-def test_detection_model_matches_detect_batch():
-    model = zoo.get("ssd_vgg16", **TINY)
-    infer = detection_model(model, score_threshold=0.0, max_detections=5)
-    x = np.random.default_rng(1).uniform(0, 255, (1, 64, 64, 3)).astype("float32")
-    a = infer.predict(x, verbose=0)
-    b = model.detect_batch(x, score_threshold=0.0, max_detections=5)
-    np.testing.assert_allclose(a["scores"], keras.ops.convert_to_numpy(b["scores"]), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(a["boxes"], keras.ops.convert_to_numpy(b["boxes"]), rtol=1e-4, atol=1e-3)
 
 
 @pytest.mark.multibackend
