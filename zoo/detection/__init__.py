@@ -14,6 +14,7 @@ from zoo.detection import (  # noqa: F401  (registers models)  # noqa: F401,E402
     ssd,
     visualize,
 )
+from zoo.detection.base import Detector, PostprocessConfig  # noqa: F401
 from zoo.detection.faster_rcnn import FasterRCNN  # noqa: F401,E402
 from zoo.detection.mask_rcnn import MaskRCNN  # noqa: F401,E402
 from zoo.detection.postprocess import detect, detection_model  # noqa: F401
