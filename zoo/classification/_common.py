@@ -253,7 +253,10 @@ def register_classifier(
             paper=cfg.paper,
             input_shape=(cfg.input_size, cfg.input_size, 3),
             weights=cfg.weight_names,
-            references=cfg.references,
+            references={
+                **cfg.references,
+                **({"torchvision_model": cfg.torchvision} if cfg.torchvision else {}),
+            },
             preprocess=cfg.preprocess,
         )(fn)
 

@@ -52,6 +52,7 @@ import keras
 from zoo.classification._common import (
     ClassifierArgs,
     ClassifierCfg,
+    is_torchvision,
     keras_applications_files,
     register_classifier,
     start,
@@ -221,11 +222,11 @@ def _create_googlenet(
 ) -> keras.Model:
     """Builds GoogLeNet ``variant`` (paper or batch-norm form) with keras.applications' arguments."""
     batch_norm = GOOGLENET_VARIANTS[variant]
-    args = start(variant, default_cfgs[variant], **kwargs)
-    if args.torchvision and not batch_norm:
+    if is_torchvision(kwargs.get("weights")) and not batch_norm:
         raise ValueError(
             "torchvision's GoogLeNet has batch norm: use zoo.get('googlenet_bn', weights='torchvision')."
         )
+    args = start(variant, default_cfgs[variant], **kwargs)
     layout = layout or ("torchvision" if args.torchvision else "paper")
     if layout not in GOOGLENET_LAYOUTS or (layout == "torchvision" and not batch_norm):
         raise ValueError(
