@@ -146,6 +146,18 @@ def imagenet_classes() -> list[tuple[str, str]]:
     return [tuple(index[str(i)]) for i in range(len(index))]
 
 
+@functools.lru_cache(maxsize=1)
+def coco_category_names() -> tuple[str, ...]:
+    """torchvision's 91 COCO category names by class id (0 ``__background__``, unused ids ``N/A``).
+
+    Example:
+        >>> coco_category_names()[1]
+        'person'
+    """
+    text = resources.files("zoo.data").joinpath("coco_names.txt").read_text()
+    return tuple(line for line in text.splitlines() if line)
+
+
 def decode_predictions(preds: Any, top: int = 5) -> list[list[tuple[str, str, float]]]:
     """Decodes ImageNet probabilities [B, 1000] into (wnid, name, score) lists, best first.
 

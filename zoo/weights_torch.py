@@ -20,7 +20,7 @@ How tensors reach Keras layers: a :class:`TorchMapping` is a table of :class:`Ru
   NCHW flatten (C, H, W) to the NHWC one (H, W, C) of the map ``Rule.source`` names;
 - ``bn``: BatchNorm's four tensors ``weight``/``bias``/``running_mean``/``running_var``
   (``num_batches_tracked`` is ignored);
-- ``vector``: a per-channel scale (SSD's L2Norm ``weight``).
+- ``vector``: a per-channel scale; the rule names the tensor itself (SSD's ``backbone.scale_weight``).
 
 Every tensor of the checkpoint must land in exactly one weight of the model and every weight of
 the model must be filled: a missing, extra or wrongly shaped tensor raises
@@ -118,6 +118,11 @@ class TorchvisionWeights:
     def file_name(self) -> str:
         """The published file name, e.g. ``resnet18-f37072fd.pth``."""
         return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of the checkpoint's head: 91 for COCO detectors (background included), else 1000."""
+        return 91 if any(k.startswith("COCO") for k in self.metrics) else 1000
 
     @property
     def hash_prefix(self) -> str | None:
@@ -328,7 +333,7 @@ KINDS: dict[str, list[tuple[str, str, Callable[..., np.ndarray]]]] = {
         ("running_mean", "moving_mean", _same),
         ("running_var", "moving_variance", _same),
     ],
-    "vector": [("weight", "gamma", _same)],
+    "vector": [("", "gamma", _same)],  # the rule names the tensor itself (SSD's backbone.scale_weight)
 }
 IGNORED_SUFFIXES = ("num_batches_tracked",)
 
@@ -439,7 +444,7 @@ def convert_state_dict(
     out: dict[str, dict[str, np.ndarray]] = {}
     ignore = [re.compile(p) for p in mapping.ignore]
     for rule in mapping.rules:
-        names = [f"{rule.torch}.{suffix}" for suffix, _, _ in KINDS[rule.kind]]
+        names = [f"{rule.torch}.{suffix}" if suffix else rule.torch for suffix, _, _ in KINDS[rule.kind]]
         if rule.top and not include_top:
             used.update(names)
             continue
