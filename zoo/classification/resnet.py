@@ -185,11 +185,6 @@ def bottleneck_block(
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-_bottleneck_block = (
-    bottleneck_block  # the name zoo.detection.faster_rcnn imports until it uses the public one
-)
-
-
 def _check(block: str, shortcut: str, layout: str) -> None:
     if block not in ("basic", "bottleneck"):
         raise ValueError(f"block must be 'basic' or 'bottleneck', got {block!r}")
