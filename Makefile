@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 JOBS ?= 2
 
-.PHONY: install demo test test-jax test-slow lint format bench bench-all bench-detection bench-nms \
+.PHONY: install demo test test-jax test-slow test-torch lint format bench bench-all bench-detection bench-nms \
 	bench-two-stage bench-word2vec bench-litert clean
 
 $(STAMP): setup.cfg pyproject.toml
@@ -22,13 +22,18 @@ demo: $(STAMP)
 # Default test run: everything not marked slow on TensorFlow, then the multi-backend subset on JAX.
 test: $(STAMP)
 	$(PY) -m pytest -q -n $(JOBS) --durations=15
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(JOBS) -m "multibackend and not slow"
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(JOBS) -m "multibackend and not slow and not torch"
 
 test-jax: $(STAMP)
-	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(JOBS) -m "multibackend and not slow"
+	KERAS_BACKEND=jax $(PY) -m pytest -q -n $(JOBS) -m "multibackend and not slow and not torch"
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -q -m slow
+	$(PY) -m pytest -q -m "slow and not torch"
+
+# Parity with torchvision checkpoints (shared random weights; no network): needs the torch extra.
+test-torch: $(STAMP)
+	$(PY) -m pip install -q -e ".[torch]" torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pytest -q -m "torch and not slow" --durations=10
 
 lint: $(STAMP)
 	$(PY) -m ruff check zoo recipes tools tests

@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rest", nargs=argparse.REMAINDER)
     p.set_defaults(func=_cmd_bench)
 
+    from zoo.convert_weights import add_convert_weights_parser
+
+    add_convert_weights_parser(sub)
     try:
         from zoo.export.cli import add_convert_parser
     except ImportError:

@@ -81,7 +81,8 @@ def info(name: str, measure: bool = True) -> dict[str, Any]:
     Returns:
         A dict with ``name``, ``task``, ``family``, ``paper``, ``input_shape``, ``weights``
         (named weight sets besides None and a path), ``preprocess``, ``references`` (published
-        numbers with their source), and when measured ``num_params``, ``num_trainable_params``,
+        numbers with their source), ``torchvision_weights`` where torchvision publishes
+        checkpoints (file, URL, metrics such as ImageNet acc@1/acc@5 or COCO box mAP, transforms), and when measured ``num_params``, ``num_trainable_params``,
         ``macs``/``flops``/``gflops`` per image at the default input size and
         ``matches_reference`` (which built count equals the reference, or False).
 
@@ -101,6 +102,11 @@ def info(name: str, measure: bool = True) -> dict[str, Any]:
         "references": dict(e.references),
         "doc": (e.builder.__doc__ or "").strip().split("\n")[0],
     }
+    if e.references.get("torchvision_model"):
+        from zoo.weights_torch import weight_sets
+
+        sets = weight_sets(e.references["torchvision_model"])
+        result["torchvision_weights"] = [w.describe() for w in sets.values()]
     if measure:
         result.update(_measure(name))
         ref = e.references.get("num_params")

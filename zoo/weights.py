@@ -1,6 +1,7 @@
 """Weight files: where they come from, caching, checking, and loading by layer name.
 
-Official ImageNet weights are the keras.applications files, fetched through
+Official ImageNet weights are the keras.applications files (listed in each model's settings
+entry, ``default_cfgs``, and collected in :data:`IMAGENET`), fetched through
 ``keras.utils.get_file`` into the Keras cache (``$KERAS_HOME/models``, default
 ``~/.keras/models``): a file already in the cache with the right hash is used without
 any network access. Zoo models that carry these weights are layer-compatible with
@@ -24,8 +25,6 @@ import h5py
 import keras
 import numpy as np
 
-_KA = "https://storage.googleapis.com/tensorflow/keras-applications/"
-
 
 class WeightsError(ValueError):
     """A weight file is missing, unreadable, or does not fit the model."""
@@ -40,62 +39,9 @@ class WeightFile:
     file_hash: str
 
 
-# keras.applications' ImageNet weight files (name -> (with top, without top)).
-IMAGENET: dict[str, tuple[WeightFile, WeightFile]] = {
-    "vgg16": (
-        WeightFile(
-            "vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-            _KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels.h5",
-            "64373286793e3c8b2b4e3219cbf3544b",
-        ),
-        WeightFile(
-            "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            _KA + "vgg16/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            "6d6bbae143d832006294945121d1f1fc",
-        ),
-    ),
-    "vgg19": (
-        WeightFile(
-            "vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-            _KA + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels.h5",
-            "cbe5617147190e668d6c5d5026f83318",
-        ),
-        WeightFile(
-            "vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            _KA + "vgg19/vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            "253f8cb515780f3b799900260a226db6",
-        ),
-    ),
-    "inception_v3": (
-        WeightFile(
-            "inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-            _KA + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels.h5",
-            "9a0d58056eeedaa3f26cb7ebd46da564",
-        ),
-        WeightFile(
-            "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            _KA + "inception_v3/inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            "bcbd6486424b2319ff4ef7d526e38f63",
-        ),
-    ),
-}
-for _name, (_top, _notop) in {
-    "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
-    "resnet101": ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
-    "resnet152": ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-}.items():
-    IMAGENET[_name] = (
-        WeightFile(
-            f"{_name}_weights_tf_dim_ordering_tf_kernels.h5",
-            f"{_KA}resnet/{_name}_weights_tf_dim_ordering_tf_kernels.h5",
-            _top,
-        ),
-        WeightFile(
-            f"{_name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            f"{_KA}resnet/{_name}_weights_tf_dim_ordering_tf_kernels_notop.h5",
-            _notop,
-        ),
-    )
+# keras.applications' ImageNet weight files, name -> (with top, without top). The model families
+# fill it from their per-name settings (``zoo.classification.*.default_cfgs``).
+IMAGENET: dict[str, tuple[WeightFile, WeightFile]] = {}
 
 
 def keras_cache_dir() -> Path:

@@ -269,7 +269,8 @@ def test_inception_v3_aux_weights_path_round_trip(tmp_path):
 
 def test_registry_metadata():
     e = zoo.registry.entry("inception_v3")
-    assert e.weights == ("imagenet",) and e.preprocess == "inception" and e.input_shape == (299, 299, 3)
+    assert e.weights == ("imagenet", "torchvision", "IMAGENET1K_V1")  # + torchvision's set (issue 13)
+    assert e.preprocess == "inception" and e.input_shape == (299, 299, 3)
     assert e.references["num_params"] == INCEPTION_V3_KERAS
     for name in ("googlenet", "googlenet_bn", "inception_v3"):
         refs = zoo.registry.entry(name).references

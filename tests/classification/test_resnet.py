@@ -12,7 +12,7 @@ from keras.src.legacy.saving import legacy_h5_format
 import zoo
 import zoo.weights
 from zoo.classification import resnet  # noqa: F401  (registers the models)
-from zoo.classification.resnet import RESNET_CONFIGS
+from zoo.classification.resnet import RESNET_CONFIGS, default_cfgs
 from zoo.weights import WeightFile
 
 
@@ -37,7 +37,7 @@ KERAS_APPLICATIONS = {"resnet50": 25_636_712, "resnet101": 44_707_176, "resnet15
 @pytest.mark.parametrize("name", ["resnet18", "resnet34"])
 def test_basic_resnets_match_torchvision_counts(name):
     model = zoo.get(name)
-    assert _trainable(model) == TORCHVISION[name] == RESNET_CONFIGS[name][3]["num_params"]
+    assert _trainable(model) == TORCHVISION[name] == default_cfgs[name].references["num_params"]
     # Keras additionally counts two moving statistics per BN channel; no convolution has a bias.
     assert model.count_params() == TORCHVISION[name] + 2 * _bn_channels(model)
     assert not any(layer.use_bias for layer in model.layers if isinstance(layer, keras.layers.Conv2D))
@@ -162,7 +162,9 @@ def test_no_imagenet_weights_for_resnet18():
 
 def test_registry_metadata():
     info = zoo.registry.entry("resnet50")
-    assert info.weights == ("imagenet",) and info.preprocess == "caffe"
+    # keras.applications' file, then torchvision's sets (issue 13)
+    assert info.weights == ("imagenet", "torchvision", "IMAGENET1K_V1", "IMAGENET1K_V2")
+    assert info.preprocess == "caffe"
     assert zoo.registry.entry("resnet18").preprocess == "torch"
     for name in ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152"):
         refs = zoo.registry.entry(name).references

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.classification.vgg import CONFIGS, VARIANTS
+from zoo.classification.vgg import CONFIGS, VARIANTS, default_cfgs
 
 # Paper Table 2 (millions of parameters, rounded) for configurations A, A-LRN, B, C, D, E.
 PAPER_MILLIONS = {"vgg11": 133, "vgg11_lrn": 133, "vgg13": 133, "vgg16_c": 134, "vgg16": 138, "vgg19": 144}
@@ -18,7 +18,7 @@ def _trainable(model):
 @pytest.mark.parametrize("name", sorted(VARIANTS))
 def test_vgg_reference_counts(name):
     model = zoo.get(name)
-    expected = VARIANTS[name][3]["num_params"]
+    expected = default_cfgs[name].references["num_params"]
     count = _trainable(model) if name.endswith("_bn") else model.count_params()
     assert count == expected
     if name in PAPER_MILLIONS:

@@ -18,9 +18,9 @@ from typing import Any
 
 import keras
 
-from zoo.classification._common import finish, image_input, pool, resolve_classes
+from zoo.classification._common import ClassifierCfg, register_classifier, start
 from zoo.layers import AdaptiveAvgPool2D, LocalResponseNormalization
-from zoo.registry import register
+from zoo.weights_torch import Rule, TorchMapping
 
 PAPER = "Krizhevsky, Sutskever & Hinton, ImageNet Classification with Deep CNNs, NIPS 2012"
 
@@ -56,32 +56,56 @@ CONFIGS: dict[str, dict[str, Any]] = {
 _POOL_AFTER = (1, 2, 5)  # overlapping 3x3/2 max pooling after these convolutions
 
 
-def _alexnet(
-    name: str,
-    config: str,
-    grouped: bool,
-    include_top: bool,
-    weights: Any,
-    input_tensor: Any,
-    input_shape: tuple[int, ...] | None,
-    pooling: str | None,
-    classes: int | None,
-    num_classes: int | None,
-    classifier_activation: str | None,
-    dropout: float,
+# Per-name settings: which configuration, references, and torchvision's weight sets.
+default_cfgs: dict[str, ClassifierCfg] = {
+    "alexnet": ClassifierCfg(
+        paper=PAPER + " (torchvision's single-tower variant)",
+        references={
+            "num_params": 61_100_840,
+            "num_params_source": "torchvision alexnet",
+            "imagenet_top1": 56.522,
+            "imagenet_top1_source": "torchvision",
+        },
+        input_size=CONFIGS["torchvision"]["default_size"],
+        min_size=CONFIGS["torchvision"]["min_size"],
+        torchvision="alexnet",
+    ),
+    "alexnet_lrn": ClassifierCfg(
+        paper=PAPER,
+        references={
+            "num_params": 60_965_224,
+            "num_params_source": "paper ('60 million'; Caffe bvlc_alexnet, two-tower grouping)",
+            "num_params_one_tower": 62_378_344,
+            "imagenet_top1": 59.3,
+            "imagenet_top1_source": "paper Table 2 (1 CNN, 40.7% top-1 error)",
+        },
+        input_size=CONFIGS["paper"]["default_size"],
+        min_size=CONFIGS["paper"]["min_size"],
+        preprocess="caffe",
+        fixed_top_size=True,
+    ),
+}
+_CONFIG_OF = {"alexnet": "torchvision", "alexnet_lrn": "paper"}
+
+
+def torchvision_mapping() -> TorchMapping:
+    """torchvision AlexNet names -> zoo layers (``fc6`` takes the NCHW flatten of ``avgpool``)."""
+    convs = [Rule(f"features.{i}", f"conv{c}", "conv") for c, i in enumerate((0, 3, 6, 8, 10), start=1)]
+    head = [
+        Rule("classifier.1", "fc6", "dense_nchw", source="avgpool", top=True),
+        Rule("classifier.4", "fc7", "dense", top=True),
+        Rule("classifier.6", "predictions", "dense", top=True),
+    ]
+    return TorchMapping(tuple(convs + head), layout="torchvision AlexNet")
+
+
+def _create_alexnet(
+    variant: str, *, dropout: float = 0.5, grouped: bool = True, **kwargs: Any
 ) -> keras.Model:
-    cfg = CONFIGS[config]
-    n = resolve_classes(classes, num_classes, weights, include_top, has_imagenet=False)
-    x, inputs = image_input(
-        input_shape,
-        input_tensor,
-        default_size=cfg["default_size"],
-        min_size=cfg["min_size"],
-        include_top=include_top,
-        weights=weights,
-        model_name=name,
-        fixed_top_size=not cfg["adaptive_pool"],
-    )
+    """Builds AlexNet ``variant`` with keras.applications' arguments."""
+    cfg = CONFIGS[_CONFIG_OF[variant]]
+    args = start(variant, default_cfgs[variant], **kwargs)
+    x = args.x
     for i, (filters, kernel, stride, pad, groups) in enumerate(cfg["convs"], start=1):
         if pad:
             x = keras.layers.ZeroPadding2D(pad, name=f"conv{i}_pad")(x)
@@ -97,7 +121,8 @@ def _alexnet(
             x = LocalResponseNormalization(depth=5, k=2.0, alpha=1e-4, beta=0.75, name=f"conv{i}_lrn")(x)
         if i in _POOL_AFTER:
             x = keras.layers.MaxPooling2D(3, strides=2, name=f"pool{i}")(x)
-    if include_top:
+
+    def top(x: Any) -> Any:
         if cfg["adaptive_pool"]:
             x = AdaptiveAvgPool2D((6, 6), name="avgpool")(x)
         x = keras.layers.Flatten(name="flatten")(x)
@@ -105,73 +130,25 @@ def _alexnet(
         x = keras.layers.Dense(4096, activation="relu", name="fc6")(x)
         x = keras.layers.Dropout(dropout, name="fc7_dropout")(x)
         x = keras.layers.Dense(4096, activation="relu", name="fc7")(x)
-        x = keras.layers.Dense(n, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = pool(x, pooling)
-    return finish(inputs, x, name=name, weights=weights, arch=None, include_top=include_top)
+        return args.predictions(x)
+
+    return args.finish(args.tail(x, top), torchvision_mapping)
 
 
-@register(
-    "alexnet",
-    task="classification",
-    paper=PAPER + " (torchvision's single-tower variant)",
-    input_shape=(224, 224, 3),
-    references={
-        "num_params": 61_100_840,
-        "num_params_source": "torchvision alexnet",
-        "imagenet_top1": 56.522,
-        "imagenet_top1_source": "torchvision",
-    },
-    preprocess="torch",
-)
-def alexnet(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.5,
-) -> keras.Model:
+@register_classifier("alexnet", default_cfgs, _create_alexnet)
+def alexnet(**kwargs: Any) -> keras.Model:
     """AlexNet as torchvision builds it: 64-192-384-256-256 filters, no LRN, 61,100,840 parameters.
+
+    ``weights="torchvision"`` loads torchvision's ImageNet checkpoint (``grouped`` does not apply).
 
     Example:
         >>> model = zoo.get("alexnet", weights=None, classes=10, input_shape=(96, 96, 3))
     """
-    return _alexnet(
-        "alexnet", "torchvision", False, include_top, weights, input_tensor, input_shape, pooling,
-        classes, num_classes, classifier_activation, dropout,
-    )  # fmt: skip
+    return _create_alexnet("alexnet", **kwargs)
 
 
-@register(
-    "alexnet_lrn",
-    task="classification",
-    paper=PAPER,
-    input_shape=(227, 227, 3),
-    references={
-        "num_params": 60_965_224,
-        "num_params_source": "paper ('60 million'; Caffe bvlc_alexnet, two-tower grouping)",
-        "num_params_one_tower": 62_378_344,
-        "imagenet_top1": 59.3,
-        "imagenet_top1_source": "paper Table 2 (1 CNN, 40.7% top-1 error)",
-    },
-    preprocess="caffe",
-)
-def alexnet_lrn(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-    dropout: float = 0.5,
-    grouped: bool = True,
-) -> keras.Model:
+@register_classifier("alexnet_lrn", default_cfgs, _create_alexnet)
+def alexnet_lrn(**kwargs: Any) -> keras.Model:
     """AlexNet as in the paper's layer table: 96-256-384-384-256 filters with LRN after conv1/conv2.
 
     ``grouped=True`` splits conv2/4/5 in two groups like the paper's two GPUs (60,965,224
@@ -180,7 +157,4 @@ def alexnet_lrn(
     Example:
         >>> model = zoo.get("alexnet_lrn", weights=None, classes=10)
     """
-    return _alexnet(
-        "alexnet_lrn", "paper", grouped, include_top, weights, input_tensor, input_shape, pooling,
-        classes, num_classes, classifier_activation, dropout,
-    )  # fmt: skip
+    return _create_alexnet("alexnet_lrn", **kwargs)

@@ -30,6 +30,17 @@ the concatenations are ``mixed0`` ... ``mixed10``), so ``weights="imagenet"`` lo
 1x1 conv 128, 5x5 conv 768, linear; needs inputs of at least 299x299) as a second output;
 its layers (``aux_*``) are outside the keras.applications layer set, so ImageNet weights
 still load (into everything but the auxiliary head).
+
+torchvision's checkpoints (``weights="torchvision"``) need torchvision's layout, which that
+argument selects (``layout="torchvision"``):
+
+- googlenet_bn: conv1 padded 3 on both sides, the "5x5" branches 3x3 (as torchvision keeps
+  them), pool4 2x2/2, auxiliary heads with adaptive 4x4 pooling, and ``transform_input``
+  (torchvision's ImageNet-normalised -> [-1, 1] conversion). Its max poolings use "same"
+  padding where torchvision's use ``ceil_mode``: equal whenever the pooled maps are even
+  (224, 96, 64 inputs), as in the check against torchvision.
+- inception_v3: average pooling that counts the zero padding (``count_include_pad=True``),
+  batch norm with scales, and ``transform_input``.
 """
 
 from __future__ import annotations
@@ -38,10 +49,18 @@ from typing import Any
 
 import keras
 
-from zoo.classification._common import finish, image_input, pool, resolve_classes
-from zoo.layers import LocalResponseNormalization
-from zoo.registry import register
+from zoo.classification._common import (
+    ClassifierArgs,
+    ClassifierCfg,
+    is_torchvision,
+    keras_applications_files,
+    register_classifier,
+    start,
+)
+from zoo.classification._common import transform_input as _transform_input
+from zoo.layers import AdaptiveAvgPool2D, LocalResponseNormalization
 from zoo.weights import load_weights
+from zoo.weights_torch import Rule, TorchMapping
 
 GOOGLENET_PAPER = "Szegedy et al., Going Deeper with Convolutions, CVPR 2015"
 INCEPTION_V3_PAPER = "Szegedy et al., Rethinking the Inception Architecture for Computer Vision, CVPR 2016"
@@ -69,27 +88,48 @@ GOOGLENET_LOSS_WEIGHTS = (1.0, GOOGLENET_AUX_LOSS_WEIGHT, GOOGLENET_AUX_LOSS_WEI
 INCEPTION_V3_AUX_LOSS_WEIGHT = 0.4  # TF-slim's Inception v3 training (the paper gives none)
 INCEPTION_V3_LOSS_WEIGHTS = (1.0, INCEPTION_V3_AUX_LOSS_WEIGHT)
 
-# name: (batch_norm, references)
-GOOGLENET_VARIANTS: dict[str, tuple[bool, dict[str, Any]]] = {
-    "googlenet": (False, {
+# name: batch_norm
+GOOGLENET_VARIANTS: dict[str, bool] = {"googlenet": False, "googlenet_bn": True}
+GOOGLENET_LAYOUTS = ("paper", "torchvision")
+
+# Per-name settings (timm's default_cfgs): references, keras.applications' / torchvision's weights.
+default_cfgs: dict[str, ClassifierCfg] = {
+    "googlenet": ClassifierCfg(paper=GOOGLENET_PAPER, references={
         "num_params": 6_998_552,
         "num_params_source": "paper Table 1 structure (weights + biases, no auxiliary classifiers)",
         "imagenet_top5": 89.93, "imagenet_top5_source": "paper Table 3 (1 model, 1 crop: 10.07% top-5 error)"}),
-    "googlenet_bn": (True, {
+    "googlenet_bn": ClassifierCfg(paper=GOOGLENET_PAPER, torchvision="googlenet", references={
         "num_params": 7_005_832,
         "num_params_source": "torchvision googlenet 6,624,904 trainable + 380,928 for the paper's 5x5 "
                              "convolutions (torchvision uses 3x3); no auxiliary classifiers",
         "imagenet_top1": 69.778, "imagenet_top1_source": "torchvision GoogLeNet_Weights.IMAGENET1K_V1"}),
+    "inception_v3": ClassifierCfg(
+        paper=INCEPTION_V3_PAPER, input_size=299, min_size=75, preprocess="inception", torchvision="inception_v3",
+        imagenet=keras_applications_files("inception_v3", "9a0d58056eeedaa3f26cb7ebd46da564",
+                                          "bcbd6486424b2319ff4ef7d526e38f63"),
+        references={
+            "num_params": 23_851_784,
+            "num_params_source": "keras.applications InceptionV3 (all parameters, BN moving statistics included; "
+            "no auxiliary head)",
+            "imagenet_top1": 77.9,
+            "imagenet_top1_source": "keras.applications InceptionV3 (these weights)",
+            "imagenet_top1_paper": 78.8,
+            "imagenet_top1_paper_source": "paper Table 3, Inception-v3 single crop (21.2% top-1 error)",
+            "imagenet_top1_torchvision": 77.294,
+        }),
 }  # fmt: skip
+INCEPTION_V3_REFERENCES = default_cfgs["inception_v3"].references
 
 
-def _gconv(x: Any, filters: int, kernel: int, name: str, batch_norm: bool, strides: int = 1) -> Any:
+def _gconv(
+    x: Any, filters: int, kernel: int, name: str, batch_norm: bool, strides: int = 1, padding: str = "same"
+) -> Any:
     """GoogLeNet convolution: conv+ReLU (paper) or conv (no bias) + BN + ReLU (torchvision)."""
     x = keras.layers.Conv2D(
         filters,
         kernel,
         strides=strides,
-        padding="same",
+        padding=padding,
         use_bias=not batch_norm,
         activation=None if batch_norm else "relu",
         name=name,
@@ -105,19 +145,26 @@ def _lrn(x: Any, name: str) -> Any:
     return LocalResponseNormalization(depth=5, k=1.0, alpha=1e-4 / 5, beta=0.75, name=name)(x)
 
 
-def _googlenet_inception(x: Any, spec: tuple[int, ...], name: str, batch_norm: bool) -> Any:
+def _googlenet_inception(x: Any, spec: tuple[int, ...], name: str, batch_norm: bool, big: int = 5) -> Any:
+    """One inception module; ``big`` is the "5x5" branch's kernel (3 in torchvision's layout)."""
     n1, r3, n3, r5, n5, proj = spec
     b1 = _gconv(x, n1, 1, f"{name}_1x1", batch_norm)
     b3 = _gconv(_gconv(x, r3, 1, f"{name}_3x3_reduce", batch_norm), n3, 3, f"{name}_3x3", batch_norm)
-    b5 = _gconv(_gconv(x, r5, 1, f"{name}_5x5_reduce", batch_norm), n5, 5, f"{name}_5x5", batch_norm)
+    b5 = _gconv(_gconv(x, r5, 1, f"{name}_5x5_reduce", batch_norm), n5, big, f"{name}_5x5", batch_norm)
     bp = keras.layers.MaxPooling2D(3, strides=1, padding="same", name=f"{name}_pool")(x)
     bp = _gconv(bp, proj, 1, f"{name}_pool_proj", batch_norm)
     return keras.layers.Concatenate(name=f"{name}_output")([b1, b3, b5, bp])
 
 
-def _googlenet_aux(x: Any, classes: int, activation: str | None, name: str, batch_norm: bool) -> Any:
-    """Auxiliary classifier (paper section 5): 5x5/3 avg pool, 1x1 conv 128, fc 1024, dropout 0.7, linear."""
-    x = keras.layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
+def _googlenet_aux(
+    x: Any, classes: int, activation: str | None, name: str, batch_norm: bool, adaptive: bool = False
+) -> Any:
+    """Auxiliary classifier (paper section 5): 5x5/3 avg pool (torchvision: adaptive 4x4), 1x1 conv 128,
+    fc 1024, dropout 0.7, linear."""
+    if adaptive:
+        x = AdaptiveAvgPool2D((4, 4), name=f"{name}_pool")(x)
+    else:
+        x = keras.layers.AveragePooling2D(5, strides=3, name=f"{name}_pool")(x)
     x = _gconv(x, 128, 1, f"{name}_conv", batch_norm)
     x = keras.layers.Flatten(name=f"{name}_flatten")(x)
     x = keras.layers.Dense(1024, activation="relu", name=f"{name}_fc")(x)
@@ -136,36 +183,72 @@ def _check_aux_size(x: Any, min_size: int, name: str, why: str) -> None:
         )
 
 
-def _googlenet(
-    name: str,
-    include_top: bool,
-    weights: Any,
-    input_tensor: Any,
-    input_shape: tuple[int, ...] | None,
-    pooling: str | None,
-    classes: int | None,
-    num_classes: int | None,
-    classifier_activation: str | None,
-    aux_logits: bool,
-) -> keras.Model:
-    batch_norm = GOOGLENET_VARIANTS[name][0]
-    n = resolve_classes(classes, num_classes, weights, include_top, has_imagenet=False)
-    if aux_logits and not include_top:
-        raise ValueError(
-            f"{name}: aux_logits=True needs include_top=True (the auxiliary classifiers are heads)."
-        )
-    x, inputs = image_input(
-        input_shape,
-        input_tensor,
-        default_size=224,
-        min_size=32,
-        include_top=include_top,
-        weights=weights,
-        model_name=name,
-    )
+def googlenet_torchvision_mapping(aux_logits: bool) -> TorchMapping:
+    """torchvision GoogLeNet names -> zoo layers (``googlenet_bn``, ``layout="torchvision"``)."""
+
+    def basic(tv: str, zoo_name: str, top: bool = False) -> list[Rule]:
+        return [
+            Rule(f"{tv}.conv", zoo_name, "conv", top=top),
+            Rule(f"{tv}.bn", f"{zoo_name}_bn", "bn", top=top),
+        ]
+
+    rows = basic("conv1", "conv1_7x7_s2") + basic("conv2", "conv2_3x3_reduce") + basic("conv3", "conv2_3x3")
+    branches = [("branch1", "1x1"), ("branch2.0", "3x3_reduce"), ("branch2.1", "3x3"),
+                ("branch3.0", "5x5_reduce"), ("branch3.1", "5x5"), ("branch4.1", "pool_proj")]  # fmt: skip
+    for key in GOOGLENET_INCEPTIONS:
+        for tv, zoo_name in branches:
+            rows += basic(f"inception{key}.{tv}", f"inception_{key}_{zoo_name}")
     if aux_logits:
-        _check_aux_size(x, 65, name, "the auxiliary classifiers' 5x5/3 pooling needs a 5x5 inception-4a map")
-    x = _gconv(x, 64, 7, "conv1_7x7_s2", batch_norm, strides=2)
+        for i in (1, 2):
+            rows += basic(f"aux{i}.conv", f"aux{i}_conv", top=True)
+            rows += [
+                Rule(f"aux{i}.fc1", f"aux{i}_fc", "dense_nchw", source=f"aux{i}_conv_relu", top=True),
+                Rule(f"aux{i}.fc2", f"aux{i}_predictions", "dense", top=True),
+            ]
+    rows.append(Rule("fc", "predictions", "dense", top=True))
+    ignore = () if aux_logits else (r"^aux[12]\.",)
+    return TorchMapping(
+        tuple(rows), ignore=ignore, layout="torchvision GoogLeNet (googlenet_bn, layout='torchvision')"
+    )
+
+
+def _create_googlenet(
+    variant: str,
+    *,
+    aux_logits: bool = False,
+    layout: str | None = None,
+    transform_input: bool | None = None,
+    **kwargs: Any,
+) -> keras.Model:
+    """Builds GoogLeNet ``variant`` (paper or batch-norm form) with keras.applications' arguments."""
+    batch_norm = GOOGLENET_VARIANTS[variant]
+    if is_torchvision(kwargs.get("weights")) and not batch_norm:
+        raise ValueError(
+            "torchvision's GoogLeNet has batch norm: use zoo.get('googlenet_bn', weights='torchvision')."
+        )
+    args = start(variant, default_cfgs[variant], **kwargs)
+    layout = layout or ("torchvision" if args.torchvision else "paper")
+    if layout not in GOOGLENET_LAYOUTS or (layout == "torchvision" and not batch_norm):
+        raise ValueError(
+            f"{variant}: layout must be 'paper' (or 'torchvision' for googlenet_bn), got {layout!r}"
+        )
+    if args.torchvision and layout != "torchvision":
+        raise ValueError(f"{variant}: torchvision checkpoints need layout='torchvision', got {layout!r}")
+    tv = layout == "torchvision"
+    if aux_logits and not args.include_top:
+        raise ValueError(
+            f"{variant}: aux_logits=True needs include_top=True (the auxiliary classifiers are heads)."
+        )
+    x = args.x
+    if aux_logits and not tv:
+        _check_aux_size(
+            x, 65, variant, "the auxiliary classifiers' 5x5/3 pooling needs a 5x5 inception-4a map"
+        )
+    if args.torchvision if transform_input is None else transform_input:
+        x = _transform_input(x)
+    if tv:  # torchvision pads 3 on both sides (Keras "same" pads 2/3 here)
+        x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = _gconv(x, 64, 7, "conv1_7x7_s2", batch_norm, strides=2, padding="valid" if tv else "same")
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool1_3x3_s2")(x)
     if not batch_norm:
         x = _lrn(x, "pool1_norm1")
@@ -176,99 +259,55 @@ def _googlenet(
     x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name="pool2_3x3_s2")(x)
     aux = []
     for key, spec in GOOGLENET_INCEPTIONS.items():
-        x = _googlenet_inception(x, spec, f"inception_{key}", batch_norm)
+        x = _googlenet_inception(x, spec, f"inception_{key}", batch_norm, big=3 if tv else 5)
         if aux_logits and key in GOOGLENET_AUX_AFTER:
-            aux.append(_googlenet_aux(x, n, classifier_activation, f"aux{len(aux) + 1}", batch_norm))
+            aux.append(
+                _googlenet_aux(
+                    x, args.classes, args.classifier_activation, f"aux{len(aux) + 1}", batch_norm, tv
+                )
+            )
         if key in GOOGLENET_POOL_AFTER:
-            x = keras.layers.MaxPooling2D(3, strides=2, padding="same", name=f"pool{key[0]}_3x3_s2")(x)
-    if include_top:
+            size = 2 if (tv and key == "4e") else 3  # torchvision's pool4 is 2x2/2
+            x = keras.layers.MaxPooling2D(size, strides=2, padding="same", name=f"pool{key[0]}_3x3_s2")(x)
+
+    def top(x: Any) -> Any:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dropout(0.4, name="dropout")(x)
-        x = keras.layers.Dense(n, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = pool(x, pooling)
+        return args.predictions(keras.layers.Dropout(0.4, name="dropout")(x))
+
+    x = args.tail(x, top)
     outputs = [x, *aux] if aux_logits else x
-    return finish(inputs, outputs, name=name, weights=weights, arch=None, include_top=include_top)
+    return args.finish(outputs, lambda: googlenet_torchvision_mapping(aux_logits))
 
 
-def _googlenet_meta(name: str) -> dict[str, Any]:
-    return dict(
-        task="classification",
-        paper=GOOGLENET_PAPER,
-        input_shape=(224, 224, 3),
-        references=GOOGLENET_VARIANTS[name][1],
-        preprocess="torch",
-    )
-
-
-@register("googlenet", **_googlenet_meta("googlenet"))
-def googlenet(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-    aux_logits: bool = False,
-) -> keras.Model:
+@register_classifier("googlenet", default_cfgs, _create_googlenet)
+def googlenet(**kwargs: Any) -> keras.Model:
     """GoogLeNet as in the paper (Table 1, LRN, no batch norm); 6,998,552 parameters.
 
     Arguments as keras.applications, plus ``aux_logits``: add the two auxiliary classifiers as
     outputs 2 and 3 (train with ``loss_weights=GOOGLENET_LOSS_WEIGHTS``, predict with
-    :func:`inference_model`). No ImageNet weights are published for this layout.
+    :func:`inference_model`). No ImageNet weights are published for this layout (torchvision's
+    GoogLeNet is :func:`googlenet_bn` with ``weights="torchvision"``).
 
     Example:
         >>> model = zoo.get("googlenet", classes=10, input_shape=(96, 96, 3), aux_logits=True)
         >>> model.compile("adam", ["sparse_categorical_crossentropy"] * 3, loss_weights=GOOGLENET_LOSS_WEIGHTS)
         >>> predictor = inference_model(model)
     """
-    return _googlenet(
-        "googlenet",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        num_classes,
-        classifier_activation,
-        aux_logits,
-    )
+    return _create_googlenet("googlenet", **kwargs)
 
 
-@register("googlenet_bn", **_googlenet_meta("googlenet_bn"))
-def googlenet_bn(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-    aux_logits: bool = False,
-) -> keras.Model:
+@register_classifier("googlenet_bn", default_cfgs, _create_googlenet)
+def googlenet_bn(**kwargs: Any) -> keras.Model:
     """GoogLeNet with batch norm instead of LRN and biases (torchvision's layout, paper's 5x5).
 
-    Arguments as :func:`googlenet`.
+    Arguments as :func:`googlenet`, plus ``layout`` ("paper" or "torchvision", which
+    ``weights="torchvision"`` selects) and ``transform_input`` (on with torchvision weights).
 
     Example:
         >>> model = zoo.get("googlenet_bn", classes=10, input_shape=(64, 64, 3))
+        >>> pretrained = zoo.get("googlenet_bn", weights="torchvision")
     """
-    return _googlenet(
-        "googlenet_bn",
-        include_top,
-        weights,
-        input_tensor,
-        input_shape,
-        pooling,
-        classes,
-        num_classes,
-        classifier_activation,
-        aux_logits,
-    )
+    return _create_googlenet("googlenet_bn", **kwargs)
 
 
 def inference_model(model: keras.Model) -> keras.Model:
@@ -300,23 +339,13 @@ INCEPTION_V3_BLOCKS: list[tuple[Any, ...]] = [
     ("E",), ("E",),
 ]  # fmt: skip
 
-INCEPTION_V3_REFERENCES: dict[str, Any] = {
-    "num_params": 23_851_784,
-    "num_params_source": "keras.applications InceptionV3 (all parameters, BN moving statistics included; "
-    "no auxiliary head)",
-    "imagenet_top1": 77.9,
-    "imagenet_top1_source": "keras.applications InceptionV3 (these weights)",
-    "imagenet_top1_paper": 78.8,
-    "imagenet_top1_paper_source": "paper Table 3, Inception-v3 single crop (21.2% top-1 error)",
-    "imagenet_top1_torchvision": 77.294,
-}
-
 
 class _Keras2Names:
     """Names layers as the keras.applications weight file does (Keras 2: ``conv2d_1``, ``conv2d_2``...)."""
 
-    def __init__(self) -> None:
+    def __init__(self, torchvision: bool = False) -> None:
         self.counts: dict[str, int] = {}
+        self.torchvision = torchvision  # torchvision's layout: BN scales, pooling counts the padding
 
     def index(self, prefix: str) -> int:
         self.counts[prefix] = self.counts.get(prefix, 0) + 1
@@ -329,17 +358,22 @@ class _Keras2Names:
 def _conv_bn(
     x: Any, filters: int, rows: int, cols: int, names: _Keras2Names, padding="same", strides=1
 ) -> Any:
-    """keras.applications' conv2d_bn: conv (no bias) + BN (no scale) + ReLU."""
+    """keras.applications' conv2d_bn: conv (no bias) + BN (no scale; torchvision's has one) + ReLU."""
     i = names.index("conv")
     x = keras.layers.Conv2D(
         filters, (rows, cols), strides=strides, padding=padding, use_bias=False, name=f"conv2d_{i}"
     )(x)
-    x = keras.layers.BatchNormalization(scale=False, name=f"batch_normalization_{i}")(x)
+    x = keras.layers.BatchNormalization(scale=names.torchvision, name=f"batch_normalization_{i}")(x)
     return keras.layers.Activation("relu", name=f"activation_{i}")(x)
 
 
 def _avg_pool(x: Any, names: _Keras2Names) -> Any:
-    return keras.layers.AveragePooling2D(3, strides=1, padding="same", name=names("average_pooling2d"))(x)
+    """3x3/1 average pooling: Keras' "same" averages real pixels only; torchvision's counts the zeros."""
+    name = names("average_pooling2d")
+    if names.torchvision:
+        x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
+        return keras.layers.AveragePooling2D(3, strides=1, name=name)(x)
+    return keras.layers.AveragePooling2D(3, strides=1, padding="same", name=name)(x)
 
 
 def _max_pool(x: Any, names: _Keras2Names) -> Any:
@@ -393,13 +427,16 @@ def _module_e(x: Any, names: _Keras2Names, name: str, index: int) -> Any:
     return keras.layers.Concatenate(name=name)([b1, b3, bd, bp])
 
 
-def inception_v3_features(x: Any) -> Any:
+def inception_v3_features(x: Any, layout: str = "keras") -> Any:
     """Applies Inception v3's stem and modules to ``x`` (keras.applications layer names; ends at ``mixed10``).
+
+    ``layout="torchvision"`` gives the batch norms scales and makes the 3x3 average poolings count
+    the padding, as torchvision's Inception3.
 
     Example:
         >>> features = inception_v3_features(keras.Input((299, 299, 3)))  # (None, 8, 8, 2048)
     """
-    names = _Keras2Names()
+    names = _Keras2Names(torchvision=layout == "torchvision")
     x = _conv_bn(x, 32, 3, 3, names, padding="valid", strides=2)
     x = _conv_bn(x, 32, 3, 3, names, padding="valid")
     x = _conv_bn(x, 64, 3, 3, names)
@@ -424,79 +461,124 @@ def inception_v3_features(x: Any) -> Any:
     return x
 
 
-def _inception_v3_aux(x: Any, classes: int, activation: str | None) -> Any:
+def _inception_v3_aux(x: Any, classes: int, activation: str | None, scale: bool = False) -> Any:
     """The paper's auxiliary head on the 17x17 grid: 5x5/3 avg pool, 1x1 conv 128, 5x5 conv 768, linear."""
     x = keras.layers.AveragePooling2D(5, strides=3, name="aux_pool")(x)
     for filters, kernel, name in [(128, 1, "aux_conv1"), (768, 5, "aux_conv2")]:
         x = keras.layers.Conv2D(filters, kernel, use_bias=False, name=f"{name}_conv")(x)
-        x = keras.layers.BatchNormalization(scale=False, name=f"{name}_bn")(x)
+        x = keras.layers.BatchNormalization(scale=scale, name=f"{name}_bn")(x)
         x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="aux_avg_pool")(x)
     return keras.layers.Dense(classes, activation=activation, name="aux_predictions")(x)
 
 
-@register(
-    "inception_v3",
-    task="classification",
-    paper=INCEPTION_V3_PAPER,
-    input_shape=(299, 299, 3),
-    weights=("imagenet",),
-    references=INCEPTION_V3_REFERENCES,
-    preprocess="inception",
-)
-def inception_v3(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
+# torchvision Inception3's convolutions in the order the zoo creates conv2d_1 ... conv2d_94.
+_TV_V3_STEM = ["Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "Conv2d_3b_1x1", "Conv2d_4a_3x3"]
+_TV_V3_MODULES = {
+    "A": ["branch1x1", "branch5x5_1", "branch5x5_2", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3",
+          "branch_pool"],
+    "B": ["branch3x3", "branch3x3dbl_1", "branch3x3dbl_2", "branch3x3dbl_3"],
+    "C": ["branch1x1", "branch7x7_1", "branch7x7_2", "branch7x7_3", "branch7x7dbl_1", "branch7x7dbl_2",
+          "branch7x7dbl_3", "branch7x7dbl_4", "branch7x7dbl_5", "branch_pool"],
+    "D": ["branch3x3_1", "branch3x3_2", "branch7x7x3_1", "branch7x7x3_2", "branch7x7x3_3", "branch7x7x3_4"],
+    "E": ["branch1x1", "branch3x3_1", "branch3x3_2a", "branch3x3_2b", "branch3x3dbl_1", "branch3x3dbl_2",
+          "branch3x3dbl_3a", "branch3x3dbl_3b", "branch_pool"],
+}  # fmt: skip
+_TV_V3_MODULE_NAMES = ["Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+                       "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c"]  # fmt: skip
+
+
+def inception_v3_torchvision_mapping(aux_logits: bool) -> TorchMapping:
+    """torchvision Inception3 names -> zoo layers (``conv2d_{i}`` / ``batch_normalization_{i}`` by creation order)."""
+    order = list(_TV_V3_STEM)
+    for module, (kind, *_) in zip(_TV_V3_MODULE_NAMES, INCEPTION_V3_BLOCKS):
+        order += [f"{module}.{branch}" for branch in _TV_V3_MODULES[kind]]
+    rows = []
+    for i, tv in enumerate(order, start=1):
+        rows += [
+            Rule(f"{tv}.conv", f"conv2d_{i}", "conv"),
+            Rule(f"{tv}.bn", f"batch_normalization_{i}", "bn"),
+        ]
+    if aux_logits:
+        for tv, zoo_name in (("conv0", "aux_conv1"), ("conv1", "aux_conv2")):
+            rows += [
+                Rule(f"AuxLogits.{tv}.conv", f"{zoo_name}_conv", "conv", top=True),
+                Rule(f"AuxLogits.{tv}.bn", f"{zoo_name}_bn", "bn", top=True),
+            ]
+        rows.append(Rule("AuxLogits.fc", "aux_predictions", "dense", top=True))
+    rows.append(Rule("fc", "predictions", "dense", top=True))
+    ignore = () if aux_logits else (r"^AuxLogits\.",)
+    return TorchMapping(tuple(rows), ignore=ignore, layout="torchvision Inception3 (layout='torchvision')")
+
+
+def _create_inception_v3(
+    variant: str,
+    *,
     aux_logits: bool = False,
+    layout: str | None = None,
+    transform_input: bool | None = None,
+    **kwargs: Any,
 ) -> keras.Model:
+    """Builds Inception v3 (keras.applications or torchvision layout) with keras.applications' arguments."""
+    name = variant
+    args: ClassifierArgs = start(name, default_cfgs[name], **kwargs)
+    layout = layout or ("torchvision" if args.torchvision else "keras")
+    if layout not in ("keras", "torchvision"):
+        raise ValueError(f"{name}: layout must be 'keras' or 'torchvision', got {layout!r}")
+    if args.torchvision and layout != "torchvision":
+        raise ValueError(f"{name}: torchvision checkpoints need layout='torchvision', got {layout!r}")
+    if args.weights == "imagenet" and layout != "keras":
+        raise ValueError(
+            f"{name}: weights='imagenet' (keras.applications) needs layout='keras', got {layout!r}"
+        )
+    if aux_logits and not args.include_top:
+        raise ValueError(
+            f"{name}: aux_logits=True needs include_top=True (the auxiliary classifier is a head)."
+        )
+    x = args.x
+    if aux_logits:
+        _check_aux_size(
+            x, 299, name, "the auxiliary head's 5x5/3 pooling and 5x5 convolution need a 17x17 mixed7 map"
+        )
+    if args.torchvision if transform_input is None else transform_input:
+        x = _transform_input(x)
+    x = inception_v3_features(x, layout)
+
+    def top(x: Any) -> Any:
+        return args.predictions(keras.layers.GlobalAveragePooling2D(name="avg_pool")(x))
+
+    x = args.tail(x, top)
+    mapping = lambda: inception_v3_torchvision_mapping(aux_logits)  # noqa: E731
+    tv = layout == "torchvision"
+    if not aux_logits:
+        return args.finish(x, mapping)
+    if tv:
+        body = args.finish(x, load=False)
+        aux = _inception_v3_aux(
+            body.get_layer("mixed7").output, args.classes, args.classifier_activation, True
+        )
+        args.inputs = body.input
+        return args.finish([body.output, aux], mapping)
+    # The auxiliary head is not in the ImageNet file: load the body first, then add the head.
+    imagenet = isinstance(args.weights, str) and args.weights == "imagenet"
+    body = args.finish(x, load=imagenet)
+    aux = _inception_v3_aux(body.get_layer("mixed7").output, args.classes, args.classifier_activation)
+    model = keras.Model(body.input, [body.output, aux], name=name)
+    return model if imagenet else load_weights(model, args.weights, include_top=True)
+
+
+@register_classifier("inception_v3", default_cfgs, _create_inception_v3)
+def inception_v3(**kwargs: Any) -> keras.Model:
     """Inception v3, layer-compatible with keras.applications.InceptionV3 (23,851,784 parameters).
 
     Arguments as keras.applications.InceptionV3 (inputs of at least 75x75; ImageNet weights
     expect "inception" preprocessing, pixels scaled to [-1, 1]), plus ``aux_logits``: add the
     auxiliary head on ``mixed7`` as a second output (inputs of at least 299x299; train with
-    ``loss_weights=INCEPTION_V3_LOSS_WEIGHTS``, predict with :func:`inference_model`).
+    ``loss_weights=INCEPTION_V3_LOSS_WEIGHTS``, predict with :func:`inference_model`);
+    ``layout`` ("keras" or "torchvision") and ``transform_input``, which ``weights="torchvision"``
+    sets to torchvision's (inputs: ``zoo.preprocess("inception_v3", weights="torchvision")``).
 
     Example:
         >>> model = zoo.get("inception_v3", include_top=False, weights="imagenet", input_shape=(150, 150, 3))
     """
-    name = "inception_v3"
-    n = resolve_classes(classes, num_classes, weights, include_top, has_imagenet=True)
-    if aux_logits and not include_top:
-        raise ValueError(
-            f"{name}: aux_logits=True needs include_top=True (the auxiliary classifier is a head)."
-        )
-    x, inputs = image_input(
-        input_shape,
-        input_tensor,
-        default_size=299,
-        min_size=75,
-        include_top=include_top,
-        weights=weights,
-        model_name=name,
-    )
-    if aux_logits:
-        _check_aux_size(
-            x, 299, name, "the auxiliary head's 5x5/3 pooling and 5x5 convolution need a 17x17 mixed7 map"
-        )
-    x = inception_v3_features(x)
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dense(n, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = pool(x, pooling)
-    imagenet = isinstance(weights, str) and weights == "imagenet"
-    if not aux_logits:
-        return finish(inputs, x, name=name, weights=weights, arch="inception_v3", include_top=include_top)
-    # The auxiliary head is not in the ImageNet file: load the body first, then add the head.
-    body = finish(
-        inputs, x, name=name, weights=weights if imagenet else None, arch="inception_v3", include_top=True
-    )
-    aux = _inception_v3_aux(body.get_layer("mixed7").output, n, classifier_activation)
-    model = keras.Model(body.input, [body.output, aux], name=name)
-    return model if imagenet else load_weights(model, weights, include_top=True)
+    return _create_inception_v3("inception_v3", **kwargs)

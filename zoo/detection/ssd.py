@@ -41,6 +41,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo import weights_torch
 from zoo.classification.vgg import scaled_filters as _scaled
 from zoo.classification.vgg import vgg_features
 from zoo.detection.base import (
@@ -122,11 +123,19 @@ def _conv(x: Any, filters: int, kernel: int, name: str, **kwargs: Any) -> Any:
 
 
 def _network(
-    image: Any, num_classes: int, variant: str, width: float, boxes_per_location: tuple[int, ...]
+    image: Any,
+    num_classes: int,
+    variant: str,
+    width: float,
+    boxes_per_location: tuple[int, ...],
+    mean: tuple[float, ...] | None = None,
 ) -> tuple[dict[str, Any], list[tuple[int, int]]]:
     """Builds the SSD graph on ``image``; returns (outputs dict, source-map sizes)."""
     cfg = CONFIGS[variant]
-    x = caffe_normalization(image)
+    if mean is None:
+        x = caffe_normalization(image)
+    else:  # another RGB mean (torchvision's COCO SSD300: 123, 117, 104)
+        x = keras.layers.Normalization(mean=list(mean), variance=[1.0] * 3, name="image_normalization")(image)
     features: dict[str, Any] = {}
     taps: dict[str, Any] = {}
     # VGG16's blocks 1-5 with Caffe's ceil-mode pooling (38x38 conv4_3 at 300 px), no pool5
@@ -179,6 +188,58 @@ def ssd_default_boxes_for(
     return np.asarray(boxes, dtype="float32")
 
 
+# torchvision's SSD300 (ssd300_vgg16, COCO_V1): its default boxes differ from the paper's (scales,
+# steps, width/height clipped to the image) and its mean is (123, 117, 104) = 255 x its Normalize mean.
+TORCHVISION_SSD300 = {
+    "scales": (0.07, 0.15, 0.33, 0.51, 0.69, 0.87, 1.05),
+    "steps": (8, 16, 32, 64, 100, 300),
+    "mean": tuple(255.0 * m for m in (0.48235, 0.45882, 0.40784)),
+    "postprocess": {
+        "score_threshold": 0.01,
+        "iou_threshold": 0.45,
+        "max_detections": 200,
+        "pre_nms_top_k": 400,
+    },
+}
+
+
+def torchvision_default_boxes(
+    image_size: tuple[int, int],
+    feature_sizes: list[tuple[int, int]],
+    boxes_per_location: tuple[int, ...],
+    scales: tuple[float, ...],
+    steps: tuple[float, ...],
+) -> np.ndarray:
+    """torchvision's ``DefaultBoxGenerator`` (clip=True) as [N, 4] xyxy pixels.
+
+    Per map k: sizes s_k and sqrt(s_k s_{k+1}), then (s_k sqrt(r), s_k / sqrt(r)) and its transpose
+    for r in (2,) (4 boxes) or (2, 3) (6 boxes); widths/heights clipped to [0, 1]; centres
+    (j + 0.5) * step / image size; all scaled by the image size.
+
+    Example:
+        >>> torchvision_default_boxes((300, 300), [(38, 38), (19, 19), (10, 10), (5, 5), (3, 3), (1, 1)],
+        ...                           (4, 6, 6, 6, 4, 4), TORCHVISION_SSD300["scales"], TORCHVISION_SSD300["steps"]).shape
+        (8732, 4)
+    """
+    img_h, img_w = image_size
+    if len(scales) != len(feature_sizes) + 1 or len(steps) != len(feature_sizes):
+        raise ValueError(f"scales needs {len(feature_sizes) + 1} entries and steps {len(feature_sizes)}")
+    out = []
+    for k, ((fh, fw), n) in enumerate(zip(feature_sizes, boxes_per_location)):
+        s, s_next = scales[k], scales[k + 1]
+        wh = [(s, s), (math.sqrt(s * s_next),) * 2]
+        for r in (2.0,) if n == 4 else (2.0, 3.0):
+            wh += [(s * math.sqrt(r), s / math.sqrt(r)), (s / math.sqrt(r), s * math.sqrt(r))]
+        wh = np.clip(np.asarray(wh, np.float64), 0.0, 1.0) * np.array([img_w, img_h])
+        cy, cx = np.meshgrid(
+            (np.arange(fh) + 0.5) * steps[k], (np.arange(fw) + 0.5) * steps[k], indexing="ij"
+        )
+        centers = np.stack([cx.ravel(), cy.ravel()], -1)[:, None, :]
+        half = wh[None] / 2.0
+        out.append(np.concatenate([centers - half, centers + half], -1).reshape(-1, 4))
+    return np.concatenate(out, 0).astype(np.float32)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class SSD(Detector, keras.Model):
     """SSD detector: a functional Keras model with the multibox loss built in (a zoo ``Detector``).
@@ -229,6 +290,9 @@ class SSD(Detector, keras.Model):
         default_boxes: Any = None,
         class_names: tuple[str, ...] | None = None,
         postprocess: dict[str, Any] | None = None,
+        scales: tuple[float, ...] | None = None,
+        steps: tuple[float, ...] | None = None,
+        mean: tuple[float, ...] | None = None,
         **kwargs: Any,
     ):
         if variant not in CONFIGS:
@@ -245,6 +309,8 @@ class SSD(Detector, keras.Model):
             "s_max": float(cfg["s_max"] if s_max is None else s_max),
             "boxes_per_location": tuple(int(k) for k in (boxes_per_location or cfg["boxes_per_location"])),
         }
+        # torchvision's default boxes (explicit scales and steps) instead of the paper's formula
+        tv_boxes = {"scales": scales, "steps": steps} if scales is not None else {}
         if len(self_boxes["boxes_per_location"]) != len(cfg["sources"]):
             raise ValueError(
                 f"boxes_per_location needs one entry per source map ({len(cfg['sources'])}), "
@@ -253,7 +319,7 @@ class SSD(Detector, keras.Model):
         h, w, c = _check_input_shape(image_shape, variant)
         image = keras.Input((h, w, c), name="image")
         outputs, sizes = _network(
-            image, int(num_classes), variant, float(width), self_boxes["boxes_per_location"]
+            image, int(num_classes), variant, float(width), self_boxes["boxes_per_location"], mean
         )
         kwargs.setdefault("name", f"{variant}_vgg16")
         super().__init__(inputs=image, outputs=outputs, **kwargs)
@@ -263,13 +329,17 @@ class SSD(Detector, keras.Model):
         self.width = float(width)
         self.neg_pos_ratio = float(neg_pos_ratio)
         self.pos_iou = float(pos_iou)
-        self.box_config = self_boxes
+        self.box_config = {**self_boxes, **tv_boxes, "mean": None if mean is None else tuple(mean)}
         self.feature_sizes = sizes
         self.num_default_boxes = sum(
             fh * fw * k for (fh, fw), k in zip(sizes, self_boxes["boxes_per_location"])
         )
         explicit = default_boxes is not None
-        if not explicit:
+        if not explicit and tv_boxes:
+            default_boxes = torchvision_default_boxes(
+                (h, w), sizes, self_boxes["boxes_per_location"], **tv_boxes
+            )
+        elif not explicit:
             default_boxes = anchor_ops.ssd_default_boxes((h, w), sizes, **self_boxes)
         self.default_boxes = default_boxes
         object.__setattr__(self, "_explicit_boxes", explicit)  # generated boxes follow from the config
@@ -372,7 +442,9 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
     "ssd_vgg16": {
         "variant": "ssd300",
         "input_shape": (300, 300, 3),
+        "torchvision": "ssd300_vgg16",
         "references": {
+            "torchvision_model": "ssd300_vgg16",
             "num_default_boxes": 8732,
             "voc07_map": 74.3,
             "voc07_map_source": "paper Table 1 (SSD300, VOC2007+2012 trainval)",
@@ -402,6 +474,8 @@ def _create_ssd(
     """The one SSD creator: ``DEFAULT_CFGS[name]`` + the builder's arguments (``SSD``'s keywords)."""
     cfg = DEFAULT_CFGS[name]
     check_kwargs(SSD, kwargs, name)
+    if weights_torch.is_torch_file(weights) or (cfg.get("torchvision") and weights in _TV_SETS):
+        return _torchvision_ssd(name, num_classes, classes, input_shape, weights, kwargs)
     n = resolve_num_classes(num_classes, classes, default=21)
     model = SSD(
         num_classes=n, image_shape=tuple(input_shape or cfg["input_shape"]), variant=cfg["variant"], **kwargs
@@ -420,6 +494,51 @@ def _create_ssd(
     raise WeightsError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
 
 
+_TV_SETS = ("torchvision", *weights_torch.weight_sets("ssd300_vgg16"))
+
+
+def torchvision_mapping(num_sources: int = 6) -> weights_torch.TorchMapping:
+    """torchvision SSD300-VGG16 state-dict names -> zoo layers (all 36 convolutions and the L2Norm scale)."""
+    body = ["block1_conv1", "block1_conv2", "block2_conv1", "block2_conv2", "block3_conv1", "block3_conv2",
+            "block3_conv3", "block4_conv1", "block4_conv2", "block4_conv3"]  # fmt: skip
+    rows = [
+        (f"backbone.features.{i}", layer, "conv")
+        for i, layer in zip((0, 2, 5, 7, 10, 12, 14, 17, 19, 21), body)
+    ]
+    rows += [(f"backbone.extra.0.{i}", f"block5_conv{c}", "conv") for c, i in enumerate((1, 3, 5), start=1)]
+    rows += [("backbone.extra.0.7.1", "fc6", "conv"), ("backbone.extra.0.7.3", "fc7", "conv")]
+    for e in range(1, 5):
+        rows += [
+            (f"backbone.extra.{e}.0", f"conv{e + 7}_1", "conv"),
+            (f"backbone.extra.{e}.2", f"conv{e + 7}_2", "conv"),
+        ]
+    rows.append(("backbone.scale_weight", "conv4_3_norm", "vector"))
+    for i, source in enumerate(CONFIGS["ssd300"]["sources"][:num_sources]):
+        rows += [(f"head.classification_head.module_list.{i}", f"{source}_mbox_conf", "conv"),
+                 (f"head.regression_head.module_list.{i}", f"{source}_mbox_loc", "conv")]  # fmt: skip
+    return weights_torch.TorchMapping(tuple(weights_torch.rules(rows)), layout="torchvision ssd300_vgg16")
+
+
+def _torchvision_ssd(
+    name: str, num_classes: Any, classes: Any, input_shape: Any, weights: Any, kwargs: dict[str, Any]
+) -> SSD:
+    """SSD300 in torchvision's configuration (default boxes, mean, COCO names, 200 detections) + its checkpoint."""
+    from zoo.preprocessing import coco_category_names
+
+    n = resolve_num_classes(num_classes, classes, default=91)
+    if n != 91:
+        raise ValueError(f"{name}: torchvision's COCO weights have 91 classes (background included), got {n}")
+    if kwargs.get("width", 1.0) != 1.0:
+        raise ValueError(f"{name}: torchvision weights need width=1.0")
+    tv = TORCHVISION_SSD300
+    settings = dict(scales=tv["scales"], steps=tv["steps"], mean=tv["mean"], postprocess=tv["postprocess"])
+    settings["class_names"] = coco_category_names()
+    model = SSD(num_classes=n, image_shape=tuple(input_shape or (300, 300, 3)), **{**settings, **kwargs})
+    return weights_torch.load_torch_weights(
+        model, weights, torchvision_mapping(), torchvision_model="ssd300_vgg16"
+    )
+
+
 def _register(name: str, alias: str | None = None) -> Any:
     """``register`` with the entry data of ``DEFAULT_CFGS[name]`` (under ``alias`` if given)."""
     cfg = DEFAULT_CFGS[name]
@@ -428,7 +547,7 @@ def _register(name: str, alias: str | None = None) -> Any:
         task="detection",
         paper=PAPER,
         input_shape=cfg["input_shape"],
-        weights=("imagenet_backbone",),
+        weights=("imagenet_backbone", *(_TV_SETS if cfg.get("torchvision") else ())),
         references=cfg["references"],
     )
 
