@@ -391,15 +391,33 @@ def _layer_vars(layer: Any) -> dict[str, Any]:
     return {v.name.rsplit("/", 1)[-1]: v for v in layer.weights}
 
 
+def _sublayers(layer: Any) -> list[Any]:
+    """A model's layers, or the layers a composite layer tracks (e.g. the RPN head's convolutions)."""
+    if hasattr(layer, "layers"):
+        return list(layer.layers)
+    return list(getattr(layer, "_layers", []) or [])
+
+
 def _weighted_layers(model: Any) -> dict[str, Any]:
-    """Every layer with its own weights, nested models flattened (by name)."""
+    """Every layer with its own weights, nested models and composite layers flattened (by name)."""
     out: dict[str, Any] = {}
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
+    for layer in _sublayers(model):
+        if _sublayers(layer):
             out.update(_weighted_layers(layer))
         elif layer.weights:
             out[layer.name] = layer
     return out
+
+
+def _find_layer(model: Any, name: str) -> Any:
+    """The layer called ``name`` anywhere in ``model`` (nested models included)."""
+    for layer in _sublayers(model):
+        if layer.name == name:
+            return layer
+        found = _find_layer(layer, name) if _sublayers(layer) else None
+        if found is not None:
+            return found
+    return None
 
 
 def _short(names: list[str], n: int = 8) -> str:
@@ -451,7 +469,7 @@ def convert_state_dict(
         variables = _layer_vars(layer)
         extra_args: dict[str, Any] = {}
         if rule.source:
-            extra_args["source_shape"] = tuple(model.get_layer(rule.source).output.shape[1:])
+            extra_args["source_shape"] = tuple(_find_layer(model, rule.source).output.shape[1:])
         values: dict[str, np.ndarray] = {}
         for (_suffix, var_name, transform), tensor_name in zip(KINDS[rule.kind], names):
             present = tensor_name in state_dict

@@ -1,7 +1,6 @@
 """FPN level assignment (Lin et al. eq. 1) against NumPy; RoIAlign parity is in tests/torch/."""
 
 import numpy as np
-import pytest
 
 from zoo.layers import fpn_levels
 
@@ -12,5 +11,3 @@ def test_fpn_levels_follow_eq_1():
     expected = np.clip(np.floor(4 + np.log2(np.sqrt(np.maximum(
         (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1]), 1e-12)) / 224) + 1e-6), 2, 5)  # fmt: skip
     np.testing.assert_array_equal(np.asarray(fpn_levels(boxes)), expected.astype("int32"))
-
-

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch", reason="torchvision not installed: pip install -e '.[torch]'")
-torchvision = pytest.importorskip("torchvision", reason="torchvision not installed: pip install -e '.[torch]'")
+torchvision = pytest.importorskip(
+    "torchvision", reason="torchvision not installed: pip install -e '.[torch]'"
+)
 
 from zoo.layers import MultiScaleRoIAlign  # noqa: E402
 
@@ -20,7 +22,9 @@ def _random_rois(rng, n, batch, size):
 @pytest.mark.parametrize("pooled", [7, 14])
 def test_multiscale_roi_align_matches_torchvision(rng, pooled):
     size, batch, channels = 128, 2, 5
-    feats = [rng.normal(size=(batch, channels, size // s, size // s)).astype("float32") for s in (4, 8, 16, 32)]
+    feats = [
+        rng.normal(size=(batch, channels, size // s, size // s)).astype("float32") for s in (4, 8, 16, 32)
+    ]
     boxes, idx = _random_rois(rng, 60, batch, size)
     ref_pool = torchvision.ops.MultiScaleRoIAlign(["0", "1", "2", "3"], pooled, sampling_ratio=2)
     ref = ref_pool(

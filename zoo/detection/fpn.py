@@ -30,7 +30,9 @@ BN_EPSILON = 1e-5  # torch.nn.BatchNorm2d and torchvision's FrozenBatchNorm2d
 
 
 def _bn(x: Any, name: str, frozen: bool) -> Any:
-    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.9, name=name, trainable=not frozen)(x)
+    return keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.9, name=name, trainable=not frozen)(
+        x
+    )
 
 
 def _conv(x: Any, filters: int, kernel: int, name: str, strides: int = 1, dilation: int = 1) -> Any:
@@ -46,10 +48,14 @@ def _conv(x: Any, filters: int, kernel: int, name: str, strides: int = 1, dilati
     )(x)
 
 
-def _bottleneck(x: Any, width: int, strides: int, dilation: int, downsample: bool, name: str, frozen: bool) -> Any:
+def _bottleneck(
+    x: Any, width: int, strides: int, dilation: int, downsample: bool, name: str, frozen: bool
+) -> Any:
     """torchvision's ``Bottleneck`` (expansion 4, stride and dilation in conv2)."""
     shortcut = x
-    y = keras.layers.ReLU(name=f"{name}_relu1")(_bn(_conv(x, width, 1, f"{name}_conv1"), f"{name}_bn1", frozen))
+    y = keras.layers.ReLU(name=f"{name}_relu1")(
+        _bn(_conv(x, width, 1, f"{name}_conv1"), f"{name}_bn1", frozen)
+    )
     y = _conv(y, width, 3, f"{name}_conv2", strides=strides, dilation=dilation)
     y = keras.layers.ReLU(name=f"{name}_relu2")(_bn(y, f"{name}_bn2", frozen))
     y = _bn(_conv(y, 4 * width, 1, f"{name}_conv3"), f"{name}_bn3", frozen)
@@ -142,11 +148,15 @@ def feature_pyramid(
                 "exactly; use an input whose sides are multiples of 32."
             )
     last = inner[-1]
-    outputs = [keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_layer_blocks_{len(inner) - 1}")(last)]
+    outputs = [
+        keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_layer_blocks_{len(inner) - 1}")(last)
+    ]
     for i in range(len(inner) - 2, -1, -1):
         up = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_upsample_{i}")(last)
         last = keras.layers.Add(name=f"{name}_merge_{i}")([inner[i], up])
-        outputs.insert(0, keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_layer_blocks_{i}")(last))
+        outputs.insert(
+            0, keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_layer_blocks_{i}")(last)
+        )
     if extra_pool:
         outputs.append(keras.layers.MaxPooling2D(1, strides=2, name=f"{name}_pool")(outputs[-1]))
     return outputs

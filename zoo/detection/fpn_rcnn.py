@@ -159,8 +159,8 @@ def level_proposals(
 
 def _box_head(pooled_shape: tuple[int, int, int], representation: int = 1024) -> keras.Model:
     """torchvision's ``TwoMLPHead``: flatten, fc6, ReLU, fc7, ReLU."""
-    rois = keras.Input(pooled_shape, name="pooled_rois")
-    x = keras.layers.Flatten(name="flatten")(rois)
+    rois = keras.Input(pooled_shape, name="box_pooled")
+    x = keras.layers.Flatten(name="box_flatten")(rois)
     x = keras.layers.Dense(representation, activation="relu", name="fc6")(x)
     x = keras.layers.Dense(representation, activation="relu", name="fc7")(x)
     return keras.Model(rois, x, name="box_head")
@@ -168,7 +168,7 @@ def _box_head(pooled_shape: tuple[int, int, int], representation: int = 1024) ->
 
 def _mask_head(pooled_shape: tuple[int, int, int], num_classes: int, channels: int = 256) -> keras.Model:
     """torchvision's ``MaskRCNNHeads`` (4 x conv3x3 + ReLU) and ``MaskRCNNPredictor``."""
-    rois = keras.Input(pooled_shape, name="pooled_rois")
+    rois = keras.Input(pooled_shape, name="mask_pooled")
     x = rois
     for i in range(4):
         x = keras.layers.Conv2D(channels, 3, padding="same", activation="relu", name=f"mask_head_{i}")(x)
@@ -218,7 +218,9 @@ class FasterRCNNFPN(Detector):
         seed: seed of the samplers.
     """
 
-    POSTPROCESS = PostprocessConfig(score_threshold=0.05, iou_threshold=0.5, max_detections=100, pre_nms_top_k=None)
+    POSTPROCESS = PostprocessConfig(
+        score_threshold=0.05, iou_threshold=0.5, max_detections=100, pre_nms_top_k=None
+    )
     box_weights = FASTER_RCNN_WEIGHTS
     loss_names: tuple[str, ...] = ("rpn_cls_loss", "rpn_reg_loss", "cls_loss", "box_loss")
 
@@ -244,9 +246,13 @@ class FasterRCNNFPN(Detector):
     ):
         super().__init__(**kwargs)
         if not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
-            raise ValueError(f"num_classes must be an integer >= 2 (objects + background 0), got {num_classes!r}")
+            raise ValueError(
+                f"num_classes must be an integer >= 2 (objects + background 0), got {num_classes!r}"
+            )
         self.image_shape = _check_image_shape(image_shape)
-        self.init_detector(num_classes, self.image_shape[:2], class_names=class_names, postprocess=postprocess)
+        self.init_detector(
+            num_classes, self.image_shape[:2], class_names=class_names, postprocess=postprocess
+        )
         self.depth = int(depth)
         self.anchor_sizes = tuple(float(s) for s in anchor_sizes)
         self.anchor_ratios = tuple(float(r) for r in anchor_ratios)
@@ -275,7 +281,9 @@ class FasterRCNNFPN(Detector):
         self.anchors = np.concatenate(self.level_anchors, axis=0)
         channels = int(pyramid[0].shape[-1])
         self.rpn = RPNHead(len(self.anchor_ratios), channels, name="rpn")
-        self.box_pooler = MultiScaleRoIAlign(7, tuple(1.0 / (4 * 2**i) for i in range(4)), name="box_roi_pool")
+        self.box_pooler = MultiScaleRoIAlign(
+            7, tuple(1.0 / (4 * 2**i) for i in range(4)), name="box_roi_pool"
+        )
         self.box_head = _box_head((7, 7, channels))
         self.cls_score = keras.layers.Dense(self.num_classes, name="cls_score")
         self.bbox_pred = keras.layers.Dense(4 * self.num_classes, name="bbox_pred")
@@ -462,7 +470,9 @@ class MaskRCNNFPN(FasterRCNNFPN):
     def mask_logits(self, features: Sequence[Any], boxes: Any, training: bool = False) -> Any:
         """Per-class mask logits [B, K, 28, 28, C] for boxes [B, K, 4] (xyxy pixels)."""
         num = boxes.shape[1]
-        logits = self.mask_head(self.mask_pooler([*features[:4], _rois(ops.stop_gradient(boxes))]), training=training)
+        logits = self.mask_head(
+            self.mask_pooler([*features[:4], _rois(ops.stop_gradient(boxes))]), training=training
+        )
         return ops.reshape(logits, (-1, num, self.mask_size, self.mask_size, self.num_classes))
 
     def extend_detections(self, detections: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
@@ -483,7 +493,9 @@ class MaskRCNNFPN(FasterRCNNFPN):
         parts["mask_loss"] = self.mask_loss(feats, r, y["masks"], training=training)
         return self._total_loss(parts)
 
-    def mask_loss(self, features: Sequence[Any], targets: dict[str, Any], gt_masks: Any, training: bool = True) -> Any:
+    def mask_loss(
+        self, features: Sequence[Any], targets: dict[str, Any], gt_masks: Any, training: bool = True
+    ) -> Any:
         """torchvision's ``maskrcnn_loss``: GT masks RoIAligned (aligned=False) to 28x28 on the RoIs."""
         masks = ops.cast(gt_masks, "float32")
         g, h, w = masks.shape[1], masks.shape[2], masks.shape[3]
@@ -546,7 +558,9 @@ def _resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize of a 2-D map, half-pixel centres, no antialiasing (torch ``align_corners=False``)."""
 
     def axis(out: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        src = np.maximum((np.arange(out, dtype="float32") + 0.5) * (np.float32(size) / np.float32(out)) - 0.5, 0)
+        src = np.maximum(
+            (np.arange(out, dtype="float32") + 0.5) * (np.float32(size) / np.float32(out)) - 0.5, 0
+        )
         lo = np.minimum(np.floor(src).astype("int64"), size - 1)
         hi = np.minimum(lo + 1, size - 1)
         return lo, hi, (src - lo).astype("float32")
@@ -558,7 +572,15 @@ def _resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return top * (1 - fy[:, None]) + bottom * fy[:, None]
 
 
-def _create(cls: type[FasterRCNNFPN], name: str, num_classes: Any, classes: Any, input_shape: Any, weights: Any, **kwargs: Any):
+def _create(
+    cls: type[FasterRCNNFPN],
+    name: str,
+    num_classes: Any,
+    classes: Any,
+    input_shape: Any,
+    weights: Any,
+    **kwargs: Any,
+):
     num_classes = resolve_num_classes(num_classes, classes, default=91)
     model = cls(num_classes=num_classes, image_shape=tuple(input_shape), name=name, **kwargs)
     if weights is None:
@@ -580,7 +602,10 @@ _PAPERS = {
     paper=_PAPERS["fasterrcnn_resnet50_fpn"],
     input_shape=(800, 1344, 3),
     weights=("torchvision", "COCO_V1"),
-    references={"coco_box_map": 37.0, "coco_box_map_source": "torchvision FasterRCNN_ResNet50_FPN_Weights.COCO_V1"},
+    references={
+        "coco_box_map": 37.0,
+        "coco_box_map_source": "torchvision FasterRCNN_ResNet50_FPN_Weights.COCO_V1",
+    },
     preprocess="none",
 )
 def fasterrcnn_resnet50_fpn(
@@ -602,7 +627,9 @@ def fasterrcnn_resnet50_fpn(
     Example:
         >>> model = zoo.get("fasterrcnn_resnet50_fpn", num_classes=4, input_shape=(256, 256, 3))
     """
-    return _create(FasterRCNNFPN, "fasterrcnn_resnet50_fpn", num_classes, classes, input_shape, weights, **kwargs)
+    return _create(
+        FasterRCNNFPN, "fasterrcnn_resnet50_fpn", num_classes, classes, input_shape, weights, **kwargs
+    )
 
 
 @register(

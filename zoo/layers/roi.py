@@ -472,7 +472,11 @@ def _bilinear_sample(table: Any, base: Any, height: Any, width: Any, ys: Any, xs
 
 
 def fpn_levels(
-    boxes: Any, min_level: int = 2, max_level: int = 5, canonical_scale: float = 224.0, canonical_level: int = 4
+    boxes: Any,
+    min_level: int = 2,
+    max_level: int = 5,
+    canonical_scale: float = 224.0,
+    canonical_level: int = 4,
 ) -> Any:
     """Pyramid level of each box by Lin et al. (FPN) eq. 1, as torchvision's ``LevelMapper``.
 
