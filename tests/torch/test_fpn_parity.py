@@ -27,7 +27,7 @@ SIZE = 160
 def _randomise(model, seed=0):
     g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for _name, p in model.named_parameters():
             if p.ndim > 1:
                 fan_in = p[0].numel()
                 p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
@@ -97,11 +97,14 @@ def _rel(a, b):
     return float(np.max(np.abs(a - b)) / (np.max(np.abs(b)) + 1e-12))
 
 
-@pytest.mark.parametrize("name", ["fasterrcnn_resnet50_fpn", "maskrcnn_resnet50_fpn"])
-def test_fpn_detector_matches_torchvision(name, torch_home):
-    ref = _reference(name, torch_home)
+@pytest.mark.parametrize(
+    "name, num_classes",
+    [("fasterrcnn_resnet50_fpn", 91), ("maskrcnn_resnet50_fpn", 91), ("keypointrcnn_resnet50_fpn", 2)],
+)
+def test_fpn_detector_matches_torchvision(name, num_classes, torch_home):
+    ref = _reference(name, torch_home, num_classes)
     model = zoo.get(name, weights="torchvision", input_shape=(SIZE, SIZE, 3))
-    assert model.class_names[1] == "person" and len(model.class_names) == 91
+    assert model.class_names[1] == "person" and len(model.class_names) == num_classes
     image = _image()
     x = torch.from_numpy(image.transpose(2, 0, 1) / 255.0)
     with torch.no_grad():
@@ -146,3 +149,10 @@ def test_fpn_detector_matches_torchvision(name, torch_home):
             np.asarray(dets["mask_probs"])[0, :k], np.asarray(dets["boxes"])[0, :k], (SIZE, SIZE)
         )
         np.testing.assert_allclose(ours_masks, dets_ref["masks"].numpy()[:k, 0], atol=1e-3)
+    if "keypoints" in dets_ref:
+        points, scores = model.decode_keypoints(np.asarray(dets["keypoint_heatmaps"])[0, :k], np.asarray(dets["boxes"])[0, :k])
+        ref_points = dets_ref["keypoints"].numpy()[:k]
+        close = np.all(np.abs(points - ref_points) < 1e-2, axis=-1)
+        # an argmax can only move where two heatmap values tie to float precision
+        assert close.mean() > 0.99, f"{(~close).sum()} of {close.size} keypoints differ"
+        np.testing.assert_allclose(scores[close], dets_ref["keypoints_scores"].numpy()[:k][close], rtol=1e-3, atol=1e-3)

@@ -554,6 +554,167 @@ class MaskRCNNFPN(FasterRCNNFPN):
         return {**super().get_config(), "mask_channels": self.mask_channels}
 
 
+COCO_KEYPOINTS = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder", "left_elbow",
+    "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee", "right_knee", "left_ankle",
+    "right_ankle",
+)  # fmt: skip
+COCO_PERSON = ("__background__", "person")
+
+
+def _keypoint_head(
+    pooled_shape: tuple[int, int, int], num_keypoints: int, channels: int = 512
+) -> keras.Model:
+    """torchvision's ``KeypointRCNNHeads`` (8 x conv3x3 512 + ReLU) and ``KeypointRCNNPredictor``
+    (transposed conv 4x4 / 2 to the keypoints, then bilinear 2x): 14x14 RoIs -> 56x56 heatmaps."""
+    rois = keras.Input(pooled_shape, name="keypoint_pooled")
+    x = rois
+    for i in range(8):
+        x = keras.layers.Conv2D(
+            channels, 3, padding="same", activation="relu", name=f"keypoint_head_{2 * i}"
+        )(x)
+    x = keras.layers.Conv2DTranspose(num_keypoints, 4, strides=2, padding="same", name="kps_score_lowres")(x)
+    x = keras.layers.UpSampling2D(2, interpolation="bilinear", name="kps_upsample")(x)
+    return keras.Model(rois, x, name="keypoint_head")
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class KeypointRCNNFPN(FasterRCNNFPN):
+    """Keypoint R-CNN with a ResNet-FPN body (torchvision's ``keypointrcnn_resnet50_fpn``).
+
+    The detections dict also holds ``keypoint_heatmaps`` [B, K, 56, 56, P] (P = 17 COCO keypoints) of
+    each detection, in its box's frame; :meth:`decode_keypoints` turns them into (x, y, 1) image
+    points and scores as torchvision does (``heatmaps_to_keypoints``: bicubic resize of each heatmap
+    to the box's ceiled size, argmax, +0.5, the value there as the score).
+
+    Args:
+        num_keypoints: P (17 for COCO persons).
+        keypoint_names: P names (COCO's by default when P = 17).
+        **kwargs: :class:`FasterRCNNFPN` arguments (``num_classes`` 2: background and person).
+    """
+
+    loss_names = (*FasterRCNNFPN.loss_names, "keypoint_loss")
+    heatmap_size = 56
+
+    def __init__(self, num_keypoints: int = 17, keypoint_names: Sequence[str] | None = None, **kwargs: Any):
+        kwargs.setdefault("num_classes", 2)
+        super().__init__(**kwargs)
+        if int(num_keypoints) < 1:
+            raise ValueError(f"num_keypoints must be >= 1, got {num_keypoints}")
+        self.num_keypoints = int(num_keypoints)
+        if keypoint_names is None and self.num_keypoints == len(COCO_KEYPOINTS):
+            keypoint_names = COCO_KEYPOINTS
+        if keypoint_names is not None and len(keypoint_names) != self.num_keypoints:
+            raise ValueError(
+                f"keypoint_names has {len(keypoint_names)} names for {self.num_keypoints} keypoints"
+            )
+        self.keypoint_names = None if keypoint_names is None else tuple(keypoint_names)
+        channels = int(self.backbone.outputs[0].shape[-1])
+        self.keypoint_pooler = MultiScaleRoIAlign(
+            14, self.box_pooler.spatial_scales, name="keypoint_roi_pool"
+        )
+        self.keypoint_head = _keypoint_head((14, 14, channels), self.num_keypoints)
+
+    def keypoint_logits(self, features: Sequence[Any], boxes: Any, training: bool = False) -> Any:
+        """Heatmap logits [B, K, 56, 56, P] for boxes [B, K, 4] (xyxy pixels)."""
+        num = boxes.shape[1]
+        pooled = self.keypoint_pooler([*features[:4], _rois(ops.stop_gradient(boxes))])
+        maps = self.keypoint_head(pooled, training=training)
+        size = self.heatmap_size
+        return ops.reshape(maps, (-1, num, size, size, self.num_keypoints))
+
+    def extend_detections(self, detections: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:
+        maps = self.keypoint_logits(raw["features"], detections["boxes"])
+        valid = (ops.cast(detections["classes"], "int32") >= 0)[:, :, None, None, None]
+        return {**detections, "keypoint_heatmaps": ops.where(valid, maps, 0.0)}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The four losses plus the keypoint loss (softmax over the 56x56 cells of each visible keypoint)."""
+        if not isinstance(y, dict) or "keypoints" not in y:
+            raise ValueError(
+                "Keypoint R-CNN targets need 'keypoints' [B, G, P, 3] = (x, y, visibility) in input pixels "
+                "besides boxes/classes/valid."
+            )
+        parts, r, feats = self.detection_losses(x, y, y_pred, training=training)
+        parts["keypoint_loss"] = self.keypoint_loss(feats, r, y["keypoints"], training=training)
+        return self._total_loss(parts)
+
+    def keypoint_loss(
+        self, features: Sequence[Any], targets: dict[str, Any], gt_keypoints: Any, training: bool = True
+    ) -> Any:
+        """torchvision's ``keypointrcnn_loss``: each visible keypoint inside its RoI is the class of one cell."""
+        n_fg = max(1, min(int(targets["rois"].shape[1]), math.ceil(self.roi_batch * self.roi_fg_fraction)))
+        rois = targets["rois"][:, :n_fg]
+        fg = targets["classes"][:, :n_fg] > 0
+        kp = ops.take_along_axis(
+            ops.cast(gt_keypoints, "float32"), targets["matched_gt"][:, :n_fg, None, None], axis=1
+        )  # [B, S, P, 3]
+        size = self.heatmap_size
+        x1, y1, x2, y2 = (rois[..., i][..., None] for i in range(4))
+        px, py = kp[..., 0], kp[..., 1]
+        cx = ops.floor((px - x1) * (size / ops.maximum(x2 - x1, 1e-6)))
+        cy = ops.floor((py - y1) * (size / ops.maximum(y2 - y1, 1e-6)))
+        cx = ops.where(px == x2, size - 1.0, cx)
+        cy = ops.where(py == y2, size - 1.0, cy)
+        ok = (cx >= 0) & (cy >= 0) & (cx < size) & (cy < size) & (kp[..., 2] > 0) & fg[..., None]
+        target = ops.cast(ops.where(ok, cy * size + cx, 0.0), "int32")
+        logits = self.keypoint_logits(features, rois, training=training)  # [B, S, 56, 56, P]
+        logits = ops.reshape(ops.transpose(logits, (0, 1, 4, 2, 3)), (-1, size * size))
+        ce = keras.losses.sparse_categorical_crossentropy(
+            ops.reshape(target, (-1,)), logits, from_logits=True
+        )
+        weight = ops.reshape(ops.cast(ok, "float32"), (-1,))
+        return ops.sum(ce * weight) / ops.maximum(ops.sum(weight), 1.0)
+
+    @staticmethod
+    def decode_keypoints(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """torchvision's ``heatmaps_to_keypoints``: [K, 56, 56, P] heatmaps + [K, 4] boxes ->
+        (keypoints [K, P, 3] = (x, y, 1) image pixels, scores [K, P])."""
+        heatmaps = np.asarray(heatmaps, "float32")
+        boxes = np.asarray(boxes, "float32")
+        k, p = len(heatmaps), heatmaps.shape[-1] if heatmaps.ndim == 4 else 0
+        points = np.zeros((k, p, 3), "float32")
+        scores = np.zeros((k, p), "float32")
+        widths = np.maximum(boxes[:, 2] - boxes[:, 0], 1.0)
+        heights = np.maximum(boxes[:, 3] - boxes[:, 1], 1.0)
+        for i in range(k):
+            w, h = int(np.ceil(widths[i])), int(np.ceil(heights[i]))
+            roi_map = _resize_bicubic(np.transpose(heatmaps[i], (2, 0, 1)), h, w)  # [P, h, w]
+            pos = roi_map.reshape(p, -1).argmax(axis=1)
+            x_int, y_int = pos % w, pos // w
+            points[i, :, 0] = (x_int + np.float32(0.5)) * (widths[i] / np.float32(w)) + boxes[i, 0]
+            points[i, :, 1] = (y_int + np.float32(0.5)) * (heights[i] / np.float32(h)) + boxes[i, 1]
+            points[i, :, 2] = 1.0
+            scores[i] = roi_map[np.arange(p), y_int, x_int]
+        return points, scores
+
+    def get_config(self) -> dict[str, Any]:
+        names = None if self.keypoint_names is None else list(self.keypoint_names)
+        return {**super().get_config(), "num_keypoints": self.num_keypoints, "keypoint_names": names}
+
+
+def _resize_bicubic(maps: np.ndarray, height: int, width: int) -> np.ndarray:
+    """torch's bicubic interpolation (A = -0.75, half-pixel centres, edge taps clamped) of [N, h, w] maps."""
+
+    def weights(out: int, size: int) -> np.ndarray:
+        a = -0.75
+        src = (np.arange(out, dtype="float64") + 0.5) * (size / out) - 0.5
+        base = np.floor(src)
+        t = src - base
+        taps = np.stack([t + 1, t, 1 - t, 2 - t], axis=1)
+        near = ((a + 2) * taps - (a + 3)) * taps * taps + 1
+        far = ((a * taps - 5 * a) * taps + 8 * a) * taps - 4 * a
+        coef = np.where(np.abs(taps) <= 1, near, far)
+        matrix = np.zeros((out, size))
+        for j in range(4):
+            idx = np.clip(base.astype("int64") - 1 + j, 0, size - 1)
+            np.add.at(matrix, (np.arange(out), idx), coef[:, j])
+        return matrix
+
+    wy, wx = weights(height, maps.shape[1]), weights(width, maps.shape[2])
+    return np.einsum("oh,nhw,pw->nop", wy, maps.astype("float64"), wx).astype("float32")
+
+
 def _resize_bilinear(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize of a 2-D map, half-pixel centres, no antialiasing (torch ``align_corners=False``)."""
 
@@ -592,6 +753,7 @@ def _create(
 
 _PAPERS = {
     "fasterrcnn_resnet50_fpn": f"Ren et al. 2015 + {FPN_PAPER}",
+    "keypointrcnn_resnet50_fpn": f"He et al., Mask R-CNN (keypoint branch), ICCV 2017 + {FPN_PAPER}",
     "maskrcnn_resnet50_fpn": f"He et al., Mask R-CNN, ICCV 2017 + {FPN_PAPER}",
 }
 
@@ -660,3 +822,41 @@ def maskrcnn_resnet50_fpn(
         >>> model = zoo.get("maskrcnn_resnet50_fpn", num_classes=4, input_shape=(256, 256, 3))
     """
     return _create(MaskRCNNFPN, "maskrcnn_resnet50_fpn", num_classes, classes, input_shape, weights, **kwargs)
+
+
+@register(
+    "keypointrcnn_resnet50_fpn",
+    task="detection",
+    paper=_PAPERS["keypointrcnn_resnet50_fpn"],
+    input_shape=(800, 1344, 3),
+    weights=("torchvision", "COCO_V1", "COCO_LEGACY"),
+    references={
+        "coco_box_map": 54.6,
+        "coco_keypoint_map": 65.0,
+        "coco_map_source": "torchvision KeypointRCNN_ResNet50_FPN_Weights.COCO_V1 (person category)",
+    },
+    preprocess="none",
+)
+def keypointrcnn_resnet50_fpn(
+    num_classes: int | None = None,
+    input_shape: Sequence[int] = (800, 1344, 3),
+    weights: Any = None,
+    classes: int | None = None,
+    num_keypoints: int = 17,
+    **kwargs: Any,
+) -> KeypointRCNNFPN:
+    """Keypoint R-CNN ResNet-50-FPN (torchvision's layout; COCO_V1: box mAP 54.6, keypoint mAP 65.0).
+
+    Args:
+        num_classes: objects + background (COCO persons: 2, the default); ``classes`` too.
+        num_keypoints: keypoints per object (17 COCO keypoints, names in ``model.keypoint_names``).
+        Others as :func:`fasterrcnn_resnet50_fpn`.
+
+    Example:
+        >>> model = zoo.get("keypointrcnn_resnet50_fpn", input_shape=(256, 256, 3))
+    """
+    num_classes = resolve_num_classes(num_classes, classes, default=2)
+    return _create(
+        KeypointRCNNFPN, "keypointrcnn_resnet50_fpn", num_classes, None, input_shape, weights,
+        num_keypoints=num_keypoints, **kwargs,
+    )  # fmt: skip

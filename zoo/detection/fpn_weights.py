@@ -35,8 +35,8 @@ def resnet_rules(prefix: str, depth: int = 50) -> list[Rule]:
     return rows
 
 
-def fpn_rcnn_mapping(depth: int = 50, mask: bool = False) -> TorchMapping:
-    """The mapping of ``fasterrcnn_resnet50_fpn`` (and, with ``mask``, ``maskrcnn_resnet50_fpn``)."""
+def fpn_rcnn_mapping(depth: int = 50, mask: bool = False, keypoints: bool = False) -> TorchMapping:
+    """The mapping of ``fasterrcnn_resnet50_fpn`` (with ``mask``: Mask R-CNN; ``keypoints``: Keypoint R-CNN)."""
     rows = resnet_rules("backbone.body.", depth)
     for i in range(4):
         rows.append(Rule(f"backbone.fpn.inner_blocks.{i}.0", f"fpn_inner_blocks_{i}", "conv"))
@@ -58,7 +58,10 @@ def fpn_rcnn_mapping(depth: int = 50, mask: bool = False) -> TorchMapping:
             ),  # IOHW -> HWOI: the same transpose
             Rule("roi_heads.mask_predictor.mask_fcn_logits", "mask_fcn_logits", "conv"),
         ]
-    kind = "Mask" if mask else "Faster"
+    if keypoints:
+        rows += [Rule(f"roi_heads.keypoint_head.{2 * i}", f"keypoint_head_{2 * i}", "conv") for i in range(8)]
+        rows.append(Rule("roi_heads.keypoint_predictor.kps_score_lowres", "kps_score_lowres", "conv"))
+    kind = "Mask" if mask else "Keypoint" if keypoints else "Faster"
     return TorchMapping(
         tuple(rows), layout=f"torchvision {kind} R-CNN ResNet-{depth}-FPN (v1: TwoMLPHead box head)"
     )
@@ -73,6 +76,7 @@ def coco_category_names() -> tuple[str, ...]:
 MAPPINGS = {
     "fasterrcnn_resnet50_fpn": lambda: fpn_rcnn_mapping(50),
     "maskrcnn_resnet50_fpn": lambda: fpn_rcnn_mapping(50, mask=True),
+    "keypointrcnn_resnet50_fpn": lambda: fpn_rcnn_mapping(50, keypoints=True),
 }
 
 
@@ -87,4 +91,6 @@ def load_torchvision_weights(model: Any, name: str, weights: str | os.PathLike) 
     load_torch_weights(model, weights, MAPPINGS[name](), torchvision_model=name)
     if not is_torch_file(weights) and model.num_classes == 91:
         model.class_names = coco_category_names()
+    elif not is_torch_file(weights) and name.startswith("keypointrcnn") and model.num_classes == 2:
+        model.class_names = ("__background__", "person")
     return model
