@@ -7,7 +7,9 @@ import pytest
 
 sys.modules.setdefault("triton", None)
 torch = pytest.importorskip("torch", reason="torchvision not installed: pip install -e '.[torch]'")
-torchvision = pytest.importorskip("torchvision", reason="torchvision not installed: pip install -e '.[torch]'")
+torchvision = pytest.importorskip(
+    "torchvision", reason="torchvision not installed: pip install -e '.[torch]'"
+)
 
 import zoo  # noqa: E402
 from tests.torch.test_fpn_parity import _randomise, torch_home  # noqa: E402,F401

@@ -120,8 +120,20 @@ def freeze_stages(model: keras.Model, frozen_stages: int) -> None:
             layer.trainable = False
 
 
+def _fpn_conv(x: Any, channels: int, kernel: int, name: str, norm: bool) -> Any:
+    """torchvision's ``Conv2dNormActivation`` without activation: conv (+ BatchNorm, then no bias)."""
+    x = keras.layers.Conv2D(channels, kernel, padding="same", use_bias=not norm, name=name)(x)
+    if norm:
+        x = keras.layers.BatchNormalization(epsilon=BN_EPSILON, momentum=0.9, name=f"{name}_norm")(x)
+    return x
+
+
 def feature_pyramid(
-    features: Sequence[Any], channels: int = 256, extra_pool: bool = True, name: str = "fpn"
+    features: Sequence[Any],
+    channels: int = 256,
+    extra_pool: bool = True,
+    name: str = "fpn",
+    norm: bool = False,
 ) -> list[Any]:
     """FPN top-down pathway over backbone taps (finest first) -> [P2, ..., P5(, P6)].
 
@@ -134,13 +146,12 @@ def feature_pyramid(
         channels: pyramid width (256).
         extra_pool: add P6 for the RPN.
         name: layer-name prefix.
+        norm: BatchNorm after each convolution (torchvision's v2 detectors).
 
     Returns:
         The pyramid maps, finest first.
     """
-    inner = [
-        keras.layers.Conv2D(channels, 1, name=f"{name}_inner_blocks_{i}")(c) for i, c in enumerate(features)
-    ]
+    inner = [_fpn_conv(c, channels, 1, f"{name}_inner_blocks_{i}", norm) for i, c in enumerate(features)]
     for fine, coarse in zip(inner, inner[1:]):
         if fine.shape[1] != 2 * coarse.shape[1] or fine.shape[2] != 2 * coarse.shape[2]:
             raise ValueError(
@@ -148,15 +159,11 @@ def feature_pyramid(
                 "exactly; use an input whose sides are multiples of 32."
             )
     last = inner[-1]
-    outputs = [
-        keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_layer_blocks_{len(inner) - 1}")(last)
-    ]
+    outputs = [_fpn_conv(last, channels, 3, f"{name}_layer_blocks_{len(inner) - 1}", norm)]
     for i in range(len(inner) - 2, -1, -1):
         up = keras.layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_upsample_{i}")(last)
         last = keras.layers.Add(name=f"{name}_merge_{i}")([inner[i], up])
-        outputs.insert(
-            0, keras.layers.Conv2D(channels, 3, padding="same", name=f"{name}_layer_blocks_{i}")(last)
-        )
+        outputs.insert(0, _fpn_conv(last, channels, 3, f"{name}_layer_blocks_{i}", norm))
     if extra_pool:
         outputs.append(keras.layers.MaxPooling2D(1, strides=2, name=f"{name}_pool")(outputs[-1]))
     return outputs

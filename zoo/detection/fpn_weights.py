@@ -35,18 +35,29 @@ def resnet_rules(prefix: str, depth: int = 50) -> list[Rule]:
     return rows
 
 
-def fpn_rcnn_mapping(depth: int = 50, mask: bool = False, keypoints: bool = False) -> TorchMapping:
+def fpn_rcnn_mapping(
+    depth: int = 50, mask: bool = False, keypoints: bool = False, v2: bool = False
+) -> TorchMapping:
     """The mapping of ``fasterrcnn_resnet50_fpn`` (with ``mask``: Mask R-CNN; ``keypoints``: Keypoint R-CNN)."""
     rows = resnet_rules("backbone.body.", depth)
     for i in range(4):
-        rows.append(Rule(f"backbone.fpn.inner_blocks.{i}.0", f"fpn_inner_blocks_{i}", "conv"))
-        rows.append(Rule(f"backbone.fpn.layer_blocks.{i}.0", f"fpn_layer_blocks_{i}", "conv"))
+        for block in ("inner_blocks", "layer_blocks"):
+            rows.append(Rule(f"backbone.fpn.{block}.{i}.0", f"fpn_{block}_{i}", "conv"))
+            if v2:
+                rows.append(Rule(f"backbone.fpn.{block}.{i}.1", f"fpn_{block}_{i}_norm", "bn"))
+    rows.append(Rule("rpn.head.conv.0.0", "rpn_conv", "conv"))
+    if v2:
+        rows.append(Rule("rpn.head.conv.1.0", "rpn_conv_1", "conv"))
+        for i in range(4):
+            rows.append(Rule(f"roi_heads.box_head.{i}.0", f"box_head_{i}_conv", "conv"))
+            rows.append(Rule(f"roi_heads.box_head.{i}.1", f"box_head_{i}_norm", "bn"))
+        rows.append(Rule("roi_heads.box_head.5", "box_head_fc", "dense_nchw", source="box_head_3_relu"))
+    else:
+        rows.append(Rule("roi_heads.box_head.fc6", "fc6", "dense_nchw", source="box_pooled"))
+        rows.append(Rule("roi_heads.box_head.fc7", "fc7", "dense"))
     rows += [
-        Rule("rpn.head.conv.0.0", "rpn_conv", "conv"),
         Rule("rpn.head.cls_logits", "rpn_cls", "conv"),
         Rule("rpn.head.bbox_pred", "rpn_deltas", "conv"),
-        Rule("roi_heads.box_head.fc6", "fc6", "dense_nchw", source="box_pooled"),
-        Rule("roi_heads.box_head.fc7", "fc7", "dense"),
         Rule("roi_heads.box_predictor.cls_score", "cls_score", "dense"),
         Rule("roi_heads.box_predictor.bbox_pred", "bbox_pred", "dense"),
     ]
@@ -62,9 +73,8 @@ def fpn_rcnn_mapping(depth: int = 50, mask: bool = False, keypoints: bool = Fals
         rows += [Rule(f"roi_heads.keypoint_head.{2 * i}", f"keypoint_head_{2 * i}", "conv") for i in range(8)]
         rows.append(Rule("roi_heads.keypoint_predictor.kps_score_lowres", "kps_score_lowres", "conv"))
     kind = "Mask" if mask else "Keypoint" if keypoints else "Faster"
-    return TorchMapping(
-        tuple(rows), layout=f"torchvision {kind} R-CNN ResNet-{depth}-FPN (v1: TwoMLPHead box head)"
-    )
+    head = "v2: BatchNorm FPN, 2 RPN convs, FastRCNNConvFCHead" if v2 else "v1: TwoMLPHead box head"
+    return TorchMapping(tuple(rows), layout=f"torchvision {kind} R-CNN ResNet-{depth}-FPN ({head})")
 
 
 def coco_category_names() -> tuple[str, ...]:
@@ -75,6 +85,7 @@ def coco_category_names() -> tuple[str, ...]:
 
 MAPPINGS = {
     "fasterrcnn_resnet50_fpn": lambda: fpn_rcnn_mapping(50),
+    "fasterrcnn_resnet50_fpn_v2": lambda: fpn_rcnn_mapping(50, v2=True),
     "maskrcnn_resnet50_fpn": lambda: fpn_rcnn_mapping(50, mask=True),
     "keypointrcnn_resnet50_fpn": lambda: fpn_rcnn_mapping(50, keypoints=True),
 }
