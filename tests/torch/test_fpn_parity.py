@@ -165,3 +165,38 @@ def test_fpn_detector_matches_torchvision(name, num_classes, torch_home):
         np.testing.assert_allclose(
             scores[close], dets_ref["keypoints_scores"].numpy()[:k][close], rtol=1e-3, atol=1e-3
         )
+
+
+@pytest.mark.parametrize(
+    "name, num_classes", [("maskrcnn_resnet50_fpn", 91), ("keypointrcnn_resnet50_fpn", 2)]
+)
+def test_fpn_transform_matches_torchvision_on_an_odd_sized_photo(name, num_classes, torch_home):
+    """torchvision's resize (short side min_size, long side <= max_size), padding and mapping back."""
+    builder = getattr(torchvision.models.detection, name)
+    ref = _randomise(
+        builder(weights=None, weights_backbone=None, num_classes=num_classes, min_size=160, max_size=224)
+    )
+    path = torch_home / "hub" / "checkpoints" / torchvision_weights(name, "torchvision").file_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ref.state_dict(), path)
+    model = zoo.get(name, weights="torchvision", input_shape=(160, 224, 3), min_size=160, max_size=224)
+    photo = np.random.default_rng(3).uniform(0, 255, (150, 200, 3)).astype("float32")
+    with torch.no_grad():
+        theirs = ref([torch.from_numpy(photo.transpose(2, 0, 1) / 255.0)])[0]
+    batch, meta = model.prepare_images([photo])
+    assert batch.shape == (1, 160, 224, 3)
+    raw = model.decode_predictions(model({"images": batch, "image_sizes": meta["image_sizes"]}))
+    dets = model.finish_detections({k: np.asarray(v) for k, v in raw.items()}, meta)
+    n = int(dets["num_detections"][0])
+    assert abs(n - len(theirs["boxes"])) <= 1
+    k = min(n, len(theirs["boxes"]), 30)
+    ours_b = np.concatenate([dets["boxes"][0, :k], dets["classes"][0, :k, None]], axis=1)
+    theirs_b = np.concatenate([theirs["boxes"].numpy()[:k], theirs["labels"].numpy()[:k, None]], axis=1)
+    _assert_equal_up_to_ties(ours_b, dets["scores"][0, :k], theirs_b, 5e-2, "detection")
+    if "masks" in theirs:
+        assert dets["masks"][0].shape[1:] == (150, 200)
+        diff = np.abs(dets["masks"][0][:k] - theirs["masks"].numpy()[:k, 0])
+        assert diff.max() < 2e-2
+    if "keypoints" in theirs:
+        close = np.all(np.abs(dets["keypoints"][0, :k] - theirs["keypoints"].numpy()[:k]) < 5e-2, axis=-1)
+        assert close.mean() > 0.99

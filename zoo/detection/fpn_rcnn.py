@@ -114,6 +114,7 @@ def level_proposals(
     post_nms_top_n: int = 1000,
     nms_iou: float = 0.7,
     min_size: float = 1e-3,
+    image_sizes: Any = None,
 ) -> tuple[Any, Any, Any]:
     """torchvision's ``RegionProposalNetwork.filter_proposals`` with fixed shapes (keras.ops).
 
@@ -123,13 +124,16 @@ def level_proposals(
 
     Args:
         logits: per level [B, A_l]; deltas: per level [B, A_l, 4]; anchors: per level [A_l, 4].
-        image_size: (height, width) to clip to.
+        image_size: (height, width) of the input.
+        image_sizes: optional [B, 2] (height, width) of each image's content (the rest is padding);
+            boxes are clipped to it, as torchvision clips to the resized image. None: ``image_size``.
 
     Returns:
         (boxes [B, P, 4], scores [B, P] sigmoid objectness, valid [B, P]), best first, P = post_nms_top_n
         (or fewer if there are fewer candidates); empty slots hold zeros.
     """
     height, width = (float(v) for v in image_size)
+    clip_h, clip_w = _clip_sizes(image_sizes, image_size)
     top_boxes, top_scores, top_levels = [], [], []
     for level, (lg, dl, an) in enumerate(zip(logits, deltas, anchors)):
         k = min(int(pre_nms_top_n), int(an.shape[0]))
@@ -137,7 +141,7 @@ def level_proposals(
         idx = ops.cast(idx, "int32")
         picked = ops.take_along_axis(ops.cast(dl, "float32"), idx[..., None], axis=1)
         anchor = ops.take(ops.convert_to_tensor(an), idx, axis=0)  # [B, k, 4]
-        top_boxes.append(clip_boxes(decode_boxes(picked, anchor), height, width))
+        top_boxes.append(clip_boxes(decode_boxes(picked, anchor), clip_h, clip_w))
         top_scores.append(score)
         top_levels.append(ops.full_like(score, float(level)))
     boxes = ops.stop_gradient(ops.concatenate(top_boxes, axis=1))
@@ -155,6 +159,14 @@ def level_proposals(
     out_boxes = ops.where(valid[..., None], ops.take_along_axis(boxes, safe[..., None], axis=1), 0.0)
     out_scores = ops.where(valid, ops.take_along_axis(scores, safe, axis=1), 0.0)
     return out_boxes, out_scores, valid
+
+
+def _clip_sizes(image_sizes: Any, image_size: Sequence[int]) -> tuple[Any, Any]:
+    """(heights, widths) to clip boxes [B, N, ...] to: per image [B, 1] tensors, or the input size."""
+    if image_sizes is None:
+        return float(image_size[0]), float(image_size[1])
+    sizes = ops.cast(image_sizes, "float32")
+    return sizes[:, 0:1], sizes[:, 1:2]
 
 
 def _box_head(pooled_shape: tuple[int, int, int], representation: int = 1024) -> keras.Model:
@@ -328,7 +340,9 @@ class FasterRCNNFPN(Detector):
         outs = [self.rpn(f) for f in features]
         return [o[0] for o in outs], [o[1] for o in outs]
 
-    def proposals(self, logits: Sequence[Any], deltas: Sequence[Any], training: bool = False) -> tuple:
+    def proposals(
+        self, logits: Sequence[Any], deltas: Sequence[Any], training: bool = False, image_sizes: Any = None
+    ) -> tuple:
         """(boxes [B, P, 4], scores [B, P], valid [B, P]) with torchvision's train or test settings."""
         phase = 0 if training else 1
         return level_proposals(
@@ -339,6 +353,7 @@ class FasterRCNNFPN(Detector):
             self.rpn_pre_nms_top_n[phase],
             self.rpn_post_nms_top_n[phase],
             self.rpn_nms_iou,
+            image_sizes=image_sizes,
         )
 
     def roi_head(self, features: Sequence[Any], boxes: Any, training: bool = False) -> tuple[Any, Any]:
@@ -350,9 +365,20 @@ class FasterRCNNFPN(Detector):
         return logits, ops.reshape(self.bbox_pred(x), (-1, num, self.num_classes, 4))
 
     def call(self, images: Any, training: bool = False) -> dict[str, Any]:
+        """Raw outputs for ``images`` [B, H, W, 3], or ``{"images", "image_sizes"}`` where
+        ``image_sizes`` [B, 2] is each image's content size inside the padded input
+        (``prepare_images`` makes both; boxes are then clipped to the content, as torchvision does)."""
+        sizes = None
+        if isinstance(images, dict):
+            images, sizes = images["images"], images.get("image_sizes")
         feats = self.features(images, training=training)
         logits, deltas = self.rpn_outputs(feats)
-        boxes, scores, valid = self.proposals(logits, deltas, training=False)
+        if sizes is None:
+            sizes = ops.zeros((ops.shape(images)[0], 2), "float32") + ops.convert_to_tensor(
+                [float(v) for v in self.image_size]
+            )
+        sizes = ops.cast(sizes, "float32")
+        boxes, scores, valid = self.proposals(logits, deltas, training=False, image_sizes=sizes)
         cls_logits, box_deltas = self.roi_head(feats, boxes, training=training)
         return {
             "features": feats,
@@ -361,6 +387,7 @@ class FasterRCNNFPN(Detector):
             "proposals": boxes,
             "proposal_scores": scores,
             "proposal_valid": valid,
+            "image_sizes": sizes,
             "class_logits": cls_logits,
             "box_deltas": box_deltas,
         }
@@ -371,10 +398,10 @@ class FasterRCNNFPN(Detector):
 
     def decode_predictions(self, raw: dict[str, Any], postprocess: PostprocessConfig | None = None) -> dict:
         settings = self.postprocess if postprocess is None else postprocess
-        height, width = self.image_size
         scores = ops.softmax(ops.cast(raw["class_logits"], "float32"), axis=-1)
         boxes = decode_boxes(raw["box_deltas"], raw["proposals"][:, :, None, :], self.box_weights)
-        boxes = clip_boxes(boxes, height, width)
+        clip_h, clip_w = _clip_sizes(raw["image_sizes"], self.image_size)  # [B, 1] each
+        boxes = clip_boxes(boxes, clip_h[..., None], clip_w[..., None])  # boxes [B, P, C, 4]
         big = ((boxes[..., 2] - boxes[..., 0]) >= 1e-2) & ((boxes[..., 3] - boxes[..., 1]) >= 1e-2)
         scores = ops.where(big & raw["proposal_valid"][..., None], scores, 0.0)
         dets = batched_nms(
@@ -405,7 +432,7 @@ class FasterRCNNFPN(Detector):
         deltas = ops.split(y_pred["rpn_deltas"], splits, axis=1)
         t = rpn_targets(self.anchors, gt_boxes, gt_valid, num_samples=self.rpn_batch, seed=self.sampler)
         rpn_cls, rpn_reg = rpn_loss(y_pred["rpn_logits"], y_pred["rpn_deltas"], t, sigma=3.0)
-        boxes, _, valid = self.proposals(logits, deltas, training=True)
+        boxes, _, valid = self.proposals(logits, deltas, training=True, image_sizes=y_pred.get("image_sizes"))
         r = roi_targets(
             boxes,
             valid,
@@ -446,6 +473,50 @@ class FasterRCNNFPN(Detector):
         """torchvision's ``GeneralizedRCNNTransform`` scale, further limited to fit ``image_size``."""
         scale = min(self.min_size / min(height, width), self.max_size / max(height, width))
         return min(scale, self.image_size[0] / height, self.image_size[1] / width)
+
+    def prepare_images(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """torchvision's transform: keep-aspect resize (short side ``min_size``, long side at most
+        ``max_size``, bilinear, half-pixel), padded bottom/right with the mean colour to ``image_size``.
+
+        Returns:
+            (batch [B, H, W, 3] float32 0..255, meta: ``scale`` [B, 2] (y, x) original / resized,
+            ``sizes`` [B, 2] original (height, width), ``image_sizes`` [B, 2] resized content size, the
+            model's second input: ``model({"images": batch, "image_sizes": meta["image_sizes"]})``).
+        """
+        height, width = self.image_size
+        pad = np.array([255.0 * m for m in TORCHVISION_MEAN], "float32")
+        batch = np.empty((len(images), height, width, 3), "float32")
+        batch[:] = pad
+        scales, sizes, content = [], [], []
+        for i, im in enumerate(images):
+            h, w = im.shape[:2]
+            factor = self.resize_scale(h, w)
+            rh, rw = (
+                max(1, min(height, int(np.floor(h * factor)))),
+                max(1, min(width, int(np.floor(w * factor)))),
+            )
+            im = np.asarray(im, "float32")
+            if (rh, rw) != (h, w):
+                im = np.asarray(
+                    ops.convert_to_numpy(ops.image.resize(im, (rh, rw), interpolation="bilinear"))
+                )
+            batch[i, :rh, :rw] = im
+            scales.append((h / rh, w / rw))
+            sizes.append((h, w))
+            content.append((rh, rw))
+        meta = {"scale": np.asarray(scales, "float32"), "sizes": np.asarray(sizes, "int64")}
+        meta["image_sizes"] = np.asarray(content, "float32")
+        return batch, meta
+
+    def finish_detections(
+        self, detections: dict[str, np.ndarray], meta: dict[str, np.ndarray]
+    ) -> dict[str, Any]:
+        """Detections in the batch's pixels -> each original image's pixels (see ``prepare_images``)."""
+        out = dict(detections)
+        sy, sx = meta["scale"][:, 0], meta["scale"][:, 1]
+        factor = np.stack([sx, sy, sx, sy], axis=-1)[:, None, :]
+        out["boxes"] = (np.asarray(detections["boxes"]) * factor).astype("float32")
+        return out
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -543,6 +614,18 @@ class MaskRCNNFPN(FasterRCNNFPN):
         bce = ops.mean(ops.binary_crossentropy(target, picked, from_logits=True), axis=(1, 2))
         fg = ops.reshape(ops.cast(classes > 0, "float32"), (-1,))
         return ops.sum(bce * fg) / ops.maximum(ops.sum(fg), 1.0)
+
+    def finish_detections(
+        self, detections: dict[str, np.ndarray], meta: dict[str, np.ndarray]
+    ) -> dict[str, Any]:
+        """Adds ``masks``: per image a [K, H, W] float array of soft masks in the original pixels
+        (threshold at 0.5 for binary masks), as torchvision returns them."""
+        out = super().finish_detections(detections, meta)
+        out["masks"] = [
+            self.paste_masks(out["mask_probs"][i, :n], out["boxes"][i, :n], meta["sizes"][i])
+            for i, n in enumerate(np.asarray(out["num_detections"]))
+        ]
+        return out
 
     @staticmethod
     def paste_masks(mask_probs: np.ndarray, boxes: np.ndarray, image_size: Sequence[int]) -> np.ndarray:
@@ -690,6 +773,23 @@ class KeypointRCNNFPN(FasterRCNNFPN):
         )
         weight = ops.reshape(ops.cast(ok, "float32"), (-1,))
         return ops.sum(ce * weight) / ops.maximum(ops.sum(weight), 1.0)
+
+    def finish_detections(
+        self, detections: dict[str, np.ndarray], meta: dict[str, np.ndarray]
+    ) -> dict[str, Any]:
+        """Adds ``keypoints`` [B, K, P, 3] = (x, y, 1) in the original pixels and ``keypoint_scores`` [B, K, P]."""
+        out = super().finish_detections(detections, meta)
+        heatmaps = np.asarray(out["keypoint_heatmaps"])
+        b, k = heatmaps.shape[:2]
+        points = np.zeros((b, k, self.num_keypoints, 3), "float32")
+        scores = np.zeros((b, k, self.num_keypoints), "float32")
+        for i, n in enumerate(np.asarray(out["num_detections"])):
+            boxes = np.asarray(detections["boxes"])[i, :n]  # in the batch's pixels, as the heatmaps
+            points[i, :n], scores[i, :n] = self.decode_keypoints(heatmaps[i, :n], boxes)
+            points[i, :n, :, 0] *= meta["scale"][i, 1]
+            points[i, :n, :, 1] *= meta["scale"][i, 0]
+        out["keypoints"], out["keypoint_scores"] = points, scores
+        return out
 
     @staticmethod
     def decode_keypoints(heatmaps: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
