@@ -670,6 +670,29 @@ COCO_KEYPOINTS = (
 COCO_PERSON = ("__background__", "person")
 
 
+def keypoint_targets(rois: Any, keypoints: Any, heatmap_size: int = 56) -> tuple[Any, Any]:
+    """torchvision's ``keypoints_to_heatmap``: the heatmap cell of each keypoint in its RoI.
+
+    Args:
+        rois: [..., 4] xyxy pixels; keypoints: [..., P, 3] = (x, y, visibility) pixels.
+
+    Returns:
+        (cell index ``y * size + x`` [..., P] int32, valid [..., P] bool: visible and inside the RoI;
+        a keypoint exactly on the RoI's right or bottom edge goes to the last cell).
+    """
+    rois = ops.cast(rois, "float32")
+    keypoints = ops.cast(keypoints, "float32")
+    size = float(heatmap_size)
+    x1, y1, x2, y2 = (rois[..., i][..., None] for i in range(4))
+    px, py = keypoints[..., 0], keypoints[..., 1]
+    cx = ops.floor((px - x1) * (size / (x2 - x1)))
+    cy = ops.floor((py - y1) * (size / (y2 - y1)))
+    cx = ops.where(px == x2, size - 1.0, cx)
+    cy = ops.where(py == y2, size - 1.0, cy)
+    ok = (cx >= 0) & (cy >= 0) & (cx < size) & (cy < size) & (keypoints[..., 2] > 0)
+    return ops.cast(ops.where(ok, cy * size + cx, 0.0), "int32"), ok
+
+
 def _keypoint_head(
     pooled_shape: tuple[int, int, int], num_keypoints: int, channels: int = 512
 ) -> keras.Model:
@@ -758,14 +781,8 @@ class KeypointRCNNFPN(FasterRCNNFPN):
             ops.cast(gt_keypoints, "float32"), targets["matched_gt"][:, :n_fg, None, None], axis=1
         )  # [B, S, P, 3]
         size = self.heatmap_size
-        x1, y1, x2, y2 = (rois[..., i][..., None] for i in range(4))
-        px, py = kp[..., 0], kp[..., 1]
-        cx = ops.floor((px - x1) * (size / ops.maximum(x2 - x1, 1e-6)))
-        cy = ops.floor((py - y1) * (size / ops.maximum(y2 - y1, 1e-6)))
-        cx = ops.where(px == x2, size - 1.0, cx)
-        cy = ops.where(py == y2, size - 1.0, cy)
-        ok = (cx >= 0) & (cy >= 0) & (cx < size) & (cy < size) & (kp[..., 2] > 0) & fg[..., None]
-        target = ops.cast(ops.where(ok, cy * size + cx, 0.0), "int32")
+        target, ok = keypoint_targets(rois, kp, size)
+        ok = ok & fg[..., None]
         logits = self.keypoint_logits(features, rois, training=training)  # [B, S, 56, 56, P]
         logits = ops.reshape(ops.transpose(logits, (0, 1, 4, 2, 3)), (-1, size * size))
         ce = keras.losses.sparse_categorical_crossentropy(
