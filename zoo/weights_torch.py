@@ -572,3 +572,27 @@ def load_torch_weights(
         path = checkpoint_path(torchvision_weights(torchvision_model, str(weights)))
     state = read_state_dict(path)
     return load_state_dict(model, state, mapping, include_top=include_top, source=f"Checkpoint {path}")
+
+
+def randomize_torch_model(model: Any, seed: int = 0) -> Any:
+    """Seeded random weights for a torch module, BatchNorm statistics and affine buffers included (for
+    parity checks: every tensor matters, and activations stay of order one).
+
+    Weights with more than one dimension get N(0, 2 / fan_in), vectors N(0, 0.1); running variances
+    and FrozenBatchNorm scales U(0.5, 1.5), running means and shifts N(0, 0.1). Returns the model in
+    ``eval()`` mode.
+    """
+    torch = require_torch()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _name, p in model.named_parameters():
+            if p.ndim > 1:
+                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / p[0].numel()) ** 0.5)
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+        for name, b in model.named_buffers():
+            if name.endswith(("running_var", "weight")):  # FrozenBatchNorm2d keeps its scale as a buffer
+                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
+            elif name.endswith(("running_mean", "bias")):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
+    return model.eval()

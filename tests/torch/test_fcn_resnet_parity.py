@@ -12,8 +12,9 @@ torchvision = pytest.importorskip(
 )
 
 import zoo  # noqa: E402
-from tests.torch.test_fpn_parity import _randomise, torch_home  # noqa: E402,F401
+from tests.torch.test_fpn_parity import torch_home  # noqa: E402,F401
 from zoo.weights_torch import TorchWeightsError, torchvision_weights  # noqa: E402
+from zoo.weights_torch import randomize_torch_model as _randomise  # noqa: E402
 
 pytestmark = pytest.mark.torch
 

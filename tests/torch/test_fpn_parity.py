@@ -18,31 +18,11 @@ torchvision = pytest.importorskip(
 )
 
 import zoo  # noqa: E402
+from zoo.weights_torch import randomize_torch_model as _randomise  # noqa: E402
 from zoo.weights_torch import torchvision_weights  # noqa: E402
 
 pytestmark = pytest.mark.torch
 SIZE = 160
-
-
-def _randomise(model, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for _name, p in model.named_parameters():
-            if p.ndim > 1:
-                fan_in = p[0].numel()
-                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / fan_in) ** 0.5)
-            else:
-                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
-        for name, b in model.named_buffers():
-            if name.endswith("running_var"):
-                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
-            elif name.endswith("running_mean"):
-                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
-            elif name.endswith("weight"):  # FrozenBatchNorm2d keeps its affine parameters as buffers
-                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
-            elif name.endswith("bias"):
-                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
-    return model.eval()
 
 
 @pytest.fixture(scope="module")
