@@ -28,7 +28,7 @@ model owns its decoder and thresholds):
 inspects a signature or guesses from output names.
 
 Example:
-    >>> class TinyDetector(Detector):
+    >>> class TinyDetector(Detector, keras.Model):
     ...     POSTPROCESS = PostprocessConfig(score_threshold=0.2, iou_threshold=0.5)
     ...     anchor_based = True
     ...     def __init__(self, num_classes=3, postprocess=None, class_names=None, **kwargs):
@@ -128,12 +128,14 @@ def _is_symbolic(x: Any) -> bool:
     return False
 
 
-class Detector(keras.Model):
-    """Base class of the zoo detectors: the contract of the module docstring.
+class Detector:
+    """Mixin of the zoo detectors (``class SSD(Detector, keras.Model)``): the module docstring's contract.
 
     Subclasses call ``init_detector`` after ``keras.Model.__init__`` and implement ``call`` (raw
     outputs); two-stage models override ``decode_anchors``, models with extra outputs (masks)
-    ``extend_detections``. Their ``get_config`` adds ``detector_config()``.
+    ``extend_detections``. Their ``get_config`` adds ``detector_config()``. (A mixin rather than a
+    ``keras.Model`` subclass: Keras rewrites the bases of a class used for a functional model, so
+    one intermediate Model class cannot serve functional SSD and subclassed Faster R-CNN.)
     """
 
     POSTPROCESS: ClassVar[PostprocessConfig] = PostprocessConfig()
@@ -220,20 +222,33 @@ class Detector(keras.Model):
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         return self.detections(x)
 
-    def detect_batch(self, images: Any, **overrides: Any) -> dict[str, Any]:
+    def detect_batch(
+        self,
+        images: Any,
+        *,
+        score_threshold: float | None = None,
+        iou_threshold: float | None = None,
+        max_detections: int | None = None,
+        pre_nms_top_k: int | None = None,
+    ) -> dict[str, Any]:
         """Detections for a batch already at ``image_size`` (boxes in those pixels). See ``detect``.
 
         Args:
             images: [B, H, W, 3] RGB 0..255 at ``image_size``.
-            **overrides: post-processing settings for this call (``score_threshold``,
-                ``iou_threshold``, ``max_detections``, ``pre_nms_top_k``); None keeps the model's.
+            score_threshold, iou_threshold, max_detections, pre_nms_top_k: post-processing
+                settings for this call; None keeps the model's ``postprocess``.
 
         Returns:
             The detections dict of NumPy arrays; inside a traced graph, tensors.
 
         Runs ``predict_step`` compiled by Keras (once per setting); in a graph, ``detections``.
         """
-        settings = self.postprocess.replace(**overrides)
+        settings = self.postprocess.replace(
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            max_detections=max_detections,
+            pre_nms_top_k=pre_nms_top_k,
+        )
         if _is_symbolic(images):
             return self.detections(images, settings)
         x = np.asarray(ops.convert_to_numpy(images), dtype="float32")
@@ -283,3 +298,34 @@ def resolve_num_classes(num_classes: int | None, classes: int | None, default: i
         raise ValueError(f"num_classes={num_classes} and classes={classes} disagree; pass one of them")
     value = num_classes if num_classes is not None else classes
     return default if value is None else value
+
+
+def check_kwargs(cls: type, kwargs: Mapping[str, Any], builder: str) -> None:
+    """Raises a ``TypeError`` naming the accepted arguments when ``kwargs`` has one that ``cls`` lacks.
+
+    A builder's ``**kwargs`` go to the model class (and its bases up to ``Detector``); this keeps
+    ``zoo.get``'s error for a misspelt argument.
+
+    Example:
+        >>> check_kwargs(SSD, {"widht": 0.5}, "ssd_vgg16")
+        Traceback (most recent call last):
+        TypeError: zoo.get('ssd_vgg16') got unknown keyword argument(s): widht. Accepted: ...
+    """
+    import inspect
+
+    accepted: list[str] = []
+    for klass in cls.__mro__:
+        if klass is Detector:
+            break
+        if "__init__" in vars(klass):
+            params = inspect.signature(klass.__init__).parameters.values()
+            accepted += [
+                p.name for p in params if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD
+            ]
+    accepted = [a for a in dict.fromkeys(accepted) if a != "self"] + ["name"]
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise TypeError(
+            f"zoo.get({builder!r}) got unknown keyword argument(s): {', '.join(unknown)}. "
+            f"Accepted: num_classes, input_shape, weights, {', '.join(accepted)}."
+        )
