@@ -76,14 +76,14 @@ def _zoo_split(parts, model, photo):
 
     backbone, rpn, heads = parts
     t0 = time.perf_counter()
-    batch, meta = model.prepare_images([photo])
-    feats = backbone(batch)
+    inputs, meta = model.prepare_images([photo])
+    feats = backbone(inputs["images"])
     keras.ops.convert_to_numpy(feats[0])
     t1 = time.perf_counter()
-    boxes, _, valid = rpn(feats, meta["image_sizes"])
+    boxes, _, valid = rpn(feats, inputs["image_sizes"])
     keras.ops.convert_to_numpy(boxes)
     t2 = time.perf_counter()
-    dets = heads(feats, boxes, valid, meta["image_sizes"])
+    dets = heads(feats, boxes, valid, inputs["image_sizes"])
     model.finish_detections({k: np.asarray(keras.ops.convert_to_numpy(v)) for k, v in dets.items()}, meta)
     t3 = time.perf_counter()
     return t1 - t0, t2 - t1, t3 - t2

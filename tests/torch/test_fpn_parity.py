@@ -163,10 +163,9 @@ def test_fpn_transform_matches_torchvision_on_an_odd_sized_photo(name, num_class
     photo = np.random.default_rng(3).uniform(0, 255, (150, 200, 3)).astype("float32")
     with torch.no_grad():
         theirs = ref([torch.from_numpy(photo.transpose(2, 0, 1) / 255.0)])[0]
-    batch, meta = model.prepare_images([photo])
-    assert batch.shape == (1, 160, 224, 3)
-    raw = model.decode_predictions(model({"images": batch, "image_sizes": meta["image_sizes"]}))
-    dets = model.finish_detections({k: np.asarray(v) for k, v in raw.items()}, meta)
+    inputs, _ = model.prepare_images([photo])
+    assert inputs["images"].shape == (1, 160, 224, 3)
+    dets = zoo.detection.detect(model, photo)
     n = int(dets["num_detections"][0])
     assert abs(n - len(theirs["boxes"])) <= 1
     k = min(n, len(theirs["boxes"]), 30)

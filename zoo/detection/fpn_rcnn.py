@@ -225,7 +225,7 @@ def _rois(boxes: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class FasterRCNNFPN(Detector):
+class FasterRCNNFPN(Detector, keras.Model):
     """Faster R-CNN with a ResNet-FPN body (torchvision's ``fasterrcnn_resnet50_fpn``; see the module).
 
     ``call`` (training and inference alike) returns ``features`` (P2-P6), ``rpn_logits`` [B, A],
@@ -474,14 +474,16 @@ class FasterRCNNFPN(Detector):
         scale = min(self.min_size / min(height, width), self.max_size / max(height, width))
         return min(scale, self.image_size[0] / height, self.image_size[1] / width)
 
-    def prepare_images(self, images: Sequence[np.ndarray]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def prepare_images(
+        self, images: Sequence[np.ndarray]
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         """torchvision's transform: keep-aspect resize (short side ``min_size``, long side at most
         ``max_size``, bilinear, half-pixel), padded bottom/right with the mean colour to ``image_size``.
 
         Returns:
-            (batch [B, H, W, 3] float32 0..255, meta: ``scale`` [B, 2] (y, x) original / resized,
-            ``sizes`` [B, 2] original (height, width), ``image_sizes`` [B, 2] resized content size, the
-            model's second input: ``model({"images": batch, "image_sizes": meta["image_sizes"]})``).
+            (model inputs ``{"images": [B, H, W, 3] float32 0..255, "image_sizes": [B, 2] resized
+            content size}``, meta: ``scale`` [B, 2] (y, x) original / resized, ``sizes`` [B, 2]
+            original (height, width)).
         """
         height, width = self.image_size
         pad = np.array([255.0 * m for m in TORCHVISION_MEAN], "float32")
@@ -505,8 +507,7 @@ class FasterRCNNFPN(Detector):
             sizes.append((h, w))
             content.append((rh, rw))
         meta = {"scale": np.asarray(scales, "float32"), "sizes": np.asarray(sizes, "int64")}
-        meta["image_sizes"] = np.asarray(content, "float32")
-        return batch, meta
+        return {"images": batch, "image_sizes": np.asarray(content, "float32")}, meta
 
     def finish_detections(
         self, detections: dict[str, np.ndarray], meta: dict[str, np.ndarray]
