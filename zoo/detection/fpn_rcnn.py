@@ -53,12 +53,12 @@ import numpy as np
 from keras import ops
 
 from zoo.detection.base import Detector, PostprocessConfig, resolve_num_classes
-from zoo.detection.faster_rcnn import head_loss
+from zoo.detection.faster_rcnn import TwoStageTraining
 from zoo.detection.fpn import PAPER as FPN_PAPER
 from zoo.detection.fpn import feature_pyramid, freeze_stages, resnet_body
-from zoo.detection.losses import scale_loss_for_replicas
-from zoo.detection.rpn import RPNHead, roi_targets, rpn_loss, rpn_targets
-from zoo.layers.roi import MultiScaleRoIAlign, roi_align
+from zoo.detection.mask_rcnn import MaskTraining
+from zoo.detection.rpn import RPNHead
+from zoo.layers.roi import MultiScaleRoIAlign
 from zoo.ops.boxes import FASTER_RCNN_WEIGHTS, clip_boxes, decode_boxes
 from zoo.ops.nms import batched_nms, non_max_suppression
 from zoo.registry import register
@@ -225,7 +225,7 @@ def _rois(boxes: Any) -> Any:
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class FasterRCNNFPN(Detector, keras.Model):
+class FasterRCNNFPN(TwoStageTraining, Detector, keras.Model):
     """Faster R-CNN with a ResNet-FPN body (torchvision's ``fasterrcnn_resnet50_fpn``; see the module).
 
     ``call`` (training and inference alike) returns ``features`` (P2-P6), ``rpn_logits`` [B, A],
@@ -252,6 +252,8 @@ class FasterRCNNFPN(Detector, keras.Model):
         score_threshold=0.05, iou_threshold=0.5, max_detections=100, pre_nms_top_k=None
     )
     box_weights = FASTER_RCNN_WEIGHTS
+    head_sigma = 3.0  # torchvision: smooth L1 beta 1/9 in both box losses
+    roi_bg_iou = (0.0, 0.5)
     loss_names: tuple[str, ...] = ("rpn_cls_loss", "rpn_reg_loss", "cls_loss", "box_loss")
 
     def __init__(
@@ -414,59 +416,13 @@ class FasterRCNNFPN(Detector, keras.Model):
         )
         return self.extend_detections(dets, raw)
 
-    # ----- training (torchvision's losses)
-    def detection_losses(self, x: Any, y: Any, y_pred: Any, training: bool = True) -> tuple[dict, dict, Any]:
-        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
-            raise ValueError(
-                "FPN R-CNN targets must be a dict with 'boxes' [B, G, 4] (xyxy pixels of the model input), "
-                f"'classes' [B, G] (1..num_classes-1, -1 pad) and optionally 'valid' [B, G]; got {type(y).__name__}"
-            )
-        gt_boxes = ops.cast(y["boxes"], "float32")
-        gt_classes = ops.cast(y["classes"], "int32")
-        gt_valid = y.get("valid")
-        gt_valid = gt_classes > 0 if gt_valid is None else ops.cast(gt_valid, "bool") & (gt_classes > 0)
-        feats = y_pred["features"]
-        sizes = [int(a.shape[0]) for a in self.level_anchors]
-        splits = np.cumsum(sizes)[:-1].tolist()
+    # ----- training (torchvision's losses, through TwoStageTraining)
+    def training_proposals(self, y_pred: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """torchvision's training proposals (2000 per level -> NMS 0.7 -> 2000) from the raw outputs."""
+        splits = np.cumsum([int(a.shape[0]) for a in self.level_anchors])[:-1].tolist()
         logits = ops.split(y_pred["rpn_logits"], splits, axis=1)
         deltas = ops.split(y_pred["rpn_deltas"], splits, axis=1)
-        t = rpn_targets(self.anchors, gt_boxes, gt_valid, num_samples=self.rpn_batch, seed=self.sampler)
-        rpn_cls, rpn_reg = rpn_loss(y_pred["rpn_logits"], y_pred["rpn_deltas"], t, sigma=3.0)
-        boxes, _, valid = self.proposals(logits, deltas, training=True, image_sizes=y_pred.get("image_sizes"))
-        r = roi_targets(
-            boxes,
-            valid,
-            gt_boxes,
-            gt_classes,
-            gt_valid,
-            num_samples=self.roi_batch,
-            fg_fraction=self.roi_fg_fraction,
-            bg_iou=(0.0, 0.5),
-            weights=self.box_weights,
-            seed=self.sampler,
-        )
-        cls_logits, box_deltas = self.roi_head(feats, r["rois"], training=training)
-        cls_loss, box_loss = head_loss(cls_logits, box_deltas, r, sigma=3.0)
-        parts = {"rpn_cls_loss": rpn_cls, "rpn_reg_loss": rpn_reg, "cls_loss": cls_loss, "box_loss": box_loss}
-        return parts, r, feats
-
-    def _total_loss(self, parts: dict[str, Any]) -> Any:
-        loss = 0.0
-        for name, value in parts.items():
-            self.loss_trackers[name].update_state(value)
-            loss = loss + value
-        for extra in self.losses:
-            loss = loss + ops.sum(extra)
-        return scale_loss_for_replicas(loss)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Sum of the RPN and box-head losses (see the module docstring)."""
-        parts, _, _ = self.detection_losses(x, y, y_pred, training=training)
-        return self._total_loss(parts)
-
-    @property
-    def metrics(self) -> list[Any]:
-        return [*super().metrics, *self.loss_trackers.values()]
+        return self.proposals(logits, deltas, training=True, image_sizes=y_pred.get("image_sizes"))
 
     # ----- torchvision's transform (used by zoo.detection.detect)
     def resize_scale(self, height: int, width: int) -> float:
@@ -547,7 +503,7 @@ class FasterRCNNFPN(Detector, keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class MaskRCNNFPN(FasterRCNNFPN):
+class MaskRCNNFPN(MaskTraining, FasterRCNNFPN):
     """Mask R-CNN with a ResNet-FPN body (torchvision's ``maskrcnn_resnet50_fpn``; see the module).
 
     The detections dict also holds ``mask_probs`` [B, K, 28, 28]: each detection's class mask
@@ -556,6 +512,10 @@ class MaskRCNNFPN(FasterRCNNFPN):
 
     loss_names = (*FasterRCNNFPN.loss_names, "mask_loss")
     mask_size = 28
+    mask_target_aligned = (
+        False  # torchvision's project_masks_on_boxes: roi_align(aligned=False), soft targets
+    )
+    binary_mask_targets = False
 
     def __init__(self, mask_channels: int = 256, **kwargs: Any):
         super().__init__(**kwargs)
@@ -578,43 +538,6 @@ class MaskRCNNFPN(FasterRCNNFPN):
         probs = ops.sigmoid(ops.take_along_axis(logits, classes[:, :, None, None, None], axis=-1)[..., 0])
         valid = (ops.cast(detections["classes"], "int32") >= 0)[:, :, None, None]
         return {**detections, "mask_probs": ops.where(valid, probs, 0.0)}
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The four losses plus the mask loss (binary cross-entropy of the target class's 28x28 mask)."""
-        if not isinstance(y, dict) or "masks" not in y:
-            raise ValueError(
-                "Mask R-CNN targets need 'masks' [B, G, H, W] besides boxes/classes/valid; "
-                "use zoo.data.shapes.shapes_dataset(..., with_masks=True)."
-            )
-        parts, r, feats = self.detection_losses(x, y, y_pred, training=training)
-        parts["mask_loss"] = self.mask_loss(feats, r, y["masks"], training=training)
-        return self._total_loss(parts)
-
-    def mask_loss(
-        self, features: Sequence[Any], targets: dict[str, Any], gt_masks: Any, training: bool = True
-    ) -> Any:
-        """torchvision's ``maskrcnn_loss``: GT masks RoIAligned (aligned=False) to 28x28 on the RoIs."""
-        masks = ops.cast(gt_masks, "float32")
-        g, h, w = masks.shape[1], masks.shape[2], masks.shape[3]
-        n_fg = max(1, min(int(targets["rois"].shape[1]), math.ceil(self.roi_batch * self.roi_fg_fraction)))
-        rois = targets["rois"][:, :n_fg]
-        classes = targets["classes"][:, :n_fg]
-        matched = targets["matched_gt"][:, :n_fg]
-        batch = ops.shape(rois)[0]
-        flat_idx = ops.arange(batch, dtype="int32")[:, None] * g + matched
-        crop = ops.concatenate(
-            [ops.cast(ops.reshape(flat_idx, (-1, 1)), "float32"), ops.reshape(rois, (-1, 4))], axis=1
-        )
-        target = roi_align(
-            ops.reshape(masks, (-1, h, w, 1)), crop, self.mask_size, 1.0, sampling_ratio=2, aligned=False
-        )[..., 0]
-        logits = self.mask_logits(features, rois, training=training)
-        labels = ops.maximum(classes, 0)
-        picked = ops.take_along_axis(logits, labels[:, :, None, None, None], axis=-1)[..., 0]
-        picked = ops.reshape(picked, (-1, self.mask_size, self.mask_size))
-        bce = ops.mean(ops.binary_crossentropy(target, picked, from_logits=True), axis=(1, 2))
-        fg = ops.reshape(ops.cast(classes > 0, "float32"), (-1,))
-        return ops.sum(bce * fg) / ops.maximum(ops.sum(fg), 1.0)
 
     def finish_detections(
         self, detections: dict[str, np.ndarray], meta: dict[str, np.ndarray]
