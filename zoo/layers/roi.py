@@ -198,6 +198,33 @@ def roi_pool(
     return ops.where(empty[..., None], ops.zeros_like(out), out)
 
 
+def _sample_grid(rois: Any, scale: Any, ph: int, pw: int, s: int, aligned: bool) -> tuple[Any, Any]:
+    """RoIAlign's sampling points: ``s`` per bin side, regularly spaced, in feature cells.
+
+    Args:
+        rois: [R, 5] (batch_index, x1, y1, x2, y2) input pixels; scale: cells per pixel (a float or [R]).
+
+    Returns:
+        (ys [R, ph * s], xs [R, pw * s]). ``aligned`` shifts by half a cell; otherwise an RoI is at
+        least one cell wide (the original Mask R-CNN / torchvision ``aligned=False``).
+    """
+    offset = 0.5 if aligned else 0.0
+    x1 = rois[:, 1] * scale - offset
+    y1 = rois[:, 2] * scale - offset
+    roi_w = rois[:, 3] * scale - offset - x1
+    roi_h = rois[:, 4] * scale - offset - y1
+    if not aligned:
+        roi_w = ops.maximum(roi_w, 1.0)
+        roi_h = ops.maximum(roi_h, 1.0)
+
+    def points(start: Any, size: Any, n: int) -> Any:
+        grid = ops.arange(n * s, dtype="float32")
+        frac = (grid // s + (grid % s + 0.5) / s) / n
+        return start[:, None] + frac[None, :] * size[:, None]  # [R, n * s]
+
+    return points(y1, roi_h, ph), points(x1, roi_w, pw)
+
+
 def roi_align(
     features: Any,
     rois: Any,
@@ -234,25 +261,9 @@ def roi_align(
     rois = ops.cast(ops.convert_to_tensor(rois), "float32")
     _check_rois(rois, "RoIAlign")
     height, width = _static_hw(features, "RoIAlign")
-    offset = 0.5 if aligned else 0.0
 
     batch_idx = ops.cast(rois[:, 0], "int32")
-    x1 = rois[:, 1] * spatial_scale - offset
-    y1 = rois[:, 2] * spatial_scale - offset
-    roi_w = rois[:, 3] * spatial_scale - offset - x1
-    roi_h = rois[:, 4] * spatial_scale - offset - y1
-    if not aligned:
-        roi_w = ops.maximum(roi_w, 1.0)
-        roi_h = ops.maximum(roi_h, 1.0)
-
-    def points(start: Any, size: Any, n: int) -> Any:
-        frac = (
-            ops.arange(n * s, dtype="float32") // s + (ops.arange(n * s, dtype="float32") % s + 0.5) / s
-        ) / n
-        return start[:, None] + frac[None, :] * size[:, None]  # [R, n * s]
-
-    ys = points(y1, roi_h, ph_n)
-    xs = points(x1, roi_w, pw_n)
+    ys, xs = _sample_grid(rois, spatial_scale, ph_n, pw_n, s, aligned)
 
     def corners(coord: Any, size: int) -> tuple[Any, Any, Any, Any]:
         valid = ops.logical_and(coord >= -1.0, coord <= float(size))
@@ -562,21 +573,8 @@ def multiscale_roi_align(
     widths = pick(np.array([w for _, w in sizes], "int32"))
     scale = pick(np.array(spatial_scales, "float32"))
     base = ops.take(offsets_t, level, axis=0) + ops.cast(rois[:, 0], "int32") * heights * widths
-    offset = 0.5 if aligned else 0.0
-    x1 = rois[:, 1] * scale - offset
-    y1 = rois[:, 2] * scale - offset
-    roi_w = rois[:, 3] * scale - offset - x1
-    roi_h = rois[:, 4] * scale - offset - y1
-    if not aligned:
-        roi_w = ops.maximum(roi_w, 1.0)
-        roi_h = ops.maximum(roi_h, 1.0)
-
-    def points(start_: Any, size: Any, n: int) -> Any:
-        grid = ops.arange(n * s, dtype="float32")
-        frac = (grid // s + (grid % s + 0.5) / s) / n
-        return start_[:, None] + frac[None, :] * size[:, None]
-
-    samples = _bilinear_sample(table, base, heights, widths, points(y1, roi_h, ph_n), points(x1, roi_w, pw_n))
+    ys, xs = _sample_grid(rois, scale, ph_n, pw_n, s, aligned)
+    samples = _bilinear_sample(table, base, heights, widths, ys, xs)
     return ops.mean(ops.reshape(samples, (-1, ph_n, s, pw_n, s, channels)), axis=(2, 4))
 
 
