@@ -39,6 +39,20 @@ KWARGS = {
         num_classes=3, input_shape=(64, 64, 3), width=0.0625, mask_channels=8, **_TWO_STAGE
     ),
 }
+# the FPN detectors: ResNet-50 cannot shrink, the proposal counts can
+for _name in (
+    "fasterrcnn_resnet50_fpn",
+    "fasterrcnn_resnet50_fpn_v2",
+    "maskrcnn_resnet50_fpn",
+    "keypointrcnn_resnet50_fpn",
+):
+    KWARGS[_name] = dict(
+        num_classes=3,
+        input_shape=(64, 64, 3),
+        rpn_pre_nms_top_n=(64, 64),
+        rpn_post_nms_top_n=(32, 32),
+        roi_batch=16,
+    )
 for _name in ("fcn8s_vgg16", "fcn16s_vgg16", "fcn32s_vgg16"):
     KWARGS[_name] = dict(num_classes=3, input_shape=(64, 64, 3), fc_units=64)
 TASK_KWARGS = {

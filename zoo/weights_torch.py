@@ -396,15 +396,33 @@ def _layer_vars(layer: Any) -> dict[str, Any]:
     return {v.name.rsplit("/", 1)[-1]: v for v in layer.weights}
 
 
+def _sublayers(layer: Any) -> list[Any]:
+    """A model's layers, or the layers a composite layer tracks (e.g. the RPN head's convolutions)."""
+    if hasattr(layer, "layers"):
+        return list(layer.layers)
+    return list(getattr(layer, "_layers", []) or [])
+
+
 def _weighted_layers(model: Any) -> dict[str, Any]:
-    """Every layer with its own weights, nested models flattened (by name)."""
+    """Every layer with its own weights, nested models and composite layers flattened (by name)."""
     out: dict[str, Any] = {}
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
+    for layer in _sublayers(model):
+        if _sublayers(layer):
             out.update(_weighted_layers(layer))
         elif layer.weights:
             out[layer.name] = layer
     return out
+
+
+def _find_layer(model: Any, name: str) -> Any:
+    """The layer called ``name`` anywhere in ``model`` (nested models included)."""
+    for layer in _sublayers(model):
+        if layer.name == name:
+            return layer
+        found = _find_layer(layer, name) if _sublayers(layer) else None
+        if found is not None:
+            return found
+    return None
 
 
 def _short(names: list[str], n: int = 8) -> str:
@@ -456,7 +474,7 @@ def convert_state_dict(
         variables = _layer_vars(layer)
         extra_args: dict[str, Any] = {}
         if rule.source:
-            extra_args["source_shape"] = tuple(model.get_layer(rule.source).output.shape[1:])
+            extra_args["source_shape"] = tuple(_find_layer(model, rule.source).output.shape[1:])
         values: dict[str, np.ndarray] = {}
         for (_suffix, var_name, transform), tensor_name in zip(KINDS[rule.kind], names):
             present = tensor_name in state_dict
@@ -559,3 +577,27 @@ def load_torch_weights(
         path = checkpoint_path(torchvision_weights(torchvision_model, str(weights)))
     state = read_state_dict(path)
     return load_state_dict(model, state, mapping, include_top=include_top, source=f"Checkpoint {path}")
+
+
+def randomize_torch_model(model: Any, seed: int = 0) -> Any:
+    """Seeded random weights for a torch module, BatchNorm statistics and affine buffers included (for
+    parity checks: every tensor matters, and activations stay of order one).
+
+    Weights with more than one dimension get N(0, 2 / fan_in), vectors N(0, 0.1); running variances
+    and FrozenBatchNorm scales U(0.5, 1.5), running means and shifts N(0, 0.1). Returns the model in
+    ``eval()`` mode.
+    """
+    torch = require_torch()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for _name, p in model.named_parameters():
+            if p.ndim > 1:
+                p.copy_(torch.randn(p.shape, generator=g) * (2.0 / p[0].numel()) ** 0.5)
+            else:
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+        for name, b in model.named_buffers():
+            if name.endswith(("running_var", "weight")):  # FrozenBatchNorm2d keeps its scale as a buffer
+                b.copy_(torch.rand(b.shape, generator=g) + 0.5)
+            elif name.endswith(("running_mean", "bias")):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.1)
+    return model.eval()

@@ -7,6 +7,7 @@ Example:
 
 from zoo.detection import (  # noqa: F401  (registers models)  # noqa: F401,E402  (registers faster_rcnn_vgg16, faster_rcnn_resnet50)
     faster_rcnn,
+    fpn_rcnn,  # noqa: F401  (registers fasterrcnn_resnet50_fpn, maskrcnn_resnet50_fpn)
     losses,
     mask_rcnn,  # noqa: F401,E402  (registers mask_rcnn_resnet50)
     postprocess,

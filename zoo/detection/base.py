@@ -249,9 +249,12 @@ class Detector:
             max_detections=max_detections,
             pre_nms_top_k=pre_nms_top_k,
         )
-        if _is_symbolic(images):
+        if _is_symbolic(next(iter(images.values())) if isinstance(images, dict) else images):
             return self.detections(images, settings)
-        x = np.asarray(ops.convert_to_numpy(images), dtype="float32")
+        if isinstance(images, dict):  # a model with extra inputs (the FPN detectors' image_sizes)
+            x = {k: np.asarray(ops.convert_to_numpy(v), dtype="float32") for k, v in images.items()}
+        else:
+            x = np.asarray(ops.convert_to_numpy(images), dtype="float32")
         if settings == self.postprocess:
             out = self.predict_on_batch(x)
         else:
@@ -266,6 +269,24 @@ class Detector:
                 object.__setattr__(self, "_postprocess", own)
                 self.predict_function = own_fn
         return {k: np.asarray(v) for k, v in out.items()}
+
+    # ----- images of any size (zoo.detection.detect)
+    def prepare_images(self, images: Sequence[np.ndarray]) -> tuple[Any, dict[str, Any]]:
+        """Images of any size -> (model inputs at ``image_size``, what ``finish_detections`` needs).
+
+        Default: each image stretched (bilinear) to ``image_size``. The FPN detectors override it
+        with torchvision's keep-aspect resize and padding.
+        """
+        from zoo.detection.postprocess import resize_images
+
+        batch, sizes = resize_images(list(images), self.image_size)
+        return batch, {"sizes": sizes}
+
+    def finish_detections(self, detections: dict[str, np.ndarray], meta: dict[str, Any]) -> dict[str, Any]:
+        """Detections in the model input's pixels -> each original image's pixels (``prepare_images``'s meta)."""
+        from zoo.detection.postprocess import rescale_detections
+
+        return {**detections, **rescale_detections(detections, self.image_size, meta["sizes"])}
 
 
 def caffe_normalization(image: Any, name: str = "image_normalization") -> Any:

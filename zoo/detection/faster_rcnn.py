@@ -137,8 +137,78 @@ def _check_image_shape(image_shape: Any, stride: int) -> tuple[int, int, int]:
     return h, w, c
 
 
+class TwoStageTraining:
+    """The joint training of the two-stage detectors (a mixin before ``Detector``): RPN targets and
+    loss on ``self.anchors``, RoI sampling on ``self.training_proposals(y_pred)``, the head losses.
+
+    Class attributes choose the reference's settings: ``rpn_sigma`` / ``head_sigma`` (smooth L1
+    beta = 1 / sigma^2; py-faster-rcnn 3 and 1, torchvision 3 and 3) and ``roi_bg_iou`` (background
+    IoU range; py-faster-rcnn [0.1, 0.5), torchvision [0, 0.5)). Models provide ``anchors``,
+    ``rpn_batch``, ``roi_batch``, ``roi_fg_fraction``, ``sampler``, ``loss_trackers``,
+    ``training_proposals`` and ``roi_head``.
+    """
+
+    rpn_sigma: float = 3.0
+    head_sigma: float = 1.0
+    roi_bg_iou: tuple[float, float] = (0.1, 0.5)
+
+    def detection_losses(self, x: Any, y: Any, y_pred: Any, training: bool = True) -> tuple[dict, dict, Any]:
+        """The four losses, the sampled RoI targets and the features (``compute_loss``'s work)."""
+        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
+            raise ValueError(
+                f"{type(self).__name__} targets must be a dict with 'boxes' [B, G, 4] (xyxy pixels of the model "
+                "input), 'classes' [B, G] (1..num_classes-1, -1 pad) and optionally 'valid' [B, G]; "
+                f"got {type(y).__name__}"
+            )
+        gt_boxes = ops.cast(y["boxes"], "float32")
+        gt_classes = ops.cast(y["classes"], "int32")
+        gt_valid = y.get("valid")
+        gt_valid = gt_classes > 0 if gt_valid is None else ops.cast(gt_valid, "bool") & (gt_classes > 0)
+        feats = y_pred["features"]
+        logits, deltas = y_pred["rpn_logits"], y_pred["rpn_deltas"]
+
+        t = rpn_targets(self.anchors, gt_boxes, gt_valid, num_samples=self.rpn_batch, seed=self.sampler)
+        rpn_cls, rpn_reg = rpn_loss(logits, deltas, t, sigma=self.rpn_sigma)
+
+        boxes, _, valid = self.training_proposals(y_pred)
+        r = roi_targets(
+            boxes,
+            valid,
+            gt_boxes,
+            gt_classes,
+            gt_valid,
+            num_samples=self.roi_batch,
+            fg_fraction=self.roi_fg_fraction,
+            bg_iou=self.roi_bg_iou,
+            weights=self.box_weights,
+            seed=self.sampler,
+        )
+        cls_logits, box_deltas = self.roi_head(feats, r["rois"], training=training)
+        cls_loss, box_loss = head_loss(cls_logits, box_deltas, r, sigma=self.head_sigma)
+        parts = {"rpn_cls_loss": rpn_cls, "rpn_reg_loss": rpn_reg, "cls_loss": cls_loss, "box_loss": box_loss}
+        return parts, r, feats
+
+    def _total_loss(self, parts: dict[str, Any]) -> Any:
+        loss = 0.0
+        for name, value in parts.items():
+            self.loss_trackers[name].update_state(value)
+            loss = loss + value
+        for extra in self.losses:
+            loss = loss + ops.sum(extra)
+        return scale_loss_for_replicas(loss)
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """Sum of the four two-stage losses for a batch (see the module docstring)."""
+        parts, _, _ = self.detection_losses(x, y, y_pred, training=training)
+        return self._total_loss(parts)
+
+    @property
+    def metrics(self) -> list[Any]:
+        return [*super().metrics, *self.loss_trackers.values()]
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class FasterRCNN(Detector, keras.Model):
+class FasterRCNN(TwoStageTraining, Detector, keras.Model):
     """Faster R-CNN detector with the four-loss joint training built into ``compute_loss``.
 
     Outputs (``call``, training and inference alike): ``features``, ``rpn_logits`` [B, A],
@@ -314,57 +384,9 @@ class FasterRCNN(Detector, keras.Model):
             "box_deltas": box_deltas,
         }
 
-    def detection_losses(self, x: Any, y: Any, y_pred: Any, training: bool = True) -> tuple[dict, dict, Any]:
-        """The four losses, the sampled RoI targets and the feature map (``compute_loss``'s work)."""
-        if not isinstance(y, dict) or "boxes" not in y or "classes" not in y:
-            raise ValueError(
-                "Faster R-CNN targets must be a dict with 'boxes' [B, G, 4] (xyxy pixels of the model input), "
-                f"'classes' [B, G] (1..num_classes-1, -1 pad) and optionally 'valid' [B, G]; got {type(y).__name__}"
-            )
-        gt_boxes = ops.cast(y["boxes"], "float32")
-        gt_classes = ops.cast(y["classes"], "int32")
-        gt_valid = y.get("valid")
-        gt_valid = gt_classes > 0 if gt_valid is None else ops.cast(gt_valid, "bool") & (gt_classes > 0)
-        feats = y_pred["features"]
-        logits, deltas = y_pred["rpn_logits"], y_pred["rpn_deltas"]
-
-        t = rpn_targets(self.anchors, gt_boxes, gt_valid, num_samples=self.rpn_batch, seed=self.sampler)
-        rpn_cls, rpn_reg = rpn_loss(logits, deltas, t, sigma=3.0)
-
-        boxes, _, valid = self.proposals(logits, deltas, training=True)
-        r = roi_targets(
-            boxes,
-            valid,
-            gt_boxes,
-            gt_classes,
-            gt_valid,
-            num_samples=self.roi_batch,
-            fg_fraction=self.roi_fg_fraction,
-            weights=self.box_weights,
-            seed=self.sampler,
-        )
-        cls_logits, box_deltas = self.roi_head(feats, r["rois"], training=training)
-        cls_loss, box_loss = head_loss(cls_logits, box_deltas, r, sigma=1.0)
-        parts = {"rpn_cls_loss": rpn_cls, "rpn_reg_loss": rpn_reg, "cls_loss": cls_loss, "box_loss": box_loss}
-        return parts, r, feats
-
-    def _total_loss(self, parts: dict[str, Any]) -> Any:
-        loss = 0.0
-        for name, value in parts.items():
-            self.loss_trackers[name].update_state(value)
-            loss = loss + value
-        for extra in self.losses:
-            loss = loss + ops.sum(extra)
-        return scale_loss_for_replicas(loss)
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """Sum of the four Faster R-CNN losses for a batch (see the module docstring)."""
-        parts, _, _ = self.detection_losses(x, y, y_pred, training=training)
-        return self._total_loss(parts)
-
-    @property
-    def metrics(self) -> list[Any]:
-        return [*super().metrics, *self.loss_trackers.values()]
+    def training_proposals(self, y_pred: dict[str, Any]) -> tuple[Any, Any, Any]:
+        """The training proposals (12000 -> NMS 0.7 -> 2000) from the raw RPN outputs."""
+        return self.proposals(y_pred["rpn_logits"], y_pred["rpn_deltas"], training=True)
 
     def decode_anchors(self, raw: dict[str, Any]) -> Any:
         """The second stage's deltas refer to the proposals."""

@@ -83,8 +83,68 @@ def paste_masks(masks: Any, boxes: Any, image_size: tuple[int, int]) -> Any:
     return ops.einsum("bkhn,bkwn->bkhw", rows, wx)
 
 
+class MaskTraining:
+    """The mask loss of the Mask R-CNN models (a mixin before the two-stage model class).
+
+    Ground-truth masks are RoIAligned onto each foreground RoI at ``mask_size`` (``mask_target_aligned``:
+    half-pixel RoIAlign; torchvision's ``project_masks_on_boxes`` uses False), optionally binarised at
+    0.5 (``binary_mask_targets``; torchvision keeps them soft), and the target class's mask logits get
+    the mean per-pixel binary cross-entropy. Models provide ``mask_logits(features, boxes)``.
+    """
+
+    mask_target_aligned: bool = True
+    binary_mask_targets: bool = True
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        """The four two-stage losses plus the mask loss on foreground RoIs."""
+        if not isinstance(y, dict) or "masks" not in y:
+            raise ValueError(
+                "Mask R-CNN targets need 'masks' [B, G, H, W] besides boxes/classes/valid; "
+                "use zoo.data.shapes.shapes_dataset(..., with_masks=True)."
+            )
+        parts, r, feats = self.detection_losses(x, y, y_pred, training=training)
+        parts["mask_loss"] = self.mask_loss(feats, r, y["masks"], training=training)
+        return self._total_loss(parts)
+
+    def mask_loss(
+        self, features: Any, roi_targets: dict[str, Any], gt_masks: Any, training: bool = True
+    ) -> Any:
+        """Mean per-pixel binary cross-entropy of the target class's mask over foreground RoIs."""
+        masks = ops.cast(gt_masks, "float32")
+        g, h, w = masks.shape[1], masks.shape[2], masks.shape[3]
+        # roi_targets puts the (at most fg_fraction * S) foreground RoIs first: the mask branch only
+        # needs those slots, as the reference computes masks on positives only.
+        n_fg = max(
+            1, min(int(roi_targets["rois"].shape[1]), math.ceil(self.roi_batch * self.roi_fg_fraction))
+        )
+        roi_targets = {k: roi_targets[k][:, :n_fg] for k in ("rois", "classes", "matched_gt")}
+        rois = roi_targets["rois"]
+        batch = ops.shape(rois)[0]
+        flat_idx = ops.arange(batch, dtype="int32")[:, None] * g + roi_targets["matched_gt"]
+        boxes = ops.reshape(rois, (-1, 4))
+        crop_rois = ops.concatenate([ops.cast(ops.reshape(flat_idx, (-1, 1)), "float32"), boxes], axis=1)
+        target = roi_align(
+            ops.reshape(masks, (-1, h, w, 1)),
+            crop_rois,
+            self.mask_size,
+            spatial_scale=1.0,
+            sampling_ratio=2,
+            aligned=self.mask_target_aligned,
+        )[..., 0]
+        if self.binary_mask_targets:
+            target = ops.cast(target >= 0.5, "float32")  # [B*S, M, M]
+        logits = self.mask_logits(features, rois, training=training)  # [B, S, M, M, C]
+        labels = ops.maximum(roi_targets["classes"], 0)
+        picked = ops.take_along_axis(logits, labels[:, :, None, None, None], axis=-1)[..., 0]
+        picked = ops.reshape(picked, (-1, self.mask_size, self.mask_size))
+        bce = ops.binary_crossentropy(target, picked, from_logits=True)
+        fg = ops.reshape(ops.cast(roi_targets["classes"] > 0, "float32"), (-1,))
+        per_roi = ops.mean(bce, axis=(1, 2))
+        return ops.sum(per_roi * fg) / ops.maximum(ops.sum(fg), 1.0)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
-class MaskRCNN(FasterRCNN):
+class MaskRCNN(MaskTraining, FasterRCNN):
     """Faster R-CNN + mask branch (see the module docstring). Arguments as :class:`FasterRCNN`, plus:
 
     Args:
@@ -121,47 +181,6 @@ class MaskRCNN(FasterRCNN):
         rois = ops.concatenate([idx, ops.reshape(ops.stop_gradient(boxes), (-1, 4))], axis=1)
         logits = self.mask_head(self.mask_pooler([features, rois]), training=training)
         return ops.reshape(logits, (-1, num, self.mask_size, self.mask_size, self.num_classes))
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        """The four Faster R-CNN losses plus the mask loss on foreground RoIs."""
-        if not isinstance(y, dict) or "masks" not in y:
-            raise ValueError(
-                "Mask R-CNN targets need 'masks' [B, G, H, W] besides boxes/classes/valid; "
-                "use zoo.data.shapes.shapes_dataset(..., with_masks=True)."
-            )
-        parts, r, feats = self.detection_losses(x, y, y_pred, training=training)
-        parts["mask_loss"] = self.mask_loss(feats, r, y["masks"], training=training)
-        return self._total_loss(parts)
-
-    def mask_loss(
-        self, features: Any, roi_targets: dict[str, Any], gt_masks: Any, training: bool = True
-    ) -> Any:
-        """Mean per-pixel binary cross-entropy of the target class's mask over foreground RoIs."""
-        masks = ops.cast(gt_masks, "float32")
-        g, h, w = masks.shape[1], masks.shape[2], masks.shape[3]
-        # roi_targets puts the (at most fg_fraction * S) foreground RoIs first: the mask branch only
-        # needs those slots, as the reference computes masks on positives only.
-        n_fg = max(
-            1, min(int(roi_targets["rois"].shape[1]), math.ceil(self.roi_batch * self.roi_fg_fraction))
-        )
-        roi_targets = {k: roi_targets[k][:, :n_fg] for k in ("rois", "classes", "matched_gt")}
-        rois = roi_targets["rois"]
-        batch = ops.shape(rois)[0]
-        flat_idx = ops.arange(batch, dtype="int32")[:, None] * g + roi_targets["matched_gt"]
-        boxes = ops.reshape(rois, (-1, 4))
-        crop_rois = ops.concatenate([ops.cast(ops.reshape(flat_idx, (-1, 1)), "float32"), boxes], axis=1)
-        target = roi_align(
-            ops.reshape(masks, (-1, h, w, 1)), crop_rois, self.mask_size, spatial_scale=1.0, sampling_ratio=2
-        )
-        target = ops.cast(target[..., 0] >= 0.5, "float32")  # [B*S, M, M]
-        logits = self.mask_logits(features, rois, training=training)  # [B, S, M, M, C]
-        labels = ops.maximum(roi_targets["classes"], 0)
-        picked = ops.take_along_axis(logits, labels[:, :, None, None, None], axis=-1)[..., 0]
-        picked = ops.reshape(picked, (-1, self.mask_size, self.mask_size))
-        bce = ops.binary_crossentropy(target, picked, from_logits=True)
-        fg = ops.reshape(ops.cast(roi_targets["classes"] > 0, "float32"), (-1,))
-        per_roi = ops.mean(bce, axis=(1, 2))
-        return ops.sum(per_roi * fg) / ops.maximum(ops.sum(fg), 1.0)
 
     def extend_detections(self, dets: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         """Adds ``masks`` [B, K, H, W] uint8 (pixels of ``image_size``) for the final detections."""

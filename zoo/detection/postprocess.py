@@ -285,9 +285,11 @@ def detect(
 ) -> dict[str, np.ndarray]:
     """Detects objects in images of any size; boxes come back in each ORIGINAL image's pixels.
 
-    Every image is resized (stretched, bilinear) to ``model.image_size``, the batch goes through the
-    detector and its post-processing (softmax, box decoding, per-class NMS), and the boxes are scaled
-    back by (original width / model width, original height / model height).
+    Every image is prepared by the model (``model.prepare_images``: by default stretched, bilinear, to
+    ``model.image_size``; the FPN detectors resize keeping the aspect ratio and pad, as torchvision),
+    the batch goes through the detector and its post-processing (softmax, box decoding, per-class NMS),
+    and ``model.finish_detections`` maps the boxes back to each original image (and adds what the
+    model has: Mask R-CNN FPN soft masks per image, Keypoint R-CNN keypoints).
 
     Args:
         model: a zoo detector (``zoo.detection.base.Detector``; e.g. ``zoo.get("ssd_vgg16")``).
@@ -301,7 +303,8 @@ def detect(
 
     Returns:
         dict of NumPy arrays: boxes [B, K, 4] (xyxy, original pixels), scores [B, K], classes [B, K]
-        (1..num_classes-1, -1 pad), num_detections [B].
+        (1..num_classes-1, -1 pad), num_detections [B], plus the model's extra outputs (e.g.
+        ``masks``, ``keypoints``).
 
     Raises:
         ValueError: images that are not [H, W, 3] RGB arrays, empty, or contain NaN/inf.
@@ -317,14 +320,21 @@ def detect(
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    batch, sizes = resize_images(images, model.image_size)
+    items = _as_image_list(images)
     parts = []
-    for start in range(0, len(batch), batch_size):
+    for start in range(0, len(items), batch_size):
+        inputs, meta = model.prepare_images(items[start : start + batch_size])
         dets = model.detect_batch(
-            batch[start : start + batch_size],
+            inputs,
             score_threshold=score_threshold,
             iou_threshold=iou_threshold,
             max_detections=max_detections,
         )
-        parts.append(rescale_detections(dets, model.image_size, sizes[start : start + batch_size]))
-    return {k: np.concatenate([p[k] for p in parts], axis=0) for k in DETECTION_KEYS}
+        parts.append(model.finish_detections(dets, meta))
+    out = {}
+    for key, value in parts[0].items():  # arrays are stacked; per-image lists (soft masks) joined
+        if isinstance(value, list):
+            out[key] = [item for p in parts for item in p[key]]
+        else:
+            out[key] = np.concatenate([p[key] for p in parts], axis=0)
+    return out

@@ -49,32 +49,50 @@ class RPNHead(keras.layers.Layer):
     Args:
         num_anchors: k, anchors per feature-map cell (9 = 3 sizes x 3 ratios).
         channels: width of the shared 3x3 convolution (512 for VGG16, 256 for ZF).
+        conv_depth: number of 3x3 convolutions (torchvision's ``conv_depth``; 2 in Faster R-CNN v2),
+            named ``rpn_conv``, ``rpn_conv_1``, ...
 
     Example:
         >>> logits, deltas = RPNHead(9, 512)(conv5_3)
     """
 
-    def __init__(self, num_anchors: int = 9, channels: int = 512, **kwargs: Any):
+    def __init__(self, num_anchors: int = 9, channels: int = 512, conv_depth: int = 1, **kwargs: Any):
         super().__init__(**kwargs)
         if int(num_anchors) < 1 or int(channels) < 1:
             raise ValueError(f"num_anchors and channels must be positive, got {num_anchors}, {channels}")
         self.num_anchors = int(num_anchors)
         self.channels = int(channels)
         init = keras.initializers.RandomNormal(stddev=0.01)  # the reference's N(0, 0.01)
-        self.conv = keras.layers.Conv2D(
-            self.channels, 3, padding="same", activation="relu", kernel_initializer=init, name="rpn_conv"
-        )
+        if int(conv_depth) < 1:
+            raise ValueError(f"conv_depth must be >= 1, got {conv_depth}")
+        self.conv_depth = int(conv_depth)
+        convs = [
+            keras.layers.Conv2D(
+                self.channels,
+                3,
+                padding="same",
+                activation="relu",
+                kernel_initializer=init,
+                name="rpn_conv" if i == 0 else f"rpn_conv_{i}",
+            )
+            for i in range(self.conv_depth)
+        ]
+        self.conv, self.extra_convs = convs[0], convs[1:]  # ``conv`` keeps saved weight files' paths
         self.cls = keras.layers.Conv2D(self.num_anchors, 1, kernel_initializer=init, name="rpn_cls")
         self.deltas = keras.layers.Conv2D(4 * self.num_anchors, 1, kernel_initializer=init, name="rpn_deltas")
 
     def build(self, input_shape: Any) -> None:
-        self.conv.build(input_shape)
-        shape = (*input_shape[:-1], self.channels)
+        shape = tuple(input_shape)
+        for conv in (self.conv, *self.extra_convs):
+            conv.build(shape)
+            shape = (*input_shape[:-1], self.channels)
         self.cls.build(shape)
         self.deltas.build(shape)
 
     def call(self, features: Any) -> tuple[Any, Any]:
-        x = self.conv(features)
+        x = features
+        for conv in (self.conv, *self.extra_convs):
+            x = conv(x)
         h, w = features.shape[1], features.shape[2]
         logits = ops.reshape(self.cls(x), (-1, h * w * self.num_anchors))
         deltas = ops.reshape(self.deltas(x), (-1, h * w * self.num_anchors, 4))
@@ -85,7 +103,12 @@ class RPNHead(keras.layers.Layer):
         return (input_shape[0], n), (input_shape[0], n, 4)
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "num_anchors": self.num_anchors, "channels": self.channels}
+        return {
+            **super().get_config(),
+            "num_anchors": self.num_anchors,
+            "channels": self.channels,
+            "conv_depth": self.conv_depth,
+        }
 
 
 def propose(

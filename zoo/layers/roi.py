@@ -29,12 +29,23 @@ must lie in ``[0, B)``.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
-__all__ = ["RoIPooling", "RoIAlign", "SpatialPyramidPooling", "roi_pool", "roi_align"]
+__all__ = [
+    "RoIPooling",
+    "RoIAlign",
+    "MultiScaleRoIAlign",
+    "SpatialPyramidPooling",
+    "roi_pool",
+    "roi_align",
+    "multiscale_roi_align",
+    "fpn_levels",
+]
 
 
 def _pair(value: int | tuple[int, int], name: str) -> tuple[int, int]:
@@ -187,6 +198,33 @@ def roi_pool(
     return ops.where(empty[..., None], ops.zeros_like(out), out)
 
 
+def _sample_grid(rois: Any, scale: Any, ph: int, pw: int, s: int, aligned: bool) -> tuple[Any, Any]:
+    """RoIAlign's sampling points: ``s`` per bin side, regularly spaced, in feature cells.
+
+    Args:
+        rois: [R, 5] (batch_index, x1, y1, x2, y2) input pixels; scale: cells per pixel (a float or [R]).
+
+    Returns:
+        (ys [R, ph * s], xs [R, pw * s]). ``aligned`` shifts by half a cell; otherwise an RoI is at
+        least one cell wide (the original Mask R-CNN / torchvision ``aligned=False``).
+    """
+    offset = 0.5 if aligned else 0.0
+    x1 = rois[:, 1] * scale - offset
+    y1 = rois[:, 2] * scale - offset
+    roi_w = rois[:, 3] * scale - offset - x1
+    roi_h = rois[:, 4] * scale - offset - y1
+    if not aligned:
+        roi_w = ops.maximum(roi_w, 1.0)
+        roi_h = ops.maximum(roi_h, 1.0)
+
+    def points(start: Any, size: Any, n: int) -> Any:
+        grid = ops.arange(n * s, dtype="float32")
+        frac = (grid // s + (grid % s + 0.5) / s) / n
+        return start[:, None] + frac[None, :] * size[:, None]  # [R, n * s]
+
+    return points(y1, roi_h, ph), points(x1, roi_w, pw)
+
+
 def roi_align(
     features: Any,
     rois: Any,
@@ -223,25 +261,9 @@ def roi_align(
     rois = ops.cast(ops.convert_to_tensor(rois), "float32")
     _check_rois(rois, "RoIAlign")
     height, width = _static_hw(features, "RoIAlign")
-    offset = 0.5 if aligned else 0.0
 
     batch_idx = ops.cast(rois[:, 0], "int32")
-    x1 = rois[:, 1] * spatial_scale - offset
-    y1 = rois[:, 2] * spatial_scale - offset
-    roi_w = rois[:, 3] * spatial_scale - offset - x1
-    roi_h = rois[:, 4] * spatial_scale - offset - y1
-    if not aligned:
-        roi_w = ops.maximum(roi_w, 1.0)
-        roi_h = ops.maximum(roi_h, 1.0)
-
-    def points(start: Any, size: Any, n: int) -> Any:
-        frac = (
-            ops.arange(n * s, dtype="float32") // s + (ops.arange(n * s, dtype="float32") % s + 0.5) / s
-        ) / n
-        return start[:, None] + frac[None, :] * size[:, None]  # [R, n * s]
-
-    ys = points(y1, roi_h, ph_n)
-    xs = points(x1, roi_w, pw_n)
+    ys, xs = _sample_grid(rois, spatial_scale, ph_n, pw_n, s, aligned)
 
     def corners(coord: Any, size: int) -> tuple[Any, Any, Any, Any]:
         valid = ops.logical_and(coord >= -1.0, coord <= float(size))
@@ -417,3 +439,208 @@ class SpatialPyramidPooling(keras.layers.Layer):
 
     def get_config(self) -> dict[str, Any]:
         return {**super().get_config(), "levels": self.levels}
+
+
+def _bilinear_sample(table: Any, base: Any, height: Any, width: Any, ys: Any, xs: Any) -> Any:
+    """Bilinear samples of a flattened feature table at per-RoI grid points (``roi_align``'s rule).
+
+    Args:
+        table: [N, C] feature vectors; the map of RoI r starts at row ``base[r]`` and is
+            ``height[r] x width[r]`` cells, row-major.
+        base, height, width: [R] int32.
+        ys: [R, P] and xs: [R, Q] sample coordinates in cells of that map.
+
+    Returns:
+        [R, P, Q, C]; a point outside (-1, size] contributes 0.
+    """
+    hf = ops.cast(height, "float32")[:, None]
+    wf = ops.cast(width, "float32")[:, None]
+
+    def corners(coord: Any, size_f: Any) -> tuple[Any, Any, Any, Any]:
+        ok = ops.logical_and(coord >= -1.0, coord <= size_f)
+        c = ops.maximum(coord, 0.0)
+        low = ops.floor(c)
+        at_end = low >= size_f - 1.0
+        low = ops.where(at_end, size_f - 1.0, low)
+        high = ops.where(at_end, low, low + 1.0)
+        c = ops.where(at_end, low, c)
+        return ops.cast(low, "int32"), ops.cast(high, "int32"), c - low, ok
+
+    y_lo, y_hi, ly, y_ok = corners(ys, hf)
+    x_lo, x_hi, lx, x_ok = corners(xs, wf)
+    ok = ops.cast(ops.logical_and(y_ok[:, :, None], x_ok[:, None, :]), "float32")
+    w = ops.cast(width, "int32")[:, None, None]
+    b = ops.cast(base, "int32")[:, None, None]
+    r, p, q = ops.shape(ys)[0], ys.shape[1], xs.shape[1]
+    out = None
+    for yy, wy in ((y_lo, 1.0 - ly), (y_hi, ly)):
+        for xx, wx in ((x_lo, 1.0 - lx), (x_hi, lx)):
+            index = ops.reshape(b + yy[:, :, None] * w + xx[:, None, :], (-1,))
+            weight = (wy[:, :, None] * wx[:, None, :] * ok)[..., None]
+            values = ops.reshape(ops.take(table, index, axis=0), (r, p, q, table.shape[-1]))
+            out = values * weight if out is None else out + values * weight
+    return out
+
+
+def fpn_levels(
+    boxes: Any,
+    min_level: int = 2,
+    max_level: int = 5,
+    canonical_scale: float = 224.0,
+    canonical_level: int = 4,
+) -> Any:
+    """Pyramid level of each box by Lin et al. (FPN) eq. 1, as torchvision's ``LevelMapper``.
+
+    ``k = floor(k0 + log2(sqrt(w h) / 224) + 1e-6)`` clamped to ``[min_level, max_level]``.
+
+    Args:
+        boxes: [..., 4] xyxy pixels.
+
+    Returns:
+        [...] int32 levels (``min_level`` .. ``max_level``).
+
+    Example:
+        >>> fpn_levels(np.array([[0, 0, 224, 224], [0, 0, 32, 32]], "float32"))  # -> [4, 2]
+    """
+    boxes = ops.cast(ops.convert_to_tensor(boxes), "float32")
+    area = ops.maximum(boxes[..., 2] - boxes[..., 0], 0.0) * ops.maximum(boxes[..., 3] - boxes[..., 1], 0.0)
+    scale = ops.sqrt(area)
+    level = ops.floor(canonical_level + ops.log(scale / canonical_scale) / math.log(2.0) + 1e-6)
+    level = ops.where(scale > 0, level, float(min_level))
+    return ops.cast(ops.clip(level, float(min_level), float(max_level)), "int32")
+
+
+def multiscale_roi_align(
+    features: list[Any],
+    rois: Any,
+    pooled_size: int | tuple[int, int] = 7,
+    spatial_scales: tuple[float, ...] = (1 / 4, 1 / 8, 1 / 16, 1 / 32),
+    sampling_ratio: int = 2,
+    min_level: int = 2,
+    canonical_scale: float = 224.0,
+    canonical_level: int = 4,
+    aligned: bool = False,
+) -> Any:
+    """RoIAlign of each RoI on the pyramid level that ``fpn_levels`` assigns it (torchvision's
+    ``MultiScaleRoIAlign``: ``aligned=False``, sampling ratio 2, levels 2-5 for P2-P5).
+
+    Every RoI is sampled once, on its own level: the levels are flattened into one table and the
+    bilinear corners gathered from it, so the cost does not grow with the number of levels.
+
+    Args:
+        features: per level ``[B, H_l, W_l, C]`` (finest first; static H, W).
+        rois: ``[R, 5]`` = ``(batch_index, x1, y1, x2, y2)`` in input pixels.
+        pooled_size: output grid.
+        spatial_scales: cells per input pixel of each level (1/4 for P2 ...).
+        sampling_ratio: bilinear points per bin side (>= 1).
+        min_level: the level of ``features[0]`` (2 for P2).
+        canonical_scale, canonical_level: eq. 1's 224 and k0 = 4.
+        aligned: half-pixel offset (Detectron2's RoIAlignV2); torchvision's FPN models use False.
+
+    Returns:
+        ``[R, PH, PW, C]``.
+
+    Example:
+        >>> pooled = multiscale_roi_align([p2, p3, p4, p5], rois, 7)  # [R, 7, 7, 256]
+    """
+    ph_n, pw_n = _pair(pooled_size, "pooled_size")
+    s = int(sampling_ratio)
+    if s < 1:
+        raise ValueError(f"sampling_ratio must be >= 1, got {sampling_ratio}")
+    if len(features) != len(spatial_scales) or not features:
+        raise ValueError(
+            f"multiscale_roi_align needs one spatial scale per feature map, got {len(features)} maps and "
+            f"{len(spatial_scales)} scales"
+        )
+    rois = ops.cast(ops.convert_to_tensor(rois), "float32")
+    _check_rois(rois, "MultiScaleRoIAlign")
+    channels = features[0].shape[-1]
+    batch = ops.shape(features[0])[0]
+    sizes = [_static_hw(f, "MultiScaleRoIAlign") for f in features]
+    tables, offsets, start = [], [], 0
+    for f, (h, w) in zip(features, sizes):
+        if f.shape[-1] != channels:
+            raise ValueError("multiscale_roi_align: every level must have the same number of channels")
+        tables.append(ops.reshape(ops.cast(f, "float32"), (-1, channels)))
+        offsets.append(start)
+        start = start + batch * (h * w)
+    table = ops.concatenate(tables, axis=0)
+    max_level = min_level + len(features) - 1
+    level = fpn_levels(rois[:, 1:], min_level, max_level, canonical_scale, canonical_level) - min_level
+    pick = lambda values: ops.take(ops.convert_to_tensor(values), level, axis=0)  # noqa: E731
+    offsets_t = ops.cast(ops.stack([ops.convert_to_tensor(o) for o in offsets]), "int32")
+    heights = pick(np.array([h for h, _ in sizes], "int32"))
+    widths = pick(np.array([w for _, w in sizes], "int32"))
+    scale = pick(np.array(spatial_scales, "float32"))
+    base = ops.take(offsets_t, level, axis=0) + ops.cast(rois[:, 0], "int32") * heights * widths
+    ys, xs = _sample_grid(rois, scale, ph_n, pw_n, s, aligned)
+    samples = _bilinear_sample(table, base, heights, widths, ys, xs)
+    return ops.mean(ops.reshape(samples, (-1, ph_n, s, pw_n, s, channels)), axis=(2, 4))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class MultiScaleRoIAlign(keras.layers.Layer):
+    """FPN RoIAlign layer: ``[features_0, ..., features_L, rois] -> [R, PH, PW, C]`` (see
+    :func:`multiscale_roi_align`; each RoI pooled on its eq.-1 level).
+
+    Args:
+        pooled_size: output grid (7 box head, 14 mask and keypoint heads).
+        spatial_scales: cells per input pixel of each level, finest first.
+        sampling_ratio, min_level, canonical_scale, canonical_level, aligned: as the function.
+
+    Example:
+        >>> pooled = MultiScaleRoIAlign(7)([p2, p3, p4, p5, rois])
+    """
+
+    def __init__(
+        self,
+        pooled_size: int | tuple[int, int] = 7,
+        spatial_scales: tuple[float, ...] = (1 / 4, 1 / 8, 1 / 16, 1 / 32),
+        sampling_ratio: int = 2,
+        min_level: int = 2,
+        canonical_scale: float = 224.0,
+        canonical_level: int = 4,
+        aligned: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.pooled_size = _pair(pooled_size, "pooled_size")
+        self.spatial_scales = tuple(float(v) for v in spatial_scales)
+        if not self.spatial_scales or min(self.spatial_scales) <= 0:
+            raise ValueError(f"spatial_scales must be positive, got {spatial_scales!r}")
+        if int(sampling_ratio) < 1:
+            raise ValueError(f"sampling_ratio must be >= 1, got {sampling_ratio}")
+        self.sampling_ratio = int(sampling_ratio)
+        self.min_level = int(min_level)
+        self.canonical_scale = float(canonical_scale)
+        self.canonical_level = int(canonical_level)
+        self.aligned = bool(aligned)
+
+    def call(self, inputs: Any) -> Any:
+        *features, rois = inputs
+        return multiscale_roi_align(
+            list(features),
+            rois,
+            self.pooled_size,
+            self.spatial_scales,
+            self.sampling_ratio,
+            self.min_level,
+            self.canonical_scale,
+            self.canonical_level,
+            self.aligned,
+        )
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        return (input_shape[-1][0], *self.pooled_size, input_shape[0][-1])
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "pooled_size": self.pooled_size,
+            "spatial_scales": self.spatial_scales,
+            "sampling_ratio": self.sampling_ratio,
+            "min_level": self.min_level,
+            "canonical_scale": self.canonical_scale,
+            "canonical_level": self.canonical_level,
+            "aligned": self.aligned,
+        }
