@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo.export.litert import QUANTIZATIONS, TASKS, ExportError
+from zoo.export.spec import QUANTIZATIONS, TASKS, ExportError
 
 
 def _size(text: str) -> tuple[int, int]:

@@ -15,21 +15,25 @@ Latency: ``ai_edge_litert.interpreter.Interpreter`` (XNNPACK, the default delega
 threads, 2 warm-up runs excluded, median and p90 of ``runs`` timed runs.
 
 Example:
-    >>> report = verify_export(model, spec, "m.tflite", quantize="int8")
+    >>> report = verify_export(model, spec, "m.tflite", ConvertOptions(quantize="int8"))
     >>> print(report.table())
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from zoo.export.conversion import ConvertOptions
+from zoo.export.graph import serving_function
 from zoo.export.representative import load_images
+from zoo.export.runtime import TFLiteRunner, describe, latency
+from zoo.export.spec import ExportSpec, model_input
+from zoo.ops.boxes import convert_format
 
 
 @dataclass
@@ -69,94 +73,8 @@ class VerifyReport:
         return "\n".join([line] + [f"{k:<{width}} | {v}" for k, v in rows] + [line])
 
 
-def _describe(d: dict[str, Any]) -> str:
-    q = d.get("quantization", (0.0, 0))
-    qs = f" q(scale={q[0]:.4g}, zp={q[1]})" if q and q[0] else ""
-    return f"{d['name']} {list(int(v) for v in d['shape'])} {np.dtype(d['dtype']).name}{qs}"
-
-
-def canonical_output_order(interpreter: Any) -> list[int]:
-    """Positions in ``get_output_details()`` of the serving function's outputs 0, 1, 2, ...
-
-    Files converted from a SavedModel signature list their outputs in an arbitrary order; the
-    signature names them ``output_0`` ... in the order the function returned them. Files from a
-    concrete function have no signature and keep the order.
-    """
-    details = interpreter.get_output_details()
-    sigs = interpreter._get_full_signature_list()
-    if not sigs:
-        return list(range(len(details)))
-    outs = next(iter(sigs.values()))["outputs"]
-    names = sorted(outs, key=lambda n: (len(n), n))
-    position = {d["index"]: i for i, d in enumerate(details)}
-    return [position[outs[n]] for n in names]
-
-
-class TFLiteRunner:
-    """Runs a .tflite file with the ai-edge-litert interpreter (XNNPACK), one image at a time.
-
-    Example:
-        >>> outs = TFLiteRunner("m.tflite").run(x)   # list of float arrays, batch axis kept
-    """
-
-    def __init__(self, model: str | os.PathLike | bytes, num_threads: int = 2) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        kw = {"model_content": model} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
-        self.interpreter = Interpreter(num_threads=num_threads, **kw)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        details = self.interpreter.get_output_details()
-        self.outputs = [details[i] for i in canonical_output_order(self.interpreter)]
-
-    def _quantize_input(self, x: np.ndarray) -> np.ndarray:
-        dtype = np.dtype(self.input["dtype"])
-        scale, zp = self.input.get("quantization", (0.0, 0))
-        if dtype in (np.uint8, np.int8) and x.dtype != dtype:
-            if scale:
-                x = np.round(x / scale + zp)
-            info = np.iinfo(dtype)
-            return np.clip(x, info.min, info.max).astype(dtype)
-        return x.astype(dtype)
-
-    def invoke(self, x: np.ndarray) -> list[np.ndarray]:
-        """Runs one input ``[1, H, W, C]``; returns dequantized float outputs."""
-        self.interpreter.set_tensor(self.input["index"], self._quantize_input(x))
-        self.interpreter.invoke()
-        outs = []
-        for d in self.outputs:
-            y = self.interpreter.get_tensor(d["index"])
-            scale, zp = d.get("quantization", (0.0, 0))
-            if np.dtype(d["dtype"]) in (np.uint8, np.int8) and scale:
-                y = (y.astype(np.float32) - zp) * scale
-            outs.append(np.asarray(y, np.float32))
-        return outs
-
-    def run(self, xs: np.ndarray) -> list[np.ndarray]:
-        """Runs each of ``xs`` ``[N, H, W, C]``; outputs concatenated over N."""
-        per = [self.invoke(x[None]) for x in xs]
-        return [np.concatenate([p[i] for p in per]) for i in range(len(per[0]))]
-
-    def latency(self, x: np.ndarray, runs: int = 10, warmup: int = 2) -> dict[str, float]:
-        """Median and p90 (ms) of ``runs`` invocations after ``warmup`` untimed ones."""
-        q = self._quantize_input(x)
-        for _ in range(warmup):
-            self.interpreter.set_tensor(self.input["index"], q)
-            self.interpreter.invoke()
-        times = []
-        for _ in range(max(1, runs)):
-            self.interpreter.set_tensor(self.input["index"], q)
-            t0 = time.perf_counter()
-            self.interpreter.invoke()
-            times.append((time.perf_counter() - t0) * 1000.0)
-        return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "runs": len(times)}
-
-
-def latency(
-    model: str | os.PathLike | bytes, x: np.ndarray, threads: int, runs: int = 10
-) -> dict[str, float]:
-    """LiteRT latency of one input ``x`` ``[1, H, W, C]`` with ``threads`` threads (ms)."""
-    return TFLiteRunner(model, num_threads=threads).latency(x, runs=runs)
+def _xyxy(yxyx: np.ndarray) -> np.ndarray:
+    return np.asarray(convert_format(yxyx, "yxyx", "xyxy"), np.float32)
 
 
 def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: float = 0.5) -> float:
@@ -174,13 +92,12 @@ def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: 
     ids = [cls_r[i, :n] for i, n in enumerate(counts_r)] + [cls_t[i, :n] for i, n in enumerate(counts_t)]
     num_classes = int(max((int(np.max(c)) for c in ids if len(c)), default=0)) + 1
     ev = DetectionEvaluator(num_classes, background_class=None, voc_iou=iou_threshold)
-    xyxy = [1, 0, 3, 2]
     for i, (nr, nt) in enumerate(zip(counts_r, counts_t)):
         ev.add_image(
-            det_boxes=boxes_t[i, :nt][:, xyxy],
+            det_boxes=_xyxy(boxes_t[i, :nt]),
             det_scores=sc_t[i, :nt],
             det_classes=cls_t[i, :nt].astype(np.int64),
-            gt_boxes=boxes_r[i, :nr][:, xyxy],
+            gt_boxes=_xyxy(boxes_r[i, :nr]),
             gt_classes=cls_r[i, :nr].astype(np.int64),
         )
     return float(ev.result()["voc_map"])
@@ -218,42 +135,54 @@ def compare_outputs(
     return m
 
 
+@dataclass
+class VerifyOptions:
+    """How an export is checked against its Keras model.
+
+    Attributes:
+        images: image source (see :func:`zoo.export.representative.load_images`).
+        num_images: N images compared.
+        latency_runs: timed interpreter runs per thread count (0 skips timing).
+        threads: thread counts to time.
+
+    Example:
+        >>> VerifyOptions(images="synthetic", num_images=8, latency_runs=0)
+    """
+
+    images: Any = "photos"
+    num_images: int = 20
+    latency_runs: int = 10
+    threads: tuple[int, ...] = (1, 2)
+
+
 def verify_export(
     model: Any,
-    spec: Any,
+    spec: ExportSpec,
     tflite: str | os.PathLike,
-    *,
-    quantize: str,
-    fold_preprocessing: bool = False,
-    source_size: tuple[int, int] | None = None,
-    images: Any = "photos",
-    num_images: int = 20,
-    latency_runs: int = 10,
-    threads: tuple[int, ...] = (1, 2),
-    data_dir: str | None = None,
+    options: ConvertOptions,
+    check: VerifyOptions | None = None,
 ) -> VerifyReport:
-    """Compares ``tflite`` with ``model`` on ``num_images`` images and times it.
+    """Compares ``tflite`` with ``model`` on ``check.num_images`` images and times it.
 
     Args:
         model: the Keras model that was exported; spec: its ``ExportSpec``.
         tflite: the exported file.
-        quantize, fold_preprocessing, source_size: as given to the export.
-        images: image source (see :func:`zoo.export.representative.load_images`).
-        num_images: N images compared.
-        latency_runs: timed runs per thread count (0 skips timing).
-        threads: thread counts to time.
+        options: the conversion settings it was exported with.
+        check: images and timing (defaults of :class:`VerifyOptions`).
 
     Example:
-        >>> print(verify_export(model, spec, "m.tflite", quantize="none").table())
+        >>> print(verify_export(model, spec, "m.tflite", ConvertOptions(quantize="none")).table())
     """
     import tensorflow as tf
 
-    from zoo.export.litert import model_input, serving_function
-
+    check = check or VerifyOptions()
+    fold_preprocessing, source_size = options.fold, options.source_size
     tflite = Path(tflite)
     runner = TFLiteRunner(tflite)
     shape = [int(v) for v in runner.input["shape"]]
-    imgs = load_images(images, num_images, (shape[1], shape[2]), seed=1234, data_dir=data_dir)
+    imgs = load_images(
+        check.images, check.num_images, (shape[1], shape[2]), seed=1234, data_dir=options.data_dir
+    )
     if fold_preprocessing:
         xs = imgs
     else:
@@ -273,20 +202,20 @@ def verify_export(
         ref_per.append([np.asarray(t, np.float32) for t in (y if isinstance(y, tuple) else (y,))])
     ref = [np.concatenate([p[i] for p in ref_per]) for i in range(len(ref_per[0]))]
     test = runner.run(xs)
-    metrics = compare_outputs(spec.task, ref, test, quantize)
+    metrics = compare_outputs(spec.task, ref, test, options.quantize)
     lat = {}
-    if latency_runs > 0:
-        for t in threads:
-            lat[f"{t} thread{'s' if t > 1 else ''}"] = latency(tflite, xs[:1], t, runs=latency_runs)
+    if check.latency_runs > 0:
+        for t in check.threads:
+            lat[f"{t} thread{'s' if t > 1 else ''}"] = latency(tflite, xs[:1], t, runs=check.latency_runs)
     return VerifyReport(
         path=str(tflite),
         size_bytes=tflite.stat().st_size,
-        quantize=quantize,
+        quantize=options.quantize,
         task=spec.task,
-        inputs=[_describe(runner.input)],
-        outputs=[_describe(d) for d in runner.outputs],
+        inputs=[describe(runner.input)],
+        outputs=[describe(d) for d in runner.outputs],
         num_images=len(imgs),
-        image_source=str(images) if not isinstance(images, np.ndarray) else "array",
+        image_source=str(check.images) if not isinstance(check.images, np.ndarray) else "array",
         metrics=metrics,
         latency_ms=lat,
     )
