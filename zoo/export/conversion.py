@@ -40,6 +40,9 @@ class ConvertOptions:
             ``TFLite_Detection_PostProcess`` op; one subgraph, as MediaPipe needs; int8 works) or
             ``"graph"`` (the model's keras.ops NMS loop; MediaPipe refuses its extra subgraphs);
             None picks the first where it applies.
+        split_detection_classes: with ``"tflite_op"``, one single-class op per class, merged by
+            score (default): LiteRT's regular NMS loses a whole class when the interpreter runs
+            with more than one thread (ai-edge-litert 2.x; docs/litert_postprocess_threads.md).
         data_dir: TFDS data directory (``tfds:`` image sources).
 
     Example:
@@ -54,6 +57,7 @@ class ConvertOptions:
     integer_io: bool = False
     with_metadata: bool = True
     detection_postprocess: str | None = None
+    split_detection_classes: bool = True
     data_dir: str | None = None
 
     @property

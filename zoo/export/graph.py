@@ -74,6 +74,7 @@ def _tflite_detection_postprocess(model: keras.Model, raw: dict[str, Any], spec:
     anchors_yxhw = tf.gather(cxcywh, [1, 0, 3, 2], axis=-1)
     wx, wy, ww, wh = (float(v) for v in getattr(model, "box_weights", (10.0, 10.0, 5.0, 5.0)))
     num_classes = int(raw["class_logits"].shape[-1]) - 1
+    per_class = num_classes > 1 and spec.split_classes
     attrs = {
         "max_detections": k,
         "max_classes_per_detection": 1,
@@ -81,7 +82,7 @@ def _tflite_detection_postprocess(model: keras.Model, raw: dict[str, Any], spec:
         "use_regular_nms": True,
         "nms_score_threshold": float(opts.get("score_threshold", 0.01)),
         "nms_iou_threshold": float(opts.get("iou_threshold", 0.45)),
-        "num_classes": num_classes,
+        "num_classes": 1 if per_class else num_classes,
         "y_scale": wy,
         "x_scale": wx,
         "h_scale": wh,
@@ -96,8 +97,42 @@ def _tflite_detection_postprocess(model: keras.Model, raw: dict[str, Any], spec:
 
     scores = tf.nn.softmax(tf.cast(raw["class_logits"], tf.float32), axis=-1)
     deltas = tf.gather(tf.cast(raw["box_deltas"], tf.float32), [1, 0, 3, 2], axis=-1)
-    boxes, classes, det_scores, num = postprocess(deltas, scores, anchors_yxhw)
-    return tf.clip_by_value(boxes, 0.0, 1.0), classes + 1.0, det_scores, num
+    if not per_class:
+        boxes, classes, det_scores, num = postprocess(deltas, scores, anchors_yxhw)
+        return tf.clip_by_value(boxes, 0.0, 1.0), exact_class_ids(classes, num, offset=1), det_scores, num
+    # One single-class op per class (no background column: the op's label offset is then 0),
+    # merged by score. Same result as one regular-NMS op over all classes, without the
+    # multi-threaded class loop that drops a class (see the README's LiteRT notes).
+    parts = [postprocess(deltas, scores[..., c : c + 1], anchors_yxhw) for c in range(1, num_classes + 1)]
+    slots = tf.range(k, dtype=tf.int32)[None, :]
+    boxes = tf.concat([p[0] for p in parts], axis=1)
+    used = tf.concat([slots < tf.cast(tf.reshape(p[3], [-1, 1]), tf.int32) for p in parts], axis=1)
+    cand = tf.where(used, tf.concat([p[2] for p in parts], axis=1), -1.0)
+    ids = tf.concat([tf.fill([1, k], c) for c in range(1, num_classes + 1)], axis=1)
+    top, index = tf.math.top_k(cand, k)
+    boxes = tf.gather(boxes, index, batch_dims=1)
+    num = tf.minimum(tf.add_n([p[3] for p in parts]), float(k))
+    classes = tf.cast(tf.gather(ids, index, batch_dims=1), tf.float32)
+    return tf.clip_by_value(boxes, 0.0, 1.0), exact_class_ids(classes, num), tf.maximum(top, 0.0), num
+
+
+def exact_class_ids(classes: Any, num: Any, offset: int = 0) -> Any:
+    """Class ids as exact float32 integers, ``offset`` added, ``-1`` in the unused slots (as Keras).
+
+    The arithmetic runs on int32 tensors: an int8 converter quantizes every float op it can
+    (a ``classes + 1.0`` became 2.98 for class 3 after its QUANTIZE / DEQUANTIZE pair), but it
+    leaves integer tensors alone, so the ids leave the file exact.
+
+    Example:
+        >>> exact_class_ids(tf.constant([[0.0, 2.0, 0.0]]), tf.constant([2.0]), offset=1)
+        # -> [[1., 3., -1.]]
+    """
+    import tensorflow as tf
+
+    ids = tf.cast(tf.round(classes), tf.int32) + offset
+    slots = tf.range(tf.shape(ids)[-1], dtype=tf.int32)[None, :]
+    used = slots < tf.cast(tf.round(tf.reshape(num, [-1, 1])), tf.int32)
+    return tf.cast(tf.where(used, ids, -tf.ones_like(ids)), tf.float32)
 
 
 def serving_function(
@@ -144,9 +179,9 @@ def serving_function(
             d = _detections(model, x, spec.detection_options)
             yxyx = convert_format(d["boxes"], "xyxy", "rel_yxyx", height=h, width=w)
             yxyx = tf.clip_by_value(yxyx, 0.0, 1.0)
-            classes = tf.cast(d["classes"], tf.float32)
-            scores = tf.cast(d["scores"], tf.float32)
             num = tf.cast(tf.reshape(d["num_detections"], [-1]), tf.float32)
+            classes = exact_class_ids(tf.cast(d["classes"], tf.float32), num)
+            scores = tf.cast(d["scores"], tf.float32)
             return yxyx, classes, scores, num
         out = model(x, training=False)
         if isinstance(out, (list, tuple, dict)):

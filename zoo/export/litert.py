@@ -230,6 +230,7 @@ def export_model(
             raise ExportError(
                 f"detection_postprocess must be 'tflite_op' or 'graph', got {spec.detection_postprocess!r}"
             )
+        spec.split_classes = opts.split_detection_classes
         if spec.detection_postprocess == "tflite_op" and not anchor_based(keras_model):
             raise ExportError(
                 f"{spec.name} has no default_boxes / raw outputs; use detection_postprocess='graph'"

@@ -84,6 +84,9 @@ class ExportSpec:
         detection_postprocess: ``"tflite_op"`` (anchor-based detectors: decoding + per-class NMS
             by TFLite's built-in ``TFLite_Detection_PostProcess`` op, one subgraph, as MediaPipe
             needs) or ``"graph"`` (the model's own ``detect_batch``, keras.ops NMS loop).
+        split_classes: with ``"tflite_op"``, one single-class op per class merged by score
+            (default; LiteRT's multi-threaded regular NMS drops a class when the interpreter
+            runs with more than one thread), or one op for all classes.
     """
 
     task: str
@@ -94,6 +97,7 @@ class ExportSpec:
     name: str = "model"
     detection_options: dict[str, Any] = field(default_factory=dict)
     detection_postprocess: str = "graph"
+    split_classes: bool = True
 
 
 def load_model(
