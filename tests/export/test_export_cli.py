@@ -8,6 +8,7 @@ import pytest
 
 from zoo.export.cli import add_convert_parser, main
 from zoo.export.metadata import read_associated_files
+from zoo.saving import save_model
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def saved_model(tmp_path):
     x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
     out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
     path = tmp_path / "tiny.keras"
-    keras.Model(inp, out).save(path)
+    save_model(keras.Model(inp, out), path, preprocess="unit")  # what the recipes write
     labels = tmp_path / "labels.txt"
     labels.write_text("crocodile\nalligator\nlog\n")
     return path, labels
@@ -53,6 +54,21 @@ def test_convert_cli_writes_file_and_report(saved_model, tmp_path, capsys):
     assert "--force" in capsys.readouterr().err
     assert out.read_bytes() == before
     assert main([*argv, "--force", "--no-verify"]) == 0
+
+
+def test_saved_preprocessing_travels_with_the_model(saved_model, tmp_path, capsys):
+    # The .keras file says "unit" (pixels / 255); a plain model.save() file says nothing: refused.
+    model, _ = saved_model
+    argv = ["--no-verify", "--fold-preprocessing", "--output"]
+    assert main([str(model), *argv, str(tmp_path / "a.tflite")]) == 0
+    assert "unit" in capsys.readouterr().out
+    plain = tmp_path / "plain.keras"
+    keras.saving.load_model(model).save(plain)
+    assert main([str(plain), *argv, str(tmp_path / "b.tflite")]) == 2
+    err = capsys.readouterr().err
+    assert "preprocessing" in err and "--preprocess" in err
+    assert not (tmp_path / "b.tflite").exists()
+    assert main([str(plain), *argv, str(tmp_path / "b.tflite"), "--preprocess", "unit"]) == 0
 
 
 def test_convert_cli_errors(tmp_path, capsys):

@@ -54,8 +54,11 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--num-calibration", type=int, default=100, help="calibration images (default 100)")
     p.add_argument(
         "--fold-preprocessing",
-        action="store_true",
-        help="uint8 RGB input; the model's preprocessing runs inside the graph",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="uint8 RGB input; the model's preprocessing runs inside the graph (default: folded exactly "
+        "when MediaPipe's metadata cannot describe it: caffe's BGR flip, torch's per-channel std, grey "
+        "models)",
     )
     p.add_argument(
         "--source-size",

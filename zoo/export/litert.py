@@ -38,8 +38,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
+import signal
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,7 +67,7 @@ from zoo.export.spec import (
     num_classes,
 )
 from zoo.export.verify import VerifyOptions, verify_export
-from zoo.utils.io import atomic_write_bytes
+from zoo.utils.io import atomic_path
 
 __all__ = [
     "QUANTIZATIONS",
@@ -75,6 +79,8 @@ __all__ = [
     "ModelOptions",
     "VerifyOptions",
     "build_metadata",
+    "check_labels",
+    "mediapipe_normalization",
     "export_model",
     "load_model",
     "normalization_for",
@@ -123,10 +129,6 @@ def build_metadata(
             )
     files = {md.LABEL_FILE: md.labels_file(spec.labels)} if spec.labels else {}
     has_labels = bool(files)
-    if spec.labels and spec.task != "detection":
-        n = num_classes(model, spec)
-        if n is not None and n != len(spec.labels):
-            raise ExportError(f"{len(spec.labels)} labels given but the model has {n} classes")
     kw = dict(normalization=norm, input_dtype=input_dtype, has_labels=has_labels, name=spec.name)
     if spec.task == "classification":
         meta = md.classifier_metadata(h, w, **kw)
@@ -213,6 +215,10 @@ def export_model(
     opts = dataclasses.replace(options or ConvertOptions(), **options_kw)
     check = dataclasses.replace(check or VerifyOptions(), **check_kw)
     output = Path(output)
+    if output.is_dir():
+        raise ExportError(
+            f"The output {output} is a directory; give a file path such as {output / 'model.tflite'}"
+        )
     if output.suffix != ".tflite":
         raise ExportError(f"The output must end with .tflite, got {output}")
     if output.exists() and not force:
@@ -221,7 +227,14 @@ def export_model(
         raise ExportError(f"quantize must be one of {', '.join(QUANTIZATIONS)}, got {opts.quantize!r}")
     keras_model, name = load_model(source, weights=model_opts.weights, build_kwargs=model_opts.build_kwargs)
     spec = infer_spec(keras_model, name, model_opts)
-    opts = dataclasses.replace(opts, fold_preprocessing=bool(opts.fold_preprocessing))
+    check_labels(keras_model, spec, verbose=verbose)
+    if opts.fold_preprocessing is None:
+        fold = opts.with_metadata and _metadata_needs_folding(spec, opts)
+        if fold and verbose:
+            print(
+                f"Folding {spec.name}'s {spec.preprocess!r} preprocessing into the graph (uint8 RGB input): {fold}"
+            )
+        opts = dataclasses.replace(opts, fold_preprocessing=bool(fold))
     if spec.task == "detection":
         spec.detection_postprocess = opts.detection_postprocess or (
             "tflite_op" if anchor_based(keras_model) else "graph"
@@ -238,22 +251,110 @@ def export_model(
     _check_compatible(spec, opts)
     if verbose:
         print(
-            f"Converting {spec.name} ({spec.task}, {spec.input_size[0]}x{spec.input_size[1]}) "
-            f"quantize={opts.quantize}"
+            f"Converting {spec.name} ({spec.task}, {spec.input_size[0]}x{spec.input_size[1]}, "
+            f"preprocess={spec.preprocess}{', folded' if opts.fold else ''}) quantize={opts.quantize}"
         )
     data = convert(keras_model, spec, opts)
     if opts.with_metadata:
         meta, files = build_metadata(keras_model, spec, data, fold_preprocessing=opts.fold)
         data = md.attach_metadata(data, meta, files)
-    atomic_write_bytes(output, data, overwrite=force)
     result = ExportResult(
         path=output, tflite=data, spec=spec, quantize=opts.quantize, fold_preprocessing=opts.fold
     )
-    if verify:
-        result.report = verify_export(keras_model, spec, output, opts, check)
-        if verbose:
-            print(result.report.table())
+    # The output path only ever holds a verified file: write beside it, verify, then rename.
+    with _terminate_as_exit(), atomic_path(output, overwrite=force) as tmp:
+        tmp.write_bytes(data)
+        if verify:
+            result.report = verify_export(keras_model, spec, tmp, opts, check)
+            result.report.path = str(output)
+    if verbose and result.report is not None:
+        print(result.report.table())
     return result
+
+
+@contextlib.contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """SIGTERM raises SystemExit while the block runs, so temporary files are cleaned up."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def mediapipe_normalization(mode: str) -> md.Normalization | None:
+    """The metadata normalisation MediaPipe Tasks accepts for ``mode``: one mean and one std for
+    all channels (it refuses per-channel values: "Per-channel image normalization is not
+    available"), else None.
+
+    Example:
+        >>> mediapipe_normalization("tf"), mediapipe_normalization("torch")
+        (Normalization(mean=(127.5, 127.5, 127.5), std=(127.5, 127.5, 127.5)), None)
+    """
+    norm = normalization_for(mode)
+    if norm is None or len(set(norm.mean)) > 1 or len(set(norm.std)) > 1:
+        return None
+    return norm
+
+
+def _metadata_needs_folding(spec: ExportSpec, opts: ConvertOptions) -> str:
+    """Why MediaPipe needs the preprocessing in the graph ('' when it does not)."""
+    if spec.channels == 1:
+        return "the model takes grey images and MediaPipe feeds RGB"
+    if opts.integer_io:
+        return "integer_io makes the input quantized preprocessed values"
+    if normalization_for(spec.preprocess) is None:
+        return "the RGB->BGR flip cannot be described by MediaPipe metadata"
+    if mediapipe_normalization(spec.preprocess) is None:
+        return "MediaPipe refuses per-channel normalization in the metadata"
+    return ""
+
+
+def detector_num_classes(model: keras.Model) -> int | None:
+    """Classes a detector scores, background included (None when it cannot be told)."""
+    if anchor_based(model):
+        return int(model.output["class_logits"].shape[-1])
+    n = getattr(model, "num_classes", None)
+    return int(n) if n else None
+
+
+def check_labels(model: keras.Model, spec: ExportSpec, verbose: bool = True) -> None:
+    """Refuses labels whose count does not match the model's classes (before converting).
+
+    Detectors number their classes with the background as 0, and MediaPipe shows label
+    ``labels[class id]``: give ``C`` names with the background first, or the ``C - 1`` object
+    names (a ``background`` name is then put first).
+
+    Raises:
+        ExportError: the count matches neither.
+    """
+    if not spec.labels:
+        return
+    if spec.task != "detection":
+        n = num_classes(model, spec)
+        if n is not None and n != len(spec.labels):
+            raise ExportError(f"{len(spec.labels)} labels given but the model has {n} classes")
+        return
+    n = detector_num_classes(model)
+    if n is None or len(spec.labels) == n:
+        return
+    if len(spec.labels) == n - 1:
+        if verbose:
+            print(f"{spec.name}: {n - 1} labels for {n - 1} object classes; 'background' added as class 0")
+        spec.labels = ["background", *spec.labels]
+        return
+    raise ExportError(
+        f"{len(spec.labels)} labels given but {spec.name} scores {n - 1} object classes plus the "
+        f"background (class 0): give {n} names with the background first, or the {n - 1} object names; "
+        "MediaPipe shows labels[class id], so a wrong count shifts every label"
+    )
 
 
 def _check_compatible(spec: ExportSpec, opts: ConvertOptions) -> None:
@@ -280,4 +381,11 @@ def _check_compatible(spec: ExportSpec, opts: ConvertOptions) -> None:
             f"{spec.name}'s {spec.preprocess!r} preprocessing (RGB->BGR) cannot be described by MediaPipe "
             "metadata (per-channel mean/std only); export with fold_preprocessing=True (--fold-preprocessing) "
             "or with_metadata=False"
+        )
+    if mediapipe_normalization(spec.preprocess) is None:
+        raise ExportError(
+            f"{spec.name}'s {spec.preprocess!r} preprocessing normalises each channel differently, and "
+            "MediaPipe refuses such metadata ('Per-channel image normalization is not available'); export "
+            "with fold_preprocessing=True (--fold-preprocessing, the default when not given) or "
+            "with_metadata=False"
         )

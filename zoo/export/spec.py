@@ -25,7 +25,8 @@ import keras
 import numpy as np
 
 from zoo.export import metadata as md
-from zoo.preprocessing import preprocess_input
+from zoo.preprocessing import MODES, preprocess_input
+from zoo.saving import read_model_info
 
 QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
 
@@ -129,6 +130,7 @@ def load_model(
         or Path(source).exists()
     ):
         model = _load_keras_file(Path(source))
+        _attach_saved_info(model, Path(source))
     elif isinstance(source, str):
         import zoo
 
@@ -153,6 +155,14 @@ def load_model(
         except Exception as e:  # noqa: BLE001  (keras raises many types; name the file)
             raise ExportError(f"Cannot load weights {weights} into {model.name}: {e}") from e
     return model, name
+
+
+def _attach_saved_info(model: keras.Model, path: Path) -> None:
+    """Preprocessing, labels and task saved by :func:`zoo.saving.save_model`, as model attributes."""
+    info = read_model_info(path) or {}
+    for key in ("preprocess", "labels", "task"):
+        if info.get(key) is not None:
+            setattr(model, f"zoo_{key}", info[key])
 
 
 def _builder_params(name: str) -> set[str]:
@@ -213,7 +223,9 @@ def infer_spec(
     task, input_size, preprocess, labels = o.task, o.input_size, o.preprocess, o.labels
     e = zoo.registry.entry(name) if name else None
     if task is None:
-        task = e.task if e is not None and e.task in TASKS else _task_from_outputs(model)
+        task = getattr(model, "zoo_task", None) or (
+            e.task if e is not None and e.task in TASKS else _task_from_outputs(model)
+        )
     if task not in TASKS:
         raise ExportError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
@@ -230,9 +242,18 @@ def infer_spec(
         else:
             raise ExportError(f"Model {model.name} has a variable input size {shape}; pass input_size=(H, W)")
     if preprocess is None:
-        preprocess = (
-            (e.preprocess if e is not None else None) or getattr(model, "zoo_preprocess", None) or "none"
+        preprocess = getattr(model, "zoo_preprocess", None) or (e.preprocess if e is not None else None)
+    if preprocess is None and e is not None:
+        preprocess = "none"  # a registered builder: the weights it loads define no other input
+    if preprocess is None:
+        raise ExportError(
+            f"The preprocessing of {model.name} is unknown (a .keras file saved without "
+            "zoo.saving.save_model, or a keras.Model without a zoo_preprocess attribute), and exporting "
+            "with the wrong one is silently wrong on the device. Pass it: preprocess='unit' (--preprocess "
+            "unit) for models trained on pixels / 255, 'none' for raw 0-255 pixels, or tf / caffe / torch."
         )
+    if preprocess not in MODES:
+        raise ExportError(f"Unknown preprocessing {preprocess!r}; choose from {', '.join(MODES)}")
     label_list = _read_labels(labels) if labels is not None else _default_labels(model, e, task)
     return ExportSpec(
         task=task,
