@@ -111,9 +111,11 @@ def _tflite_detection_postprocess(model: keras.Model, raw: dict[str, Any], spec:
     ids = tf.concat([tf.fill([1, k], c) for c in range(1, num_classes + 1)], axis=1)
     top, index = tf.math.top_k(cand, k)
     boxes = tf.gather(boxes, index, batch_dims=1)
-    num = tf.minimum(tf.add_n([p[3] for p in parts]), float(k))
-    classes = tf.cast(tf.gather(ids, index, batch_dims=1), tf.float32)
-    return tf.clip_by_value(boxes, 0.0, 1.0), exact_class_ids(classes, num), tf.maximum(top, 0.0), num
+    counts = [tf.cast(p[3], tf.int32) for p in parts]  # int32: the int8 converter leaves it exact
+    count = tf.minimum(tf.add_n(counts), k)
+    classes = tf.gather(ids, index, batch_dims=1)
+    num = tf.cast(count, tf.float32)
+    return tf.clip_by_value(boxes, 0.0, 1.0), exact_class_ids(classes, count), tf.maximum(top, 0.0), num
 
 
 def exact_class_ids(classes: Any, num: Any, offset: int = 0) -> Any:
@@ -129,9 +131,11 @@ def exact_class_ids(classes: Any, num: Any, offset: int = 0) -> Any:
     """
     import tensorflow as tf
 
-    ids = tf.cast(tf.round(classes), tf.int32) + offset
+    # Cast first: float ops (round, reshape) on the way would be quantized too.
+    ids = tf.cast(classes, tf.int32) + offset
+    count = num if num.dtype == tf.int32 else tf.cast(num, tf.int32)
     slots = tf.range(tf.shape(ids)[-1], dtype=tf.int32)[None, :]
-    used = slots < tf.cast(tf.round(tf.reshape(num, [-1, 1])), tf.int32)
+    used = slots < tf.reshape(count, [-1, 1])
     return tf.cast(tf.where(used, ids, -tf.ones_like(ids)), tf.float32)
 
 

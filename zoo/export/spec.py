@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ def load_model(
     elif isinstance(source, (str, os.PathLike)) and (
         Path(source).suffix in (".keras", ".h5", ".tflite", ".zip")
         or os.sep in str(source)
-        or Path(source).exists()
+        or (Path(source).exists() and not (Path(source).is_dir() and _is_registered(str(source))))
     ):
         model = _load_keras_file(Path(source))
         _attach_saved_info(model, Path(source))
@@ -139,6 +140,12 @@ def load_model(
         except KeyError as e:
             raise ExportError(str(e)) from None
         name = source
+        if Path(source).is_dir():
+            print(
+                f"Note: exporting the registered model {source!r}; the folder ./{source} of the same name "
+                f"is not a model (for a file in it, give its path: {source}{os.sep}<file>.keras)",
+                file=sys.stderr,
+            )
         kwargs = dict(build_kwargs or {})
         if weights is not None:
             kwargs["weights"] = weights
@@ -155,6 +162,16 @@ def load_model(
         except Exception as e:  # noqa: BLE001  (keras raises many types; name the file)
             raise ExportError(f"Cannot load weights {weights} into {model.name}: {e}") from e
     return model, name
+
+
+def _is_registered(name: str) -> bool:
+    import zoo
+
+    try:
+        zoo.registry.entry(name)
+    except KeyError:
+        return False
+    return True
 
 
 def _attach_saved_info(model: keras.Model, path: Path) -> None:
