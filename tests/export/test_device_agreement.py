@@ -172,3 +172,10 @@ def test_folder_named_like_a_registered_model(tmp_path, monkeypatch, capsys):
     model, name = litert.load_model("alexnet", build_kwargs={"classes": 3, "input_shape": (64, 64, 3)})
     assert name == "alexnet"
     assert "folder ./alexnet" in capsys.readouterr().err
+
+
+def test_faster_rcnn_is_refused_with_the_reason(tmp_path):
+    # The README says Faster R-CNN does not export yet; a clear error, not an AttributeError.
+    kwargs = dict(num_classes=3, input_shape=(64, 64, 3), width=0.125, test_proposals=(50, 10))
+    with pytest.raises(ExportError, match="two-stage"):
+        export_model("faster_rcnn_vgg16", tmp_path / "f.tflite", build_kwargs=kwargs, verbose=False)

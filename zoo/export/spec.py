@@ -246,6 +246,12 @@ def infer_spec(
     if task not in TASKS:
         raise ExportError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
+    if shape is None and task == "detection":
+        raise ExportError(
+            f"{model.name} does not export to LiteRT yet: a two-stage detector (Faster R-CNN) is a subclassed "
+            "model without a fixed input whose call differs between training and inference. Export an SSD "
+            "(anchor-based, TFLite_Detection_PostProcess) or a model whose call returns the detections dict"
+        )
     if shape is None:
         raise ExportError(f"Model {model.name} has no defined input; build it with an input shape first")
     if len(model.inputs) != 1 or len(shape) != 4:
