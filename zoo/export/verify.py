@@ -283,10 +283,9 @@ def verify_export(
     test = runner.run(xs)
     metrics = compare_outputs(spec.task, ref, test, options.quantize)
     if spec.task == "detection":
-        two = TFLiteRunner(tflite, num_threads=2).run(xs)
-        metrics["2 threads give the same outputs"] = float(
-            all(np.array_equal(a, b) for a, b in zip(test, two))
-        )
+        two = TFLiteRunner(tflite, num_threads=2).run(xs[:4])
+        same = all(np.array_equal(a[:4], b) for a, b in zip(test, two))
+        metrics["2 threads give the same outputs"] = float(same)
     if use_mp:
         metrics.update(_mediapipe_metrics(tflite, spec, photos, ref))
     lat = {}
