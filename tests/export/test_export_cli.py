@@ -103,3 +103,27 @@ def test_add_convert_parser_hooks_into_a_cli():
     assert args.command == "convert" and args.quantize == "int8" and args.input_size == (64, 48)
     assert args.representative == "tfds:beans" and args.fold_preprocessing and args.force
     assert callable(args.func)
+
+
+@pytest.mark.slow  # a one-epoch training (about 10 s idle); tests/segmentation checks model.keras is written
+def test_a_trained_segmenter_converts_as_it_is(tmp_path, capsys):
+    # The recipe's model.keras carries architecture, preprocessing (unit) and class names.
+    from zoo.segmentation.train import SegmentationConfig, train
+
+    tiny = dict(model="unet", data="shapes", image_size=32, batch_size=8, train_images=8, val_images=8)
+    train(
+        SegmentationConfig(
+            epochs=1, filters=4, depth=2, verbose=0, grid_rows=2, workdir=str(tmp_path), **tiny
+        )
+    )
+    out = tmp_path / "unet.tflite"
+    assert (
+        main(
+            [str(tmp_path / "model.keras"), "--output", str(out), "--num-verify", "3", "--latency-runs", "0"]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "preprocess=unit" in printed and "max abs error" in printed
+    labels = read_associated_files(out.read_bytes())["labels.txt"].decode().split()
+    assert labels == ["background", "circle", "square", "triangle"]
