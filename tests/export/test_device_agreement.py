@@ -174,8 +174,37 @@ def test_folder_named_like_a_registered_model(tmp_path, monkeypatch, capsys):
     assert "folder ./alexnet" in capsys.readouterr().err
 
 
-def test_faster_rcnn_is_refused_with_the_reason(tmp_path):
-    # The README says Faster R-CNN does not export yet; a clear error, not an AttributeError.
-    kwargs = dict(num_classes=3, input_shape=(64, 64, 3), width=0.125, test_proposals=(50, 10))
-    with pytest.raises(ExportError, match="two-stage"):
-        export_model("faster_rcnn_vgg16", tmp_path / "f.tflite", build_kwargs=kwargs, verbose=False)
+FRCNN = dict(num_classes=3, input_shape=(64, 64, 3), width=0.125, test_proposals=(50, 10))
+
+
+def _faster_rcnn(tmp_path, quantize):
+    r = export_model(
+        "faster_rcnn_vgg16",
+        tmp_path / f"f_{quantize}.tflite",
+        quantize=quantize,
+        build_kwargs=FRCNN,
+        with_metadata=False,  # graph NMS: the LiteRT interpreter runs it, MediaPipe does not
+        verify_images="synthetic",
+        num_verify=2,
+        latency_runs=0,
+        verbose=False,
+    )
+    assert r.spec.detection_postprocess == "graph"
+    return r.report.metrics
+
+
+@pytest.mark.slow  # about 15 s idle: conversion and the graph NMS loop
+def test_faster_rcnn_exports_and_runs_in_the_interpreter(tmp_path):
+    m = _faster_rcnn(tmp_path, "none")
+    assert m["max abs error (boxes, scores)"] < 1e-4
+    assert m["detections matched (class, IoU>=0.5)"] == 1.0
+    with pytest.raises(ExportError, match="int8"):
+        export_model(
+            "faster_rcnn_vgg16", tmp_path / "i.tflite", quantize="int8", build_kwargs=FRCNN, verbose=False
+        )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("quantize", ["float16", "dynamic"])
+def test_faster_rcnn_quantized_exports(tmp_path, quantize):
+    assert _faster_rcnn(tmp_path, quantize)["mAP@0.5 agreement"] > 0.9

@@ -16,7 +16,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.export.spec import DETECTION_KEYS, ExportError, ExportSpec, detection_settings
+from zoo.export.spec import DETECTION_KEYS, ExportError, ExportSpec, detection_settings, is_zoo_detector
 from zoo.ops.boxes import convert_format
 from zoo.preprocessing import preprocess_input
 
@@ -28,6 +28,8 @@ def _detections(model: keras.Model, x: Any, options: dict[str, Any] | None = Non
     Faster R-CNN) goes through its ``detect_batch`` (decoding + fixed-size NMS in keras.ops),
     with ``options`` (score_threshold, iou_threshold, max_detections, ...).
     """
+    if is_zoo_detector(model):
+        return model.detections(x, model.postprocess.replace(**(options or {})))
     if hasattr(model, "detect_batch"):
         return model.detect_batch(x, **(options or {}))
     if options:

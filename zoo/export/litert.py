@@ -62,6 +62,7 @@ from zoo.export.spec import (
     ModelOptions,
     anchor_based,
     infer_spec,
+    is_zoo_detector,
     load_model,
     normalization_for,
     num_classes,
@@ -319,6 +320,8 @@ def _metadata_needs_folding(spec: ExportSpec, opts: ConvertOptions) -> str:
 
 def detector_num_classes(model: keras.Model) -> int | None:
     """Classes a detector scores, background included (None when it cannot be told)."""
+    if is_zoo_detector(model):
+        return int(model.num_classes)
     if anchor_based(model):
         return int(model.output["class_logits"].shape[-1])
     n = getattr(model, "num_classes", None)

@@ -245,17 +245,16 @@ def infer_spec(
         )
     if task not in TASKS:
         raise ExportError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
-    shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
-    if shape is None and task == "detection":
-        raise ExportError(
-            f"{model.name} does not export to LiteRT yet: a two-stage detector (Faster R-CNN) is a subclassed "
-            "model without a fixed input whose call differs between training and inference. Export an SSD "
-            "(anchor-based, TFLite_Detection_PostProcess) or a model whose call returns the detections dict"
-        )
-    if shape is None:
+    if getattr(model, "inputs", None):
+        shape = model.inputs[0].shape
+        if len(model.inputs) != 1 or len(shape) != 4:
+            raise ExportError(
+                f"Only single-image models [B, H, W, C] can be exported, got inputs {model.inputs}"
+            )
+    elif is_zoo_detector(model):  # subclassed (Faster R-CNN): the contract gives the input size
+        shape = (None, *model.image_size, 3)
+    else:
         raise ExportError(f"Model {model.name} has no defined input; build it with an input shape first")
-    if len(model.inputs) != 1 or len(shape) != 4:
-        raise ExportError(f"Only single-image models [B, H, W, C] can be exported, got inputs {model.inputs}")
     h, w, c = shape[1], shape[2], shape[3]
     if input_size is not None:
         h, w = input_size
@@ -290,6 +289,8 @@ def infer_spec(
 
 
 def _task_from_outputs(model: keras.Model) -> str:
+    if is_zoo_detector(model):
+        return "detection"
     out = model.output
     if isinstance(out, dict) and set(DETECTION_KEYS) <= set(out):
         return "detection"
@@ -374,9 +375,20 @@ def normalization_for(mode: str) -> md.Normalization | None:
     return md.Normalization(mean=tuple(float(m) for m in mean), std=tuple(float(s) for s in std))
 
 
+def is_zoo_detector(model: Any) -> bool:
+    """True for models following the zoo's detector contract (:class:`zoo.detection.base.Detector`)."""
+    from zoo.detection.base import Detector
+
+    return isinstance(model, Detector)
+
+
 def anchor_based(model: keras.Model) -> bool:
-    """True for detectors with ``default_boxes`` [N, 4], raw ``class_logits`` / ``box_deltas`` [B, N, 4]
-    and a ``detect_batch`` method (zoo.detection.ssd.SSD)."""
+    """True when the fused ``TFLite_Detection_PostProcess`` applies: a zoo detector with
+    ``anchor_based`` set (its ``default_boxes`` [N, 4], ``box_weights``, raw ``class_logits`` /
+    ``box_deltas`` [B, N, 4]). Models outside the contract: the same raw outputs, ``default_boxes``
+    and a ``detect_batch`` method."""
+    if is_zoo_detector(model):
+        return bool(model.anchor_based)
     out = getattr(model, "output", None)
     anchors = getattr(model, "default_boxes", None)
     return (
@@ -390,6 +402,20 @@ def anchor_based(model: keras.Model) -> bool:
 
 
 def detection_settings(model: keras.Model, options: dict[str, Any]) -> dict[str, Any]:
+    """The detector's post-processing settings with ``options`` applied (score_threshold,
+    iou_threshold, max_detections, pre_nms_top_k).
+
+    A zoo detector's come from its contract (``model.postprocess``, stored in its config); a model
+    outside the contract with a ``detect_batch`` method: that method's keyword defaults.
+
+    Raises:
+        ExportError: an option the detector does not have.
+    """
+    if is_zoo_detector(model):
+        try:
+            return model.postprocess.replace(**options).as_dict()
+        except (TypeError, ValueError) as e:
+            raise ExportError(f"Detection options of {model.name}: {e}") from None
     import inspect
 
     params = inspect.signature(model.detect_batch).parameters

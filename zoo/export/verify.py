@@ -263,6 +263,8 @@ def verify_export(
     shape = [int(v) for v in runner.input["shape"]]
     size = (shape[1], shape[2])
     source = (2 * size[0], 2 * size[1]) if resize == "mediapipe" else size
+    if isinstance(check.images, np.ndarray) and check.images.ndim == 4:
+        source = tuple(check.images.shape[1:3])  # the caller's images as they are
     photos = load_images(check.images, check.num_images, source, seed=1234, data_dir=options.data_dir)
     imgs = resize_images(photos, size, resize)
     xs = imgs if options.fold else model_input(imgs, spec)
