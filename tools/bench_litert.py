@@ -28,6 +28,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -212,7 +213,7 @@ def _train_shapes_unet(workdir: Path, size: int, epochs: int):
     return workdir / "unet" / "model.keras"
 
 
-def _train_shapes_ssd(workdir: Path, size: int, epochs: int):
+def _train_shapes_ssd(workdir: Path, size: int, epochs: int, steps: int = 40):
     from zoo.detection.train import DetectorTrainConfig, build_detector, train_detector
 
     cfg = DetectorTrainConfig(
@@ -220,7 +221,7 @@ def _train_shapes_ssd(workdir: Path, size: int, epochs: int):
         data="shapes",
         image_size=size,
         epochs=epochs,
-        steps_per_epoch=40,
+        steps_per_epoch=steps,
         batch_size=16,
         width=0.125,
         val_images=32,
@@ -234,7 +235,15 @@ def _train_shapes_ssd(workdir: Path, size: int, epochs: int):
     return model
 
 
-def device_rows(workdir: Path, runs: int, verify: int, calibration: int, epochs: int) -> list[dict]:
+def device_rows(
+    workdir: Path,
+    runs: int,
+    verify: int,
+    calibration: int,
+    epochs: int,
+    only: Sequence[str] = ("classifier", "ssd", "unet"),
+    ssd_steps: int = 40,
+) -> list[dict]:
     """Per quantization, for a trained classifier, the shapes SSD and the shapes U-Net: MediaPipe vs Keras
     agreement (MediaPipe resizes photos twice the model size; Keras and LiteRT get MediaPipe's resize),
     file size, LiteRT latency at 1 and 2 threads and Keras latency."""
@@ -243,23 +252,20 @@ def device_rows(workdir: Path, runs: int, verify: int, calibration: int, epochs:
     from zoo.export.litert import export_model
     from zoo.export.representative import load_images, resize_images
 
-    classifier, xtr, _, acc = train_photo_regions(1200, 100, epochs)
-    print(f"classifier trained: test accuracy {acc:.3f}", flush=True)
-    ssd = _train_shapes_ssd(workdir, 96, max(1, epochs))
-    print("shapes SSD trained", flush=True)
-    unet = _train_shapes_unet(workdir, 64, max(2, epochs))
-    print("shapes U-Net trained", flush=True)
-    cases = [
-        ("photo-regions classifier (trained)", classifier, "photos", xtr, {}),
-        (
-            "shapes SSD (ssd_vgg16 width 0.125)",
-            ssd,
-            "synthetic",
-            "synthetic",
-            {"labels": ["circle", "square", "triangle"], "detection_options": {"score_threshold": 0.3}},
-        ),
-        ("shapes U-Net", unet, "synthetic", "synthetic", {}),
-    ]
+    cases = []
+    if "classifier" in only:
+        classifier, xtr, _, acc = train_photo_regions(1200, 100, epochs)
+        print(f"classifier trained: test accuracy {acc:.3f}", flush=True)
+        cases.append(("photo-regions classifier (trained)", classifier, "photos", xtr, {}))
+    if "ssd" in only:
+        ssd = _train_shapes_ssd(workdir, 96, max(1, epochs), ssd_steps)
+        print("shapes SSD trained", flush=True)
+        det = {"labels": ["circle", "square", "triangle"], "detection_options": {"score_threshold": 0.1}}
+        cases.append(("shapes SSD (ssd_vgg16 width 0.125)", ssd, "synthetic", "synthetic", det))
+    if "unet" in only:
+        unet = _train_shapes_unet(workdir, 64, max(2, epochs))
+        print("shapes U-Net trained", flush=True)
+        cases.append(("shapes U-Net", unet, "synthetic", "synthetic", {}))
     rows = []
     for label, model, images, calib, kw in cases:
         for q in QUANTS:
@@ -373,12 +379,22 @@ def main(argv: list[str] | None = None) -> int:
         help="instead: per quantization, a trained classifier, the shapes SSD and the shapes U-Net "
         "through MediaPipe (agreement, size, latency 1/2 threads, int8 speed-ups); --trained-check = epochs",
     )
+    p.add_argument("--device-models", nargs="*", default=["classifier", "ssd", "unet"])
+    p.add_argument("--ssd-steps", type=int, default=40, help="--device: SSD training steps per epoch")
     args = p.parse_args(argv)
     if args.device:
         from zoo.utils.io import atomic_write_json, atomic_write_text
 
         with tempfile.TemporaryDirectory(prefix="bench_litert_device_") as tmp:
-            rows = device_rows(Path(tmp), args.runs, args.verify, args.calibration, args.trained_check)
+            rows = device_rows(
+                Path(tmp),
+                args.runs,
+                args.verify,
+                args.calibration,
+                args.trained_check,
+                args.device_models,
+                args.ssd_steps,
+            )
         text = device_table(rows)
         atomic_write_json(Path(args.out) / "device.json", {"rows": rows})
         atomic_write_text(Path(args.out) / "device.md", text + "\n")
