@@ -335,11 +335,10 @@ def _mediapipe_metrics(
         }
     keras_mask = np.argmax(ref[0], -1)
     (ho, wo), (hp, wp) = keras_mask.shape[1:], outs[0].shape[1:]
-    rows = ((np.arange(ho) + 0.5) * hp / ho).astype(int)
-    cols = ((np.arange(wo) + 0.5) * wp / wo).astype(int)
-    mask = outs[0][:, rows][
-        :, :, cols
-    ]  # MediaPipe's photo-sized mask (scores resized, then arg-max) at the output pixel centres
+    rows = (np.arange(ho) * hp // ho).astype(int)
+    cols = (np.arange(wo) * wp // wo).astype(int)
+    # MediaPipe's photo-sized mask where its corner-aligned warp puts the output pixels
+    mask = outs[0][:, rows][:, :, cols]
     return {"MediaPipe pixel agreement": float(np.mean(mask == keras_mask))}
 
 
