@@ -208,3 +208,16 @@ def test_faster_rcnn_exports_and_runs_in_the_interpreter(tmp_path):
 @pytest.mark.parametrize("quantize", ["float16", "dynamic"])
 def test_faster_rcnn_quantized_exports(tmp_path, quantize):
     assert _faster_rcnn(tmp_path, quantize)["mAP@0.5 agreement"] > 0.9
+
+
+def test_sigterm_during_the_write_leaves_no_file(tmp_path):
+    import signal
+
+    from zoo.utils.io import atomic_path
+
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(SystemExit), litert._terminate_as_exit(), atomic_path(tmp_path / "m.tflite") as tmp:
+        tmp.write_bytes(b"partial")
+        os.kill(os.getpid(), signal.SIGTERM)
+    assert os.listdir(tmp_path) == []
+    assert signal.getsignal(signal.SIGTERM) == before  # the previous handler is back
