@@ -28,6 +28,7 @@ import argparse
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -115,11 +116,10 @@ def bench_model(
     return rows
 
 
-def trained_int8_agreement(n_train: int, n_test: int, epochs: int, workdir: Path) -> dict:
-    """Top-1 agreement int8 vs Keras of a small CNN trained on 12 photo regions (real images)."""
+def train_photo_regions(n_train: int, n_test: int, epochs: int):
+    """A small CNN trained to tell 12 photo regions apart: (model, train images, test images, test acc)."""
     import keras
 
-    from zoo.export.litert import export_model
     from zoo.export.representative import bundled_photo_paths
 
     size = 64
@@ -154,9 +154,18 @@ def trained_int8_agreement(n_train: int, n_test: int, epochs: int, workdir: Path
     x = keras.layers.GlobalAveragePooling2D()(x)
     out = keras.layers.Dense(4 * len(photos), activation="softmax")(x)
     model = keras.Model(inp, out, name="photo_regions")
+    model.zoo_preprocess = "none"  # the Rescaling layer is in the model
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(xtr.astype("float32"), ytr, epochs=epochs, batch_size=32, verbose=2)
     acc = float(model.evaluate(xte.astype("float32"), yte, verbose=0)[1])
+    return model, xtr, xte, acc
+
+
+def trained_int8_agreement(n_train: int, n_test: int, epochs: int, workdir: Path) -> dict:
+    """Top-1 agreement int8 vs Keras of a small CNN trained on 12 photo regions (real images)."""
+    from zoo.export.litert import export_model
+
+    model, xtr, xte, acc = train_photo_regions(n_train, n_test, epochs)
     path = workdir / "photo_regions_int8.tflite"
     r = export_model(
         model,
@@ -178,6 +187,153 @@ def trained_int8_agreement(n_train: int, n_test: int, epochs: int, workdir: Path
         "num_test_images": n_test,
         "size_ratio_f32_over_int8": f32.path.stat().st_size / path.stat().st_size,
     }
+
+
+QUANTS = ("none", "float16", "dynamic", "int8")
+
+
+def _train_shapes_unet(workdir: Path, size: int, epochs: int):
+    from zoo.segmentation.train import SegmentationConfig, train
+
+    cfg = SegmentationConfig(
+        model="unet",
+        data="shapes",
+        image_size=size,
+        batch_size=16,
+        train_images=256,
+        val_images=32,
+        filters=8,
+        depth=3,
+        epochs=epochs,
+        verbose=0,
+        grid_rows=2,
+        workdir=str(workdir / "unet"),
+    )
+    train(cfg)
+    return workdir / "unet" / "model.keras"
+
+
+def _train_shapes_ssd(workdir: Path, size: int, epochs: int, steps: int = 40):
+    from zoo.detection.train import DetectorTrainConfig, build_detector, train_detector
+
+    cfg = DetectorTrainConfig(
+        model="ssd_vgg16",
+        data="shapes",
+        image_size=size,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        batch_size=16,
+        width=0.125,
+        val_images=32,
+        workdir=str(workdir / "ssd"),
+    )
+    report = train_detector(cfg, verbose=0)
+    model = build_detector(cfg, num_classes=4)
+    del report
+    model.load_weights(workdir / "ssd" / "last.weights.h5")
+    model.zoo_preprocess = "none"  # SSD subtracts the VGG mean inside
+    return model
+
+
+def device_rows(
+    workdir: Path,
+    runs: int,
+    verify: int,
+    calibration: int,
+    epochs: int,
+    only: Sequence[str] = ("classifier", "ssd", "unet"),
+    ssd_steps: int = 40,
+) -> list[dict]:
+    """Per quantization, for a trained classifier, the shapes SSD and the shapes U-Net: MediaPipe vs Keras
+    agreement (MediaPipe resizes photos twice the model size; Keras and LiteRT get MediaPipe's resize),
+    file size, LiteRT latency at 1 and 2 threads and Keras latency."""
+    import keras
+
+    from zoo.export.litert import export_model
+    from zoo.export.representative import load_images, resize_images
+
+    cases = []
+    if "classifier" in only:
+        classifier, xtr, _, acc = train_photo_regions(1200, 100, epochs)
+        print(f"classifier trained: test accuracy {acc:.3f}", flush=True)
+        cases.append(("photo-regions classifier (trained)", classifier, "photos", xtr, {}))
+    if "ssd" in only:
+        ssd = _train_shapes_ssd(workdir, 96, max(1, epochs), ssd_steps)
+        print("shapes SSD trained", flush=True)
+        det = {"labels": ["circle", "square", "triangle"], "detection_options": {"score_threshold": 0.1}}
+        cases.append(("shapes SSD (ssd_vgg16 width 0.125)", ssd, "synthetic", "synthetic", det))
+    if "unet" in only:
+        unet = _train_shapes_unet(workdir, 64, max(2, epochs))
+        print("shapes U-Net trained", flush=True)
+        cases.append(("shapes U-Net", unet, "synthetic", "synthetic", {}))
+    rows = []
+    for label, model, images, calib, kw in cases:
+        for q in QUANTS:
+            r = export_model(
+                model,
+                workdir / f"{abs(hash(label))}_{q}.tflite",
+                quantize=q,
+                representative=calib,
+                num_calibration=calibration,
+                fold_preprocessing=True,
+                verify_images=images,
+                num_verify=verify,
+                latency_runs=runs,
+                force=True,
+                verbose=False,
+                **kw,
+            )
+            if q == "none":
+                km = r.spec  # the same model object for Keras timing
+                keras_model = model if isinstance(model, keras.Model) else keras.saving.load_model(model)
+                size = r.spec.input_size
+                x = resize_images(load_images(images, 1, (2 * size[0], 2 * size[1]), seed=3), size)
+                from zoo.preprocessing import preprocess_input
+
+                xk = np.asarray(preprocess_input(x.astype("float32"), km.preprocess))
+                k = keras_latency(keras_model, xk, runs)
+            m = r.report.metrics
+            mp = {key: v for key, v in m.items() if key.startswith("MediaPipe")}
+            rows.append(
+                {
+                    "model": label,
+                    "quantize": q,
+                    "size_mb": r.report.size_bytes / 2**20,
+                    "mediapipe": mp,
+                    "litert": {key: v for key, v in m.items() if not key.startswith("MediaPipe")},
+                    "latency_ms": r.report.latency_ms,
+                    "keras_ms": k,
+                    "image_source": r.report.image_source,
+                }
+            )
+            print(
+                label, q, mp, {t: round(v["median"], 2) for t, v in r.report.latency_ms.items()}, flush=True
+            )
+    return rows
+
+
+def device_table(rows: list[dict]) -> str:
+    lines = [
+        "| model | quantize | size (MiB) | MediaPipe vs Keras | LiteRT 1 thread (ms) | LiteRT 2 threads (ms) "
+        "| int8 speed-up vs float32 (1 thr) | vs Keras |",
+        "|---|---|---:|---|---:|---:|---:|---:|",
+    ]
+    f32 = {r["model"]: r["latency_ms"]["1 thread"]["median"] for r in rows if r["quantize"] == "none"}
+    for r in rows:
+        one, two = r["latency_ms"]["1 thread"]["median"], r["latency_ms"]["2 threads"]["median"]
+        mp = ", ".join(
+            f"{k.replace('MediaPipe ', '')} {v:.3f}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in r["mediapipe"].items()
+        )
+        speed = f"{f32[r['model']] / one:.2f}" if r["quantize"] == "int8" else "-"
+        vs_keras = f"{r['keras_ms']['median'] / two:.2f}" if r["quantize"] == "int8" else "-"
+        lines.append(
+            f"| {r['model']} | {r['quantize']} | {r['size_mb']:.2f} | {mp} | {one:.2f} | {two:.2f} | {speed} | {vs_keras} |"
+        )
+    keras_rows = {r["model"]: r["keras_ms"]["median"] for r in rows}
+    lines.append("")
+    lines += [f"Keras (TF, 2 cores) {m}: {ms:.2f} ms" for m, ms in keras_rows.items()]
+    return "\n".join(lines)
 
 
 def table(rows: list[dict]) -> str:
@@ -217,7 +373,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--verify", type=int, default=8, help="images compared per export")
     p.add_argument("--trained-check", type=int, default=6, help="epochs of the trained int8 check (0 skips)")
     p.add_argument("--out", default="runs/bench_litert")
+    p.add_argument(
+        "--device",
+        action="store_true",
+        help="instead: per quantization, a trained classifier, the shapes SSD and the shapes U-Net "
+        "through MediaPipe (agreement, size, latency 1/2 threads, int8 speed-ups); --trained-check = epochs",
+    )
+    p.add_argument("--device-models", nargs="*", default=["classifier", "ssd", "unet"])
+    p.add_argument("--ssd-steps", type=int, default=40, help="--device: SSD training steps per epoch")
     args = p.parse_args(argv)
+    if args.device:
+        from zoo.utils.io import atomic_write_json, atomic_write_text
+
+        with tempfile.TemporaryDirectory(prefix="bench_litert_device_") as tmp:
+            rows = device_rows(
+                Path(tmp),
+                args.runs,
+                args.verify,
+                args.calibration,
+                args.trained_check,
+                args.device_models,
+                args.ssd_steps,
+            )
+        text = device_table(rows)
+        atomic_write_json(Path(args.out) / "device.json", {"rows": rows})
+        atomic_write_text(Path(args.out) / "device.md", text + "\n")
+        print(text)
+        return 0
 
     import zoo
     from zoo.utils.io import atomic_write_json, atomic_write_text

@@ -8,6 +8,7 @@ import pytest
 
 from zoo.export.cli import add_convert_parser, main
 from zoo.export.metadata import read_associated_files
+from zoo.saving import save_model
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def saved_model(tmp_path):
     x = keras.layers.Conv2D(4, 3, activation="relu")(inp)
     out = keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
     path = tmp_path / "tiny.keras"
-    keras.Model(inp, out).save(path)
+    save_model(keras.Model(inp, out), path, preprocess="unit")  # what the recipes write
     labels = tmp_path / "labels.txt"
     labels.write_text("crocodile\nalligator\nlog\n")
     return path, labels
@@ -55,6 +56,21 @@ def test_convert_cli_writes_file_and_report(saved_model, tmp_path, capsys):
     assert main([*argv, "--force", "--no-verify"]) == 0
 
 
+def test_saved_preprocessing_travels_with_the_model(saved_model, tmp_path, capsys):
+    # The .keras file says "unit" (pixels / 255); a plain model.save() file says nothing: refused.
+    model, _ = saved_model
+    argv = ["--no-verify", "--fold-preprocessing", "--output"]
+    assert main([str(model), *argv, str(tmp_path / "a.tflite")]) == 0
+    assert "unit" in capsys.readouterr().out
+    plain = tmp_path / "plain.keras"
+    keras.saving.load_model(model).save(plain)
+    assert main([str(plain), *argv, str(tmp_path / "b.tflite")]) == 2
+    err = capsys.readouterr().err
+    assert "preprocessing" in err and "--preprocess" in err
+    assert not (tmp_path / "b.tflite").exists()
+    assert main([str(plain), *argv, str(tmp_path / "b.tflite"), "--preprocess", "unit"]) == 0
+
+
 def test_convert_cli_errors(tmp_path, capsys):
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"garbage")
@@ -87,3 +103,27 @@ def test_add_convert_parser_hooks_into_a_cli():
     assert args.command == "convert" and args.quantize == "int8" and args.input_size == (64, 48)
     assert args.representative == "tfds:beans" and args.fold_preprocessing and args.force
     assert callable(args.func)
+
+
+@pytest.mark.slow  # a one-epoch training (about 10 s idle); tests/segmentation checks model.keras is written
+def test_a_trained_segmenter_converts_as_it_is(tmp_path, capsys):
+    # The recipe's model.keras carries architecture, preprocessing (unit) and class names.
+    from zoo.segmentation.train import SegmentationConfig, train
+
+    tiny = dict(model="unet", data="shapes", image_size=32, batch_size=8, train_images=8, val_images=8)
+    train(
+        SegmentationConfig(
+            epochs=1, filters=4, depth=2, verbose=0, grid_rows=2, workdir=str(tmp_path), **tiny
+        )
+    )
+    out = tmp_path / "unet.tflite"
+    assert (
+        main(
+            [str(tmp_path / "model.keras"), "--output", str(out), "--num-verify", "3", "--latency-runs", "0"]
+        )
+        == 0
+    )
+    printed = capsys.readouterr().out
+    assert "preprocess=unit" in printed and "max abs error" in printed
+    labels = read_associated_files(out.read_bytes())["labels.txt"].decode().split()
+    assert labels == ["background", "circle", "square", "triangle"]

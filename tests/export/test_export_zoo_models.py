@@ -43,6 +43,7 @@ def test_ssd_vgg16_through_mediapipe(tmp_path):
     r = export_model(
         model,
         tmp_path / "ssd.tflite",
+        preprocess="none",  # the VGG mean is subtracted inside the model
         fold_preprocessing=True,
         labels=["background", "a", "b"],
         detection_options={"score_threshold": 0.34, "max_detections": 10},

@@ -72,6 +72,7 @@ class TinySSD(keras.Model):
         self.default_boxes = _anchors()
         self.box_weights = SSD_WEIGHTS
         self.image_size = (SIZE, SIZE)
+        self.zoo_preprocess = "none"  # the Rescaling layer is in the graph
 
     def detect_batch(
         self, images, *, score_threshold=0.3, iou_threshold=0.45, max_detections=5, pre_nms_top_k=None
@@ -96,7 +97,9 @@ def _dict_detector():
     post = DetectionPostprocess(
         len(anchors), (SIZE, SIZE), anchors=anchors, score_threshold=0.3, max_detections=5, pre_nms_top_k=16
     )
-    return keras.Model(inp, post(_raw_head(inp)), name="tiny_detector")
+    model = keras.Model(inp, post(_raw_head(inp)), name="tiny_detector")
+    model.zoo_preprocess = "none"
+    return model
 
 
 def _segmenter():
@@ -106,7 +109,9 @@ def _segmenter():
     out = keras.layers.Conv2D(
         3, 1, kernel_initializer=keras.initializers.RandomNormal(stddev=1.0), name="logits"
     )(x)
-    return keras.Model(inp, out, name="tiny_segmenter")
+    model = keras.Model(inp, out, name="tiny_segmenter")
+    model.zoo_preprocess = "none"
+    return model
 
 
 def _image(seed=3):
@@ -402,7 +407,7 @@ def test_unsupported_layer_is_named(tmp_path):
     x = InverseErf(name="inverse_erf")(keras.layers.Conv2D(2, 3)(inp))
     model = keras.Model(inp, keras.layers.Dense(2)(keras.layers.Flatten()(x)))
     with pytest.raises(ExportError, match=r"Erfinv.*inverse_erf"):
-        export_model(model, tmp_path / "x.tflite", with_metadata=False, verbose=False)
+        export_model(model, tmp_path / "x.tflite", preprocess="none", with_metadata=False, verbose=False)
 
 
 def test_int8_detector_with_graph_nms_refused_cleanly(tmp_path):
@@ -426,7 +431,7 @@ def test_caffe_preprocessing_needs_folding_for_metadata(tmp_path):
     model = _classifier()
     model.zoo_preprocess = "caffe"
     with pytest.raises(ExportError, match="fold_preprocessing"):
-        export_model(model, tmp_path / "x.tflite", verbose=False)
+        export_model(model, tmp_path / "x.tflite", fold_preprocessing=False, verbose=False)
 
 
 @pytest.mark.parametrize(
@@ -450,7 +455,7 @@ def test_grey_model_folded_for_mediapipe(tmp_path):
     out = keras.layers.Dense(3, activation="softmax", kernel_initializer=init)(keras.layers.Flatten()(x))
     model = keras.Model(inp, out)
     with pytest.raises(ExportError, match="grey"):
-        export_model(model, tmp_path / "g.tflite", preprocess="unit", verbose=False)
+        export_model(model, tmp_path / "g.tflite", preprocess="unit", fold_preprocessing=False, verbose=False)
     r = export_model(
         model,
         tmp_path / "g.tflite",

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from zoo.export.litert import QUANTIZATIONS, TASKS, ExportError
+from zoo.export.spec import QUANTIZATIONS, TASKS, ExportError
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -54,8 +54,11 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--num-calibration", type=int, default=100, help="calibration images (default 100)")
     p.add_argument(
         "--fold-preprocessing",
-        action="store_true",
-        help="uint8 RGB input; the model's preprocessing runs inside the graph",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="uint8 RGB input; the model's preprocessing runs inside the graph (default: folded exactly "
+        "when MediaPipe's metadata cannot describe it: caffe's BGR flip, torch's per-channel std, grey "
+        "models)",
     )
     p.add_argument(
         "--source-size",
@@ -70,12 +73,15 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         "--preprocess",
         default=None,
         choices=("caffe", "tf", "inception", "torch", "unit", "none"),
-        help="the model's input preprocessing (default: the registry's, else none); unit = pixels / 255",
+        help="the model's input preprocessing (default: saved in the .keras file by zoo.saving.save_model, "
+        "else the registry's; a model file without it is refused); unit = pixels / 255",
     )
     p.add_argument(
         "--labels",
         default=None,
-        help="label file (one class name a line) or a comma-separated list, embedded in the .tflite",
+        help="label file (one class name a line) or a comma-separated list, embedded in the .tflite; "
+        "detectors: C names with the background first, or the C-1 object names (background is added); "
+        "another count is refused",
     )
     p.add_argument("--task", choices=TASKS, default=None, help="override the inferred task")
     p.add_argument("--classes", type=int, default=None, help="for a registered name: number of classes")

@@ -1,8 +1,8 @@
 """Images for int8 calibration and for checking an export against its Keras model.
 
 Sources (``--representative``): a folder of images, a TFDS split (``tfds:NAME[:SPLIT]``,
-read offline from ``data_dir``), ``synthetic`` (the zoo's synthetic shapes when that module
-is present, else smooth random textures) or ``photos`` (random crops, flips and rescales of
+read offline from ``data_dir``), ``synthetic`` (the zoo's synthetic shapes scenes,
+``zoo.data.shapes``) or ``photos`` (random crops, flips and rescales of
 the three photographs bundled with scikit-learn and matplotlib: a building, a flower and a
 portrait; real images, available offline). Every source yields uint8 RGB arrays of shape
 ``[H, W, 3]`` at the requested size.
@@ -31,6 +31,41 @@ class RepresentativeDataError(ValueError):
 def _resize(img: Image.Image, size: tuple[int, int]) -> np.ndarray:
     h, w = size
     return np.asarray(img.convert("RGB").resize((w, h), Image.BILINEAR), dtype=np.uint8)
+
+
+RESIZES = ("mediapipe", "pil")
+
+
+def resize_images(images: np.ndarray, size: tuple[int, int], method: str = "mediapipe") -> np.ndarray:
+    """Stretches uint8 images ``[N, h, w, 3]`` to ``size`` (H, W) as an app's pipeline would.
+
+    Args:
+        images: uint8 RGB images.
+        size: target (height, width).
+        method: ``"mediapipe"``: what MediaPipe Tasks' image-to-tensor step does on the CPU, an
+            affine warp, bilinear, no antialiasing, output pixel ``x`` sampling input
+            ``x * w_in / w_out`` (corners aligned, no half-pixel shift), borders replicated; a
+            downscale samples, it does not average (model outputs equal MediaPipe's to 0.0 on
+            the bundled photos); ``"pil"``: PIL's bilinear, which antialiases when shrinking
+            (the zoo's ``predict`` and the training loaders).
+
+    Example:
+        >>> resize_images(np.zeros((2, 64, 48, 3), np.uint8), (32, 32)).shape
+        (2, 32, 32, 3)
+    """
+    if method not in RESIZES:
+        raise ValueError(f"resize must be one of {', '.join(RESIZES)}, got {method!r}")
+    h, w = int(size[0]), int(size[1])
+    if images.shape[1:3] == (h, w):
+        return images
+    if method == "pil":
+        return np.stack([_resize(Image.fromarray(i), (h, w)) for i in images])
+    import cv2
+
+    ih, iw = images.shape[1:3]
+    m = np.float32([[w / iw, 0, 0], [0, h / ih, 0]])  # output pixel x samples input x * iw / w
+    flags = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.stack([cv2.warpAffine(np.ascontiguousarray(i), m, (w, h), **flags) for i in images])
 
 
 def bundled_photo_paths() -> list[Path]:
@@ -83,33 +118,21 @@ def photo_crops(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
 
 
 def synthetic_images(n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:
-    """``n`` synthetic images: the zoo's shapes scenes if available, else smooth textures."""
-    try:
-        from zoo.data import shapes  # noqa: PLC0415  (optional: written by another issue)
+    """``n`` scenes of the zoo's synthetic shapes (:func:`zoo.data.shapes.generate_shapes_example`).
 
-        return _shapes_images(shapes, n, size, seed)
-    except Exception:  # noqa: BLE001  (module missing or its API differs: fall back)
-        pass
+    Scenes are drawn square at the larger side and stretched to ``size`` when it is not square.
+
+    Example:
+        >>> synthetic_images(2, (64, 64)).shape
+        (2, 64, 64, 3)
+    """
+    from zoo.data.shapes import generate_shapes_example
+
+    h, w = int(size[0]), int(size[1])
+    side = max(16, h, w)
     rng = np.random.default_rng(seed)
-    h, w = size
-    coarse = rng.uniform(0, 255, size=(n, max(2, h // 8), max(2, w // 8), 3)).astype(np.uint8)
-    out = np.stack([_resize(Image.fromarray(c), size) for c in coarse])
-    noise = rng.normal(0, 8, size=out.shape)
-    return np.clip(out + noise, 0, 255).astype(np.uint8)
-
-
-def _shapes_images(shapes, n: int, size: tuple[int, int], seed: int) -> np.ndarray:
-    gen = getattr(shapes, "generate", None) or getattr(shapes, "make_dataset", None)
-    if gen is None:
-        raise AttributeError("zoo.data.shapes has no generate()")
-    result = gen(n, image_size=size, seed=seed)
-    images = result["images"] if isinstance(result, dict) else result[0]
-    images = np.asarray(images)
-    if images.dtype != np.uint8:
-        images = np.clip(images * (255.0 if images.max() <= 1.0 else 1.0), 0, 255).astype(np.uint8)
-    if images.shape[1:3] != tuple(size):
-        images = np.stack([_resize(Image.fromarray(i), size) for i in images])
-    return images[:n]
+    images = np.stack([generate_shapes_example(rng, image_size=side)["image"] for _ in range(n)])
+    return resize_images(images, (h, w), "pil")
 
 
 def folder_images(folder: str | os.PathLike, n: int, size: tuple[int, int], seed: int = 0) -> np.ndarray:

@@ -4,10 +4,12 @@ The Keras side runs the same serving function that was converted (same preproces
 output format), eagerly, on the same images. Agreement:
 
 * float exports (``none``, ``float16``, ``dynamic``): max abs error over all outputs (for
-  detectors: over the boxes of the detections both sides keep, in normalised coordinates);
+  detectors: over the matched detections' boxes and scores, normalised coordinates);
 * classifiers: top-1 agreement (share of images whose arg-max class is the same);
-* detectors: mAP@0.5 of the LiteRT detections scored against the Keras detections as
-  ground truth (1.0 = same boxes and classes; ``zoo.metrics.detection`` when present);
+* detectors (the interpreter at ONE thread, see docs/litert_postprocess_threads.md): detections
+  matched by class and IoU, the share of exact integer class ids, and mAP@0.5 of the LiteRT
+  detections scored against the Keras detections as ground truth; then whether 2 threads give
+  the same outputs;
 * segmenters: mIoU of the LiteRT per-pixel class map against the Keras one
   (``zoo.metrics.segmentation``) and pixel agreement.
 
@@ -15,21 +17,25 @@ Latency: ``ai_edge_litert.interpreter.Interpreter`` (XNNPACK, the default delega
 threads, 2 warm-up runs excluded, median and p90 of ``runs`` timed runs.
 
 Example:
-    >>> report = verify_export(model, spec, "m.tflite", quantize="int8")
+    >>> report = verify_export(model, spec, "m.tflite", ConvertOptions(quantize="int8"))
     >>> print(report.table())
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zoo.export.representative import load_images
+from zoo.export.conversion import ConvertOptions
+from zoo.export.graph import serving_function
+from zoo.export.representative import load_images, resize_images
+from zoo.export.runtime import TFLiteRunner, describe, latency
+from zoo.export.spec import ExportSpec, model_input
+from zoo.ops.boxes import box_iou, convert_format
 
 
 @dataclass
@@ -69,94 +75,76 @@ class VerifyReport:
         return "\n".join([line] + [f"{k:<{width}} | {v}" for k, v in rows] + [line])
 
 
-def _describe(d: dict[str, Any]) -> str:
-    q = d.get("quantization", (0.0, 0))
-    qs = f" q(scale={q[0]:.4g}, zp={q[1]})" if q and q[0] else ""
-    return f"{d['name']} {list(int(v) for v in d['shape'])} {np.dtype(d['dtype']).name}{qs}"
+def _xyxy(yxyx: np.ndarray) -> np.ndarray:
+    return np.asarray(convert_format(yxyx, "yxyx", "xyxy"), np.float32)
 
 
-def canonical_output_order(interpreter: Any) -> list[int]:
-    """Positions in ``get_output_details()`` of the serving function's outputs 0, 1, 2, ...
+def integer_ids(classes: np.ndarray) -> np.ndarray:
+    """Class ids as int64; a value that is not an integer (2.98 from a quantized id) becomes -1.
 
-    Files converted from a SavedModel signature list their outputs in an arbitrary order; the
-    signature names them ``output_0`` ... in the order the function returned them. Files from a
-    concrete function have no signature and keep the order.
-    """
-    details = interpreter.get_output_details()
-    sigs = interpreter._get_full_signature_list()
-    if not sigs:
-        return list(range(len(details)))
-    outs = next(iter(sigs.values()))["outputs"]
-    names = sorted(outs, key=lambda n: (len(n), n))
-    position = {d["index"]: i for i, d in enumerate(details)}
-    return [position[outs[n]] for n in names]
-
-
-class TFLiteRunner:
-    """Runs a .tflite file with the ai-edge-litert interpreter (XNNPACK), one image at a time.
+    Never truncated: MediaPipe truncates 2.98 to class 2, a wrong label, so it counts as wrong.
 
     Example:
-        >>> outs = TFLiteRunner("m.tflite").run(x)   # list of float arrays, batch axis kept
+        >>> integer_ids(np.array([1.0, 2.98, 3.0]))
+        array([ 1, -1,  3])
     """
-
-    def __init__(self, model: str | os.PathLike | bytes, num_threads: int = 2) -> None:
-        from ai_edge_litert.interpreter import Interpreter
-
-        kw = {"model_content": model} if isinstance(model, (bytes, bytearray)) else {"model_path": str(model)}
-        self.interpreter = Interpreter(num_threads=num_threads, **kw)
-        self.interpreter.allocate_tensors()
-        self.input = self.interpreter.get_input_details()[0]
-        details = self.interpreter.get_output_details()
-        self.outputs = [details[i] for i in canonical_output_order(self.interpreter)]
-
-    def _quantize_input(self, x: np.ndarray) -> np.ndarray:
-        dtype = np.dtype(self.input["dtype"])
-        scale, zp = self.input.get("quantization", (0.0, 0))
-        if dtype in (np.uint8, np.int8) and x.dtype != dtype:
-            if scale:
-                x = np.round(x / scale + zp)
-            info = np.iinfo(dtype)
-            return np.clip(x, info.min, info.max).astype(dtype)
-        return x.astype(dtype)
-
-    def invoke(self, x: np.ndarray) -> list[np.ndarray]:
-        """Runs one input ``[1, H, W, C]``; returns dequantized float outputs."""
-        self.interpreter.set_tensor(self.input["index"], self._quantize_input(x))
-        self.interpreter.invoke()
-        outs = []
-        for d in self.outputs:
-            y = self.interpreter.get_tensor(d["index"])
-            scale, zp = d.get("quantization", (0.0, 0))
-            if np.dtype(d["dtype"]) in (np.uint8, np.int8) and scale:
-                y = (y.astype(np.float32) - zp) * scale
-            outs.append(np.asarray(y, np.float32))
-        return outs
-
-    def run(self, xs: np.ndarray) -> list[np.ndarray]:
-        """Runs each of ``xs`` ``[N, H, W, C]``; outputs concatenated over N."""
-        per = [self.invoke(x[None]) for x in xs]
-        return [np.concatenate([p[i] for p in per]) for i in range(len(per[0]))]
-
-    def latency(self, x: np.ndarray, runs: int = 10, warmup: int = 2) -> dict[str, float]:
-        """Median and p90 (ms) of ``runs`` invocations after ``warmup`` untimed ones."""
-        q = self._quantize_input(x)
-        for _ in range(warmup):
-            self.interpreter.set_tensor(self.input["index"], q)
-            self.interpreter.invoke()
-        times = []
-        for _ in range(max(1, runs)):
-            self.interpreter.set_tensor(self.input["index"], q)
-            t0 = time.perf_counter()
-            self.interpreter.invoke()
-            times.append((time.perf_counter() - t0) * 1000.0)
-        return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "runs": len(times)}
+    c = np.asarray(classes, np.float64)
+    return np.where(np.abs(c - np.rint(c)) < 1e-6, np.rint(c), -1).astype(np.int64)
 
 
-def latency(
-    model: str | os.PathLike | bytes, x: np.ndarray, threads: int, runs: int = 10
-) -> dict[str, float]:
-    """LiteRT latency of one input ``x`` ``[1, H, W, C]`` with ``threads`` threads (ms)."""
-    return TFLiteRunner(model, num_threads=threads).latency(x, runs=runs)
+def match_detections(
+    ref_boxes: np.ndarray,
+    ref_classes: np.ndarray,
+    test_boxes: np.ndarray,
+    test_classes: np.ndarray,
+    iou_threshold: float = 0.5,
+) -> list[tuple[int, int]]:
+    """Pairs ``(i, j)`` of reference and test detections of the same class with IoU >= threshold.
+
+    Greedy by IoU (highest first), each detection in at most one pair; boxes in any one corner
+    format (both the same), classes compared with :func:`integer_ids`.
+
+    Example:
+        >>> match_detections(np.array([[0, 0, 1, 1.]]), np.array([2]), np.array([[0, 0, 1, .9]]), np.array([2]))
+        [(0, 0)]
+    """
+    if len(ref_boxes) == 0 or len(test_boxes) == 0:
+        return []
+    iou = np.asarray(box_iou(np.asarray(ref_boxes, np.float32), np.asarray(test_boxes, np.float32)))
+    same = integer_ids(ref_classes)[:, None] == integer_ids(test_classes)[None, :]
+    iou = np.where(same & (integer_ids(ref_classes)[:, None] >= 0), iou, -1.0)
+    pairs = []
+    for flat in np.argsort(-iou, axis=None):
+        i, j = np.unravel_index(flat, iou.shape)
+        if iou[i, j] < iou_threshold:
+            break
+        if all(i != a and j != b for a, b in pairs):
+            pairs.append((int(i), int(j)))
+    return pairs
+
+
+def _detection_metrics(ref: list[np.ndarray], test: list[np.ndarray]) -> dict[str, float]:
+    """Matched-detection agreement of the four export outputs (see :func:`compare_outputs`)."""
+    matched = total = 0
+    errs = [0.0]
+    used = []
+    for i in range(len(ref[3])):
+        nr, nt = int(ref[3][i]), int(test[3][i])
+        used.append(test[1][i, :nt])
+        pairs = match_detections(ref[0][i, :nr], ref[1][i, :nr], test[0][i, :nt], test[1][i, :nt])
+        matched += 2 * len(pairs)
+        total += nr + nt
+        for a, b in pairs:
+            errs.append(float(np.abs(ref[0][i, a] - test[0][i, b]).max()))
+            errs.append(float(abs(ref[2][i, a] - test[2][i, b])))
+    ids = np.concatenate(used) if used else np.zeros(0)
+    return {
+        "max abs error (boxes, scores)": max(errs),
+        "detections matched (class, IoU>=0.5)": float(matched / total) if total else 1.0,
+        "class ids exact": float(np.mean(integer_ids(ids) >= 0)) if len(ids) else 1.0,
+        "num detections equal": float(np.mean(ref[3] == test[3])),
+        "mAP@0.5 agreement": detection_map(ref, test),
+    }
 
 
 def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: float = 0.5) -> float:
@@ -172,16 +160,15 @@ def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: 
     boxes_t, cls_t, sc_t, num_t = test
     counts_r, counts_t = [int(n) for n in num_r], [int(n) for n in num_t]
     ids = [cls_r[i, :n] for i, n in enumerate(counts_r)] + [cls_t[i, :n] for i, n in enumerate(counts_t)]
-    num_classes = int(max((int(np.max(c)) for c in ids if len(c)), default=0)) + 1
+    num_classes = int(max((int(np.max(integer_ids(c))) for c in ids if len(c)), default=0)) + 1
     ev = DetectionEvaluator(num_classes, background_class=None, voc_iou=iou_threshold)
-    xyxy = [1, 0, 3, 2]
     for i, (nr, nt) in enumerate(zip(counts_r, counts_t)):
         ev.add_image(
-            det_boxes=boxes_t[i, :nt][:, xyxy],
+            det_boxes=_xyxy(boxes_t[i, :nt]),
             det_scores=sc_t[i, :nt],
-            det_classes=cls_t[i, :nt].astype(np.int64),
-            gt_boxes=boxes_r[i, :nr][:, xyxy],
-            gt_classes=cls_r[i, :nr].astype(np.int64),
+            det_classes=integer_ids(cls_t[i, :nt]),
+            gt_boxes=_xyxy(boxes_r[i, :nr]),
+            gt_classes=integer_ids(cls_r[i, :nr]),
         )
     return float(ev.result()["voc_map"])
 
@@ -200,16 +187,15 @@ def _segmentation_metrics(ref: np.ndarray, test: np.ndarray) -> dict[str, float]
 def compare_outputs(
     task: str, ref: list[np.ndarray], test: list[np.ndarray], quantize: str
 ) -> dict[str, float]:
-    """Agreement metrics of ``test`` (LiteRT) against ``ref`` (Keras) outputs for ``task``."""
+    """Agreement metrics of ``test`` (LiteRT) against ``ref`` (Keras) outputs for ``task``.
+
+    Detectors are compared detection by detection, not slot by slot: a LiteRT detection agrees
+    with a Keras one of the same (exactly integer) class whose box overlaps it with IoU >= 0.5;
+    "detections matched" is 2 * pairs / (Keras + LiteRT detections), the errors are over pairs.
+    """
     m: dict[str, float] = {}
     if task == "detection":
-        n = np.minimum(ref[3], test[3]).astype(int)
-        errs = [np.abs(ref[0][i, : n[i]] - test[0][i, : n[i]]).max() for i in range(len(n)) if n[i]]
-        errs += [np.abs(ref[2][i, : n[i]] - test[2][i, : n[i]]).max() for i in range(len(n)) if n[i]]
-        m["max abs error (boxes, scores)"] = float(max(errs)) if errs else 0.0
-        m["num detections equal"] = float(np.mean(ref[3] == test[3]))
-        m["mAP@0.5 agreement"] = detection_map(ref, test)
-        return m
+        return _detection_metrics(ref, test)
     m["max abs error"] = float(max(np.abs(r - t).max() for r, t in zip(ref, test)))
     if task == "classification":
         m["top-1 agreement"] = float(np.mean(np.argmax(ref[0], -1) == np.argmax(test[0], -1)))
@@ -218,53 +204,77 @@ def compare_outputs(
     return m
 
 
+@dataclass
+class VerifyOptions:
+    """How an export is checked against its Keras model.
+
+    Attributes:
+        images: image source (see :func:`zoo.export.representative.load_images`).
+        num_images: N images compared.
+        latency_runs: timed interpreter runs per thread count (0 skips timing).
+        threads: thread counts to time.
+        resize: how the photos are stretched to the model size for Keras and LiteRT:
+            ``"mediapipe"`` (non-antialiased bilinear, what MediaPipe Tasks does; the default for
+            files with metadata) or ``"pil"`` (antialiased); None picks by metadata.
+        mediapipe: also run the file with MediaPipe Tasks (ImageClassifier / ObjectDetector /
+            ImageSegmenter) on the photos at twice the model size, letting MediaPipe resize them,
+            and compare with Keras; None: when the file has metadata and mediapipe imports.
+
+    Example:
+        >>> VerifyOptions(images="synthetic", num_images=8, latency_runs=0)
+    """
+
+    images: Any = "photos"
+    num_images: int = 20
+    latency_runs: int = 10
+    threads: tuple[int, ...] = (1, 2)
+    resize: str | None = None
+    mediapipe: bool | None = None
+
+
 def verify_export(
     model: Any,
-    spec: Any,
+    spec: ExportSpec,
     tflite: str | os.PathLike,
-    *,
-    quantize: str,
-    fold_preprocessing: bool = False,
-    source_size: tuple[int, int] | None = None,
-    images: Any = "photos",
-    num_images: int = 20,
-    latency_runs: int = 10,
-    threads: tuple[int, ...] = (1, 2),
-    data_dir: str | None = None,
+    options: ConvertOptions,
+    check: VerifyOptions | None = None,
 ) -> VerifyReport:
-    """Compares ``tflite`` with ``model`` on ``num_images`` images and times it.
+    """Compares ``tflite`` with ``model`` on ``check.num_images`` images and times it.
 
     Args:
         model: the Keras model that was exported; spec: its ``ExportSpec``.
         tflite: the exported file.
-        quantize, fold_preprocessing, source_size: as given to the export.
-        images: image source (see :func:`zoo.export.representative.load_images`).
-        num_images: N images compared.
-        latency_runs: timed runs per thread count (0 skips timing).
-        threads: thread counts to time.
+        options: the conversion settings it was exported with.
+        check: images and timing (defaults of :class:`VerifyOptions`).
 
     Example:
-        >>> print(verify_export(model, spec, "m.tflite", quantize="none").table())
+        >>> print(verify_export(model, spec, "m.tflite", ConvertOptions(quantize="none")).table())
     """
     import tensorflow as tf
 
-    from zoo.export.litert import model_input, serving_function
-
+    check = check or VerifyOptions()
     tflite = Path(tflite)
-    runner = TFLiteRunner(tflite)
+    resize = check.resize or ("mediapipe" if options.with_metadata else "pil")
+    use_mp = check.mediapipe
+    if use_mp is None:
+        use_mp = options.with_metadata and _mediapipe_available()
+    # Detectors at one thread: LiteRT's detection post-process loses classes with more.
+    runner = TFLiteRunner(tflite, num_threads=1 if spec.task == "detection" else 2)
     shape = [int(v) for v in runner.input["shape"]]
-    imgs = load_images(images, num_images, (shape[1], shape[2]), seed=1234, data_dir=data_dir)
-    if fold_preprocessing:
-        xs = imgs
-    else:
-        xs = model_input(imgs, spec)
+    size = (shape[1], shape[2])
+    source = (2 * size[0], 2 * size[1]) if resize == "mediapipe" else size
+    if isinstance(check.images, np.ndarray) and check.images.ndim == 4:
+        source = tuple(check.images.shape[1:3])  # the caller's images as they are
+    photos = load_images(check.images, check.num_images, source, seed=1234, data_dir=options.data_dir)
+    imgs = resize_images(photos, size, resize)
+    xs = imgs if options.fold else model_input(imgs, spec)
     # The reference is the Keras model with the zoo's own post-processing (keras.ops NMS), also
     # when the file uses TFLite_Detection_PostProcess: the comparison checks the op against it.
     fn, _ = serving_function(
         model,
         spec,
-        fold_preprocessing=fold_preprocessing,
-        source_size=source_size,
+        fold_preprocessing=options.fold,
+        source_size=options.source_size,
         detection_postprocess="graph",
     )
     ref_per = []
@@ -273,20 +283,125 @@ def verify_export(
         ref_per.append([np.asarray(t, np.float32) for t in (y if isinstance(y, tuple) else (y,))])
     ref = [np.concatenate([p[i] for p in ref_per]) for i in range(len(ref_per[0]))]
     test = runner.run(xs)
-    metrics = compare_outputs(spec.task, ref, test, quantize)
+    metrics = compare_outputs(spec.task, ref, test, options.quantize)
+    if spec.task == "detection":
+        two = TFLiteRunner(tflite, num_threads=2).run(xs[:4])
+        same = all(np.array_equal(a[:4], b) for a, b in zip(test, two))
+        metrics["2 threads give the same outputs"] = float(same)
+    if use_mp:
+        metrics.update(_mediapipe_metrics(tflite, spec, photos, ref))
     lat = {}
-    if latency_runs > 0:
-        for t in threads:
-            lat[f"{t} thread{'s' if t > 1 else ''}"] = latency(tflite, xs[:1], t, runs=latency_runs)
+    if check.latency_runs > 0:
+        for t in check.threads:
+            lat[f"{t} thread{'s' if t > 1 else ''}"] = latency(tflite, xs[:1], t, runs=check.latency_runs)
+    src = str(check.images) if not isinstance(check.images, np.ndarray) else "array"
     return VerifyReport(
         path=str(tflite),
         size_bytes=tflite.stat().st_size,
-        quantize=quantize,
+        quantize=options.quantize,
         task=spec.task,
-        inputs=[_describe(runner.input)],
-        outputs=[_describe(d) for d in runner.outputs],
+        inputs=[describe(runner.input)],
+        outputs=[describe(d) for d in runner.outputs],
         num_images=len(imgs),
-        image_source=str(images) if not isinstance(images, np.ndarray) else "array",
+        image_source=f"{src}, {resize} resize" + (f" from {source[0]}x{source[1]}" if source != size else ""),
         metrics=metrics,
         latency_ms=lat,
     )
+
+
+def _mediapipe_available() -> bool:
+    try:
+        from mediapipe.tasks.python import vision  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _mediapipe_metrics(
+    tflite: Path, spec: ExportSpec, photos: np.ndarray, ref: list[np.ndarray]
+) -> dict[str, float | str]:
+    """MediaPipe Tasks on ``photos`` (it resizes them) against the Keras reference outputs."""
+    try:
+        outs = mediapipe_outputs(tflite, spec.task, photos, num_slots=ref[0].shape[1])
+    except Exception as e:  # noqa: BLE001  (MediaPipe raises RuntimeError / ValueError with its reason)
+        return {"MediaPipe": f"does not load the file: {str(e).splitlines()[0][:160]}"}
+    if spec.task == "classification":
+        return {"MediaPipe top-1 agreement": float(np.mean(np.argmax(ref[0], -1) == np.argmax(outs[0], -1)))}
+    if spec.task == "detection":
+        m = _detection_metrics(ref, outs)
+        return {
+            "MediaPipe detections matched": m["detections matched (class, IoU>=0.5)"],
+            "MediaPipe mAP@0.5 agreement": m["mAP@0.5 agreement"],
+        }
+    keras_mask = np.argmax(ref[0], -1)
+    (ho, wo), (hp, wp) = keras_mask.shape[1:], outs[0].shape[1:]
+    rows = (np.arange(ho) * hp // ho).astype(int)
+    cols = (np.arange(wo) * wp // wo).astype(int)
+    # MediaPipe's photo-sized mask where its corner-aligned warp puts the output pixels
+    mask = outs[0][:, rows][:, :, cols]
+    return {"MediaPipe pixel agreement": float(np.mean(mask == keras_mask))}
+
+
+def mediapipe_outputs(tflite: str | os.PathLike, task: str, photos: np.ndarray, num_slots: int = 100) -> list:
+    """Runs ``tflite`` with MediaPipe Tasks on uint8 RGB ``photos``; outputs shaped like the file's.
+
+    Classifier: ``[scores [N, C]]``; detector: the four detection outputs (boxes normalised
+    yxyx by the photo size, class ids from the category index, scores, count); segmenter:
+    ``[category mask [N, H, W]]`` at the photos' size (MediaPipe resizes it).
+
+    Example:
+        >>> scores, = mediapipe_outputs("cls.tflite", "classification", photos)
+    """
+    import mediapipe as mp
+    from mediapipe.tasks.python import vision
+    from mediapipe.tasks.python.core.base_options import BaseOptions
+
+    base = BaseOptions(model_asset_path=str(tflite))
+    images = [mp.Image(image_format=mp.ImageFormat.SRGB, data=np.ascontiguousarray(p)) for p in photos]
+    if task == "classification":
+        opts = vision.ImageClassifierOptions(base_options=base, max_results=-1)
+        with vision.ImageClassifier.create_from_options(opts) as c:
+            results = [c.classify(im).classifications[0].categories for im in images]
+        n = max(cat.index for cats in results for cat in cats) + 1
+        scores = np.zeros((len(images), n), np.float32)
+        for i, cats in enumerate(results):
+            for cat in cats:
+                scores[i, cat.index] = cat.score
+        return [scores]
+    if task == "detection":
+        opts = vision.ObjectDetectorOptions(base_options=base, score_threshold=0.0, max_results=-1)
+        with vision.ObjectDetector.create_from_options(opts) as d:
+            labels = _labels(tflite)
+            results = [d.detect(im).detections for im in images]
+        h, w = photos.shape[1:3]
+        boxes = np.zeros((len(images), num_slots, 4), np.float32)
+        classes = np.full((len(images), num_slots), -1.0, np.float32)
+        scores = np.zeros((len(images), num_slots), np.float32)
+        num = np.zeros((len(images),), np.float32)
+        for i, dets in enumerate(results[:]):
+            dets = dets[:num_slots]
+            num[i] = len(dets)
+            for k, det in enumerate(dets):
+                b, cat = det.bounding_box, det.categories[0]
+                idx = cat.index if cat.index is not None else labels.index(cat.category_name)
+                boxes[i, k] = [
+                    b.origin_y / h,
+                    b.origin_x / w,
+                    (b.origin_y + b.height) / h,
+                    (b.origin_x + b.width) / w,
+                ]
+                classes[i, k], scores[i, k] = idx, cat.score
+        return [boxes, classes, scores, num]
+    opts = vision.ImageSegmenterOptions(base_options=base, output_category_mask=True)
+    with vision.ImageSegmenter.create_from_options(opts) as s:
+        masks = [
+            np.array(s.segment(im).category_mask.numpy_view()).reshape(photos.shape[1:3]) for im in images
+        ]
+    return [np.stack(masks)]
+
+
+def _labels(tflite: Path) -> list[str]:
+    from zoo.export.metadata import LABEL_FILE, read_associated_files
+
+    text = read_associated_files(Path(tflite).read_bytes()).get(LABEL_FILE, b"").decode("utf-8")
+    return [line for line in text.splitlines() if line]

@@ -8,7 +8,9 @@ set with :class:`zoo.metrics.segmentation.SegmentationEvaluator`, and writes int
 
 * ``report.json``: configuration, parameter count, timings, metrics per class;
 * ``predictions.png``: a grid of image / ground truth / prediction rows;
-* ``model.weights.h5``: the final weights.
+* ``model.weights.h5``: the final weights;
+* ``model.keras``: the full model with its preprocessing and class names
+  (:func:`zoo.saving.save_model`), what ``python -m zoo convert`` takes as it is.
 
 Example:
     >>> from zoo.segmentation.train import SegmentationConfig, train
@@ -34,6 +36,7 @@ import numpy as np
 from zoo.data import segmentation as segdata
 from zoo.metrics.segmentation import SegmentationEvaluator
 from zoo.registry import entry
+from zoo.saving import save_model
 from zoo.segmentation.losses import LOSS_KINDS, SegmentationLoss
 from zoo.training import fit_resumable, get_strategy, strategy_scope
 from zoo.utils.io import atomic_write_json
@@ -351,6 +354,7 @@ def train(cfg: SegmentationConfig, callbacks: Iterable[keras.callbacks.Callback]
     train_seconds = time.perf_counter() - t1
     model.save_weights(workdir / ".model.tmp.weights.h5")
     os.replace(workdir / ".model.tmp.weights.h5", workdir / "model.weights.h5")
+    save_model(model, workdir / "model.keras", preprocess=mode, labels=data.class_names, task="segmentation")
 
     t2 = time.perf_counter()
     metrics = evaluate(model, val_ds, data.num_classes, data.class_names)
@@ -386,7 +390,14 @@ def train(cfg: SegmentationConfig, callbacks: Iterable[keras.callbacks.Callback]
         "backend": keras.backend.backend(),
         "replicas": getattr(strategy, "num_replicas_in_sync", 1),
         "machine": f"{platform.machine()} {os.cpu_count()} CPU(s)",
-        "files": ["report.json", "predictions.png", "curves.png", "history.csv", "model.weights.h5"],
+        "files": [
+            "report.json",
+            "predictions.png",
+            "curves.png",
+            "history.csv",
+            "model.weights.h5",
+            "model.keras",
+        ],
     }
     atomic_write_json(workdir / "report.json", report)
     return report
