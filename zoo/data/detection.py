@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from zoo.ops.boxes import validate_boxes
+from zoo.ops.boxes import pairwise_iou, validate_boxes
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -145,15 +145,6 @@ def _photometric(image: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
     return x * 255.0
 
 
-def _box_iou_tf(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    iw = tf.maximum(tf.minimum(a[:, None, 2], b[None, :, 2]) - tf.maximum(a[:, None, 0], b[None, :, 0]), 0.0)
-    ih = tf.maximum(tf.minimum(a[:, None, 3], b[None, :, 3]) - tf.maximum(a[:, None, 1], b[None, :, 1]), 0.0)
-    inter = iw * ih
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return tf.math.divide_no_nan(inter, union)
-
-
 def ssd_augment(
     image: tf.Tensor,
     targets: dict[str, tf.Tensor],
@@ -256,7 +247,7 @@ def _random_crop(
         & (centers[None, :, 1] < patches[:, None, 3])
         & valid[None, :]
     )  # [T, G]
-    iou = tf.where(valid[None, :], _box_iou_tf(patches, boxes), -1.0)
+    iou = tf.where(valid[None, :], pairwise_iou(patches, boxes, xp=tf), -1.0)
     aspect = cw / tf.maximum(ch, 1.0)
     ok = (
         (aspect >= 0.5)
