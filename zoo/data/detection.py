@@ -26,6 +26,7 @@ Provides:
 from __future__ import annotations
 
 import os
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,6 +36,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.ops.boxes import pairwise_iou, validate_boxes
+from zoo.utils.images import read_image
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -352,6 +354,27 @@ def _find_image(folder: Path, stem: str, filename: str | None) -> Path | None:
     return None
 
 
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, with the shared reader's errors and size limit."""
+    from PIL import Image, UnidentifiedImageError
+
+    from zoo.utils.images import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ImageReadError(f"Cannot read image {path}: {e}") from e
+    if width * height > DEFAULT_MAX_PIXELS:
+        raise ImageTooLargeError(
+            f"Image {path} is {width} x {height} = {width * height:,} pixels, over the limit of "
+            f"{DEFAULT_MAX_PIXELS:,}; downscale it (and its boxes) first"
+        )
+    return width, height
+
+
 def voc_folder_dataset(
     path: str | os.PathLike,
     split: str | None = None,
@@ -369,7 +392,12 @@ def voc_folder_dataset(
 
     Layouts: VOCdevkit (``Annotations/*.xml``, ``JPEGImages/``, and with ``split`` the ids of
     ``ImageSets/Main/<split>.txt``) or a flat folder where each image has an XML of the same stem.
-    Images are resized to ``image_size`` and boxes scaled with them.
+    Images are resized to ``image_size`` and boxes scaled with them. Pictures are read with
+    ``zoo.utils.images.read_image``: grey, 16-bit, palette, CMYK and RGBA (on white) all become 8-bit
+    RGB; a file whose header cannot be read, a picture over the pixel limit, or an XML ``<size>``
+    that differs from the picture raise here, naming the file; a file truncated after its header
+    raises while iterating (``tf.errors.InvalidArgumentError`` carrying the ``ImageReadError``
+    message with the path).
 
     Args:
         path: the folder (e.g. ``VOCdevkit/VOC2007``).
@@ -386,7 +414,8 @@ def voc_folder_dataset(
 
     Raises:
         FileNotFoundError: missing folder, split file or image. ValueError: no annotation, bad XML,
-        unknown class, or a bad box with ``box_mode="raise"``.
+        unknown class, a bad box with ``box_mode="raise"``, an unreadable or too large image, or a
+        ``<size>`` that is not the image's.
 
     Example:
         >>> ds = voc_folder_dataset("~/data/VOCdevkit/VOC2007", split="test", image_size=300)
@@ -420,12 +449,12 @@ def voc_folder_dataset(
         image_path = _find_image(img_dir, xml.stem, ann["filename"])
         if image_path is None:
             raise FileNotFoundError(f"No image for annotation {xml} in {img_dir}")
-        height, width = ann["height"], ann["width"]
-        if not height or not width:
-            from PIL import Image
-
-            with Image.open(image_path) as im:
-                width, height = im.size
+        width, height = _image_size(image_path)
+        if ann["height"] and ann["width"] and (ann["height"], ann["width"]) != (height, width):
+            raise ValueError(
+                f"{xml}: <size> says {ann['width']}x{ann['height']} (w x h) but {image_path} is "
+                f"{width}x{height}; the boxes would be scaled wrongly, fix the annotation"
+            )
         try:
             boxes, keep = validate_boxes(ann["boxes"], height, width, mode=box_mode)
         except ValueError as e:
@@ -450,9 +479,12 @@ def voc_folder_dataset(
     if shuffle:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
+    def read(p):
+        return read_image(p.decode()).astype(np.float32)
+
     def load(i, p, boxes, classes, diff):
-        image = tf.io.decode_image(tf.io.read_file(p), channels=3, expand_animations=False)
-        image = tf.cast(image, tf.float32)
+        image = tf.numpy_function(read, [p], tf.float32)
+        image.set_shape([None, None, 3])
         targets = {"boxes": boxes, "classes": classes, "valid": classes > 0, "difficult": diff}
         targets["area_scale"] = _area_scale(image, image_size)
         if augment:
