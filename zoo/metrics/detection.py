@@ -172,14 +172,14 @@ def _flags(x: Any, name: str, where: str, n: int) -> np.ndarray:
     return arr
 
 
-def _batch_arrays(
-    arrays: dict[str, Any], required: Sequence[str], source: str, ndims: dict[str, int]
-) -> dict[str, np.ndarray]:
-    """Converts a batch dict, naming missing keys, wrong ranks and batch sizes that differ."""
-    out = {}
+def _batch_arrays(arrays: dict[str, Any], source: str, ndims: dict[str, int]) -> dict[str, np.ndarray]:
+    """Converts a batch dict, naming missing keys (boxes, classes and scores/masks where listed) and
+    wrong ranks."""
+    required = [k for k in ("boxes", "scores", "classes", "masks") if k in ndims]
     missing = [k for k in required if k not in arrays]
     if missing:
         raise ValueError(f"{source} has no {', '.join(repr(k) for k in missing)} (keys: {sorted(arrays)})")
+    out = {}
     for key, ndim in ndims.items():
         if key not in arrays or arrays[key] is None:
             continue
@@ -188,6 +188,51 @@ def _batch_arrays(
             raise ValueError(f"{source}[{key!r}] must have {ndim} dimensions, got shape {arr.shape}")
         out[key] = arr
     return out
+
+
+def _checked_batch(
+    detections: dict[str, Any],
+    ground_truth: dict[str, Any],
+    det_ndims: dict[str, int],
+    gt_ndims: dict[str, int],
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The checks every ``update`` makes up front: (detections, ground truth, num_detections [B],
+    valid [B, G]) as NumPy, with keys, ranks, batch sizes, padded lengths and counts checked."""
+    det = _batch_arrays(detections, "detections", det_ndims)
+    gt = _batch_arrays(ground_truth, "ground_truth", gt_ndims)
+    named = {f"detections[{k!r}]": v for k, v in det.items()}
+    named.update({f"ground_truth[{k!r}]": v for k, v in gt.items()})
+    batch = _check_batch(named, "detections['boxes']")
+    size = _padding_check(
+        {k: v for k, v in named.items() if k.startswith("detections") and "num" not in k},
+        "detections['boxes']",
+        "detections",
+    )
+    _padding_check(
+        {k: v for k, v in named.items() if k.startswith("ground_truth") and "scale" not in k},
+        "ground_truth['boxes']",
+        "boxes",
+    )
+    for src, arr in (("detections", det["boxes"]), ("ground_truth", gt["boxes"])):
+        if arr.shape[-1] != 4:
+            raise ValueError(f"{src}['boxes'] must be [B, N, 4] xyxy pixels, got shape {arr.shape}")
+    num = _num_valid(det.get("num_detections"), batch, size, "detections['num_detections']")
+    gc = gt["classes"]
+    valid = (
+        _flags(gt["valid"], "ground_truth['valid']", "", gc.size).reshape(gc.shape)
+        if "valid" in gt
+        else gc >= 0
+    )
+    return det, gt, num, valid
+
+
+def _detections_of(det: dict[str, np.ndarray], num: np.ndarray, b: int) -> np.ndarray:
+    """Indices of image b's detections: the first num_detections[b]; without num_detections every
+    entry whose class is not the padding value -1."""
+    n = int(num[b])
+    if "num_detections" in det:
+        return np.arange(n)
+    return np.flatnonzero(np.asarray(det["classes"][b, :n]) != -1)
 
 
 def _check_batch(named: dict[str, np.ndarray], reference: str) -> int:
@@ -397,51 +442,20 @@ class DetectionEvaluator:
             ValueError: a missing key, a wrong rank, batch sizes or padded lengths that differ (naming
                 both arguments), ``num_detections`` outside [0, K], and every check of ``add_image``.
         """
-        det = _batch_arrays(
+        det, gt, num, valid = _checked_batch(
             detections,
-            ("boxes", "scores", "classes"),
-            "detections",
-            {"boxes": 3, "scores": 2, "classes": 2, "num_detections": 1},
-        )
-        gt = _batch_arrays(
             ground_truth,
-            ("boxes", "classes"),
-            "ground_truth",
+            {"boxes": 3, "scores": 2, "classes": 2, "num_detections": 1},
             {"boxes": 3, "classes": 2, "valid": 2, "difficult": 2, "crowd": 2, "area": 2, "area_scale": 1},
         )
-        named = {f"detections[{k!r}]": v for k, v in det.items()}
-        named.update({f"ground_truth[{k!r}]": v for k, v in gt.items()})
-        batch = _check_batch(named, "detections['boxes']")
-        size = _padding_check(
-            {k: v for k, v in named.items() if k.startswith("detections") and "num" not in k},
-            "detections['boxes']",
-            "detections",
-        )
-        _padding_check(
-            {k: v for k, v in named.items() if k.startswith("ground_truth") and "scale" not in k},
-            "ground_truth['boxes']",
-            "boxes",
-        )
-        for src, arr in (("detections", det["boxes"]), ("ground_truth", gt["boxes"])):
-            if arr.shape[-1] != 4:
-                raise ValueError(f"{src}['boxes'] must be [B, N, 4] xyxy pixels, got shape {arr.shape}")
-        num = _num_valid(det.get("num_detections"), batch, size, "detections['num_detections']")
-        classes_gt = gt["classes"]
-        valid = (
-            _flags(gt["valid"], "ground_truth['valid']", "", classes_gt.size).reshape(classes_gt.shape)
-            if "valid" in gt
-            else classes_gt >= 0
-        )
+        batch, classes_gt = len(num), gt["classes"]
         scale = gt.get("area_scale", np.ones(batch))
         for b in range(batch):
-            n = int(num[b])
-            d_cls = det["classes"][b, :n]
-            keep = np.ones(n, bool) if "num_detections" in det else np.asarray(d_cls) != -1
-            v = valid[b]
+            keep, v = _detections_of(det, num, b), valid[b]
             self.add_image(
-                det["boxes"][b, :n][keep],
-                det["scores"][b, :n][keep],
-                d_cls[keep],
+                det["boxes"][b][keep],
+                det["scores"][b][keep],
+                det["classes"][b][keep],
                 gt["boxes"][b][v],
                 classes_gt[b][v],
                 gt["difficult"][b][v] if "difficult" in gt else None,
@@ -758,46 +772,20 @@ class MaskIoUEvaluator:
         [B, K, H, W], optional num_detections [B]) as ``MaskRCNN.detect_batch`` returns it, and
         ground truth dict(boxes [B, G, 4], classes [B, G], masks [B, G, H, W], optional valid [B, G]
         (default: classes >= 0)) as ``shapes_dataset(..., with_masks=True)`` yields it."""
-        det = _batch_arrays(
+        det, gt, num, valid = _checked_batch(
             detections,
-            ("boxes", "scores", "classes", "masks"),
-            "detections",
-            {"boxes": 3, "scores": 2, "classes": 2, "masks": 4, "num_detections": 1},
-        )
-        gt = _batch_arrays(
             ground_truth,
-            ("boxes", "classes", "masks"),
-            "ground_truth",
+            {"boxes": 3, "scores": 2, "classes": 2, "masks": 4, "num_detections": 1},
             {"boxes": 3, "classes": 2, "masks": 4, "valid": 2},
         )
-        named = {f"detections[{k!r}]": v for k, v in det.items()}
-        named.update({f"ground_truth[{k!r}]": v for k, v in gt.items()})
-        batch = _check_batch(named, "detections['boxes']")
-        size = _padding_check(
-            {k: v for k, v in named.items() if k.startswith("detections") and "num" not in k},
-            "detections['boxes']",
-            "detections",
-        )
-        _padding_check(
-            {k: v for k, v in named.items() if k.startswith("ground_truth")}, "ground_truth['boxes']", "boxes"
-        )
-        num = _num_valid(det.get("num_detections"), batch, size, "detections['num_detections']")
         gc = gt["classes"]
-        valid = (
-            _flags(gt["valid"], "ground_truth['valid']", "", gc.size).reshape(gc.shape)
-            if "valid" in gt
-            else gc >= 0
-        )
-        for b in range(batch):
-            n = int(num[b])
-            d_cls = det["classes"][b, :n]
-            keep = np.ones(n, bool) if "num_detections" in det else np.asarray(d_cls) != -1
-            v = valid[b]
+        for b in range(len(num)):
+            keep, v = _detections_of(det, num, b), valid[b]
             self.add_image(
-                det["boxes"][b, :n][keep],
-                det["scores"][b, :n][keep],
-                d_cls[keep],
-                det["masks"][b, :n][keep],
+                det["boxes"][b][keep],
+                det["scores"][b][keep],
+                det["classes"][b][keep],
+                det["masks"][b][keep],
                 gt["boxes"][b][v],
                 gc[b][v],
                 gt["masks"][b][v],
