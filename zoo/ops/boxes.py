@@ -164,14 +164,10 @@ def pairwise_iou(boxes_a: Any, boxes_b: Any, crowd: Any | None = None, xp: Any =
     def area(x: Any) -> Any:
         return xp.maximum(x[..., 2] - x[..., 0], 0.0) * xp.maximum(x[..., 3] - x[..., 1], 0.0)
 
-    iw = xp.maximum(
-        xp.minimum(a[..., :, None, 2], b[..., None, :, 2]) - xp.maximum(a[..., :, None, 0], b[..., None, :, 0]),
-        0.0,
-    )
-    ih = xp.maximum(
-        xp.minimum(a[..., :, None, 3], b[..., None, :, 3]) - xp.maximum(a[..., :, None, 1], b[..., None, :, 1]),
-        0.0,
-    )
+    lo = xp.maximum(a[..., :, None, :2], b[..., None, :, :2])
+    hi = xp.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
+    iw = xp.maximum(hi[..., 0] - lo[..., 0], 0.0)
+    ih = xp.maximum(hi[..., 1] - lo[..., 1], 0.0)
     inter = iw * ih
     area_a = area(a)[..., :, None]
     union = area_a + area(b)[..., None, :] - inter
