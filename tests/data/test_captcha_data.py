@@ -68,3 +68,17 @@ def test_folder_round_trip_and_errors(tmp_path):
     (tmp_path / "caps" / "07x2.png").write_bytes((tmp_path / "caps").iterdir().__next__().read_bytes())
     with pytest.raises(CaptchaDataError, match="07x2.png"):
         load_captcha_folder(tmp_path / "caps")
+
+
+def test_captcha_folder_reads_16_bit_grey_and_names_broken_files(tmp_path):
+    from PIL import Image
+
+    from zoo.utils.images import ImageReadError
+
+    grey = np.tile(np.linspace(0, 255, 80).astype(np.uint8), (32, 1))
+    Image.fromarray(grey.astype(np.uint16) * 257).save(tmp_path / "0123.png")  # 16-bit grey
+    images, _ = load_captcha_folder(tmp_path, height=32, width=80)
+    np.testing.assert_allclose(images[0, ..., 0], grey / 255.0, atol=1 / 255)  # before: all white
+    (tmp_path / "4567.png").write_bytes(b"broken")
+    with pytest.raises(ImageReadError, match=r"Cannot read image .*4567\.png"):
+        load_captcha_folder(tmp_path, height=32, width=80)

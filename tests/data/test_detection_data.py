@@ -10,6 +10,7 @@ from zoo.data.detection import (
     pad_targets,
     ssd_augment,
     tfds_detection_dataset,
+    tfds_targets,
     voc_folder_dataset,
 )
 
@@ -156,3 +157,34 @@ def test_tfds_missing_data_dir_is_a_clear_error(tmp_path):
         tfds_detection_dataset("voc/2007", "test", data_dir=str(tmp_path))
     with pytest.raises(ValueError, match="Unsupported"):
         tfds_detection_dataset("mnist", "test", data_dir=str(tmp_path))
+
+
+def test_tfds_coco_carries_crowd_and_area_separately_from_difficult():
+    image = tf.zeros((40, 80, 3))
+    objects = {
+        "bbox": tf.constant([[0.0, 0.0, 0.5, 0.5], [0.25, 0.5, 1.0, 1.0], [0.1, 0.1, 0.1, 0.2]]),
+        "label": tf.constant([0, 2, 1], tf.int64),
+        "is_crowd": tf.constant([False, True, False]),
+        "area": tf.constant([300, 900, 0], tf.int64),
+    }
+    t = {k: v.numpy() for k, v in tfds_targets(image, objects, "coco/2017", max_boxes=4).items()}
+    assert t["crowd"].tolist() == [False, True, False, False]
+    assert not t["difficult"].any()  # crowd is its own flag, not "difficult"
+    np.testing.assert_allclose(t["area"], [300, 900, 0, 0])  # the annotation's area, original pixels
+    np.testing.assert_allclose(t["boxes"][:2], [[0, 0, 40, 20], [40, 10, 80, 40]])
+    assert t["valid"].tolist() == [True, True, False, False]  # the zero-height box is dropped
+    voc = tfds_targets(image, {"bbox": objects["bbox"], "label": objects["label"],
+                               "is_difficult": tf.constant([True, False, False])}, "voc/2007")  # fmt: skip
+    assert "crowd" not in voc and voc["difficult"].numpy().tolist()[:2] == [True, False]
+
+
+def test_tfds_coco_mock_batches_have_crowd_area_and_area_scale(tmp_path):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=2):
+        raw = next(iter(tfds.load("coco/2017", split="train", data_dir=str(tmp_path))))
+        ds = tfds_detection_dataset("coco/2017", "train", data_dir=str(tmp_path), image_size=32, batch_size=2)
+        _, t = next(iter(ds))
+    h, w = raw["image"].shape[:2]
+    assert t["crowd"].shape == t["area"].shape == t["valid"].shape
+    assert t["area_scale"].numpy()[0] == pytest.approx(h * w / 32**2)

@@ -68,3 +68,17 @@ def test_shapes_dataset_augmented_masks_follow_boxes():
             assert np.all(box >= 0) and box[2] <= 40 and box[3] <= 40 and box[2] > box[0] and box[3] > box[1]
             if mask.sum() > 0:
                 np.testing.assert_allclose(tight_box(mask), box, atol=2.5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, text",
+    [
+        (dict(image_size=4), "image_size must be >= 16"),
+        (dict(image_size=64.5), "image_size must be an integer"),
+        (dict(max_objects=0), "Need 1 <= min_objects <= max_objects"),
+        (dict(min_objects=5, max_objects=2), "Need 1 <= min_objects <= max_objects"),
+    ],
+)
+def test_bad_arguments_fail_when_the_dataset_is_made(kwargs, text):
+    with pytest.raises(ValueError, match=text):  # before: a tf InvalidArgumentError at the first batch
+        shapes_dataset(num_images=2, **kwargs)

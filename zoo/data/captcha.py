@@ -93,6 +93,14 @@ def _to_array(image: Any, height: int, width: int) -> np.ndarray:
     return (np.asarray(gray, dtype=np.float32) / 255.0)[..., None]
 
 
+def _read(path: str | os.PathLike, height: int, width: int) -> np.ndarray:
+    """A captcha file as [H, W, 1] float32 in [0, 1] through ``zoo.utils.images.read_image`` (16-bit,
+    palette, RGBA and CMYK files read right; an unreadable file raises ``ImageReadError`` naming it)."""
+    from zoo.utils.images import read_image
+
+    return (read_image(path, (height, width), mode="L").astype(np.float32) / 255.0)[..., None]
+
+
 class CaptchaGenerator:
     """Draws random captchas (text from a seeded NumPy generator, rendering by ``ImageCaptcha``).
 
@@ -222,7 +230,6 @@ def load_captcha_folder(
     Raises:
         CaptchaDataError: the folder is missing, holds no images, or a name is not a valid text.
     """
-    from PIL import Image
 
     folder = Path(folder)
     if not folder.is_dir():
@@ -241,21 +248,18 @@ def load_captcha_folder(
             raise CaptchaDataError(
                 f"{p.name}: {e} (files must be named by their text, e.g. 0782.png)"
             ) from None
-        with Image.open(p) as im:
-            images.append(_to_array(im, height, width))
+        images.append(_read(p, height, width))
     return np.stack(images), np.stack(labels)
 
 
 def load_images(paths: list[str | os.PathLike], height: int, width: int) -> np.ndarray:
     """Images to decode, preprocessed as in training: [N, H, W, 1] float32 in [0, 1]."""
-    from PIL import Image
 
     out = []
     for p in paths:
         if not Path(p).is_file():
             raise CaptchaDataError(f"image {str(p)!r} does not exist")
-        with Image.open(p) as im:
-            out.append(_to_array(im, height, width))
+        out.append(_read(p, height, width))
     return np.stack(out)
 
 

@@ -4,7 +4,12 @@ Every zoo detection loader yields ``(images, targets)``:
     images: float32 [B, H, W, 3], RGB, 0..255 (models apply their own preprocessing);
     targets: dict(boxes [B, G, 4] float32 xyxy pixels of the (resized) image, classes [B, G] int32
         (1..K objects, 0 background never used, -1 padding), valid [B, G] bool, difficult [B, G] bool
-        (VOC "difficult" / COCO "iscrowd": ignored by the evaluator) [, masks [B, G, H, W] uint8]).
+        (VOC "difficult": ignored by the evaluator) [, masks [B, G, H, W] uint8]); the TFDS and VOC
+        folder loaders add area_scale [B] float32 (original-image pixels per resized pixel, squared:
+        (H0 * W0) / (H * W)), and TFDS COCO adds crowd [B, G] bool (COCO "iscrowd": a region, scored as
+        pycocotools does) and area [B, G] float32 (COCO's annotation (mask) area in original-image
+        pixels). ``DetectionEvaluator.update`` reads them, so its small / medium / large split is in
+        original-image pixels, as in pycocotools.
 
 Provides:
     VOC_CLASSES: the 20 Pascal VOC classes with "background" at id 0.
@@ -13,6 +18,7 @@ Provides:
         IoU constraints, horizontal flip), applied consistently to image, boxes and masks; stateless
         and deterministic given a seed.
     voc_folder_dataset: a folder of images with Pascal VOC XML annotations (VOCdevkit layout or flat).
+    tfds_targets: one TFDS example's objects (VOC difficult, COCO crowd and area) in that format.
     tfds_detection_dataset, tfds_class_names: TFDS ``voc/2007``, ``voc/2012``, ``coco/2017`` from a
         user's ``data_dir`` (never downloads).
 """
@@ -20,6 +26,7 @@ Provides:
 from __future__ import annotations
 
 import os
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,7 +35,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from zoo.ops.boxes import validate_boxes
+from zoo.ops.boxes import pairwise_iou, validate_boxes
+from zoo.utils.images import read_image
 
 VOC_CLASSES = (
     "background", "aeroplane", "bicycle", "bird", "boat", "bottle", "bus", "car", "cat", "chair", "cow",
@@ -91,6 +99,10 @@ def _mask_invalid(targets: dict[str, tf.Tensor], keep: tf.Tensor) -> dict[str, t
     out["difficult"] = targets["difficult"] & keep
     if "masks" in targets:
         out["masks"] = tf.where(keep[:, None, None], targets["masks"], tf.zeros_like(targets["masks"]))
+    if "crowd" in targets:
+        out["crowd"] = targets["crowd"] & keep
+    if "area" in targets:
+        out["area"] = tf.where(keep, targets["area"], 0.0)
     return out
 
 
@@ -143,15 +155,6 @@ def _photometric(image: tf.Tensor, seeds: tf.Tensor) -> tf.Tensor:
     x = tf.clip_by_value(x, 0.0, 1.0)
     x = tf.where(coin[1] & ~coin[2], contrast(x, seeds[5]), x)  # or last (1/4 of the time)
     return x * 255.0
-
-
-def _box_iou_tf(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    iw = tf.maximum(tf.minimum(a[:, None, 2], b[None, :, 2]) - tf.maximum(a[:, None, 0], b[None, :, 0]), 0.0)
-    ih = tf.maximum(tf.minimum(a[:, None, 3], b[None, :, 3]) - tf.maximum(a[:, None, 1], b[None, :, 1]), 0.0)
-    inter = iw * ih
-    area = lambda x: (x[:, 2] - x[:, 0]) * (x[:, 3] - x[:, 1])  # noqa: E731
-    union = area(a)[:, None] + area(b)[None, :] - inter
-    return tf.math.divide_no_nan(inter, union)
 
 
 def ssd_augment(
@@ -256,7 +259,7 @@ def _random_crop(
         & (centers[None, :, 1] < patches[:, None, 3])
         & valid[None, :]
     )  # [T, G]
-    iou = tf.where(valid[None, :], _box_iou_tf(patches, boxes), -1.0)
+    iou = tf.where(valid[None, :], pairwise_iou(patches, boxes, xp=tf), -1.0)
     aspect = cw / tf.maximum(ch, 1.0)
     ok = (
         (aspect >= 0.5)
@@ -351,6 +354,27 @@ def _find_image(folder: Path, stem: str, filename: str | None) -> Path | None:
     return None
 
 
+def _image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, with the shared reader's errors and size limit."""
+    from PIL import Image, UnidentifiedImageError
+
+    from zoo.utils.images import DEFAULT_MAX_PIXELS, ImageReadError, ImageTooLargeError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                width, height = im.size
+    except (Image.DecompressionBombError, UnidentifiedImageError, OSError, SyntaxError) as e:
+        raise ImageReadError(f"Cannot read image {path}: {e}") from e
+    if width * height > DEFAULT_MAX_PIXELS:
+        raise ImageTooLargeError(
+            f"Image {path} is {width} x {height} = {width * height:,} pixels, over the limit of "
+            f"{DEFAULT_MAX_PIXELS:,}; downscale it (and its boxes) first"
+        )
+    return width, height
+
+
 def voc_folder_dataset(
     path: str | os.PathLike,
     split: str | None = None,
@@ -368,7 +392,12 @@ def voc_folder_dataset(
 
     Layouts: VOCdevkit (``Annotations/*.xml``, ``JPEGImages/``, and with ``split`` the ids of
     ``ImageSets/Main/<split>.txt``) or a flat folder where each image has an XML of the same stem.
-    Images are resized to ``image_size`` and boxes scaled with them.
+    Images are resized to ``image_size`` and boxes scaled with them. Pictures are read with
+    ``zoo.utils.images.read_image``: grey, 16-bit, palette, CMYK and RGBA (on white) all become 8-bit
+    RGB; a file whose header cannot be read, a picture over the pixel limit, or an XML ``<size>``
+    that differs from the picture raise here, naming the file; a file truncated after its header
+    raises while iterating (``tf.errors.InvalidArgumentError`` carrying the ``ImageReadError``
+    message with the path).
 
     Args:
         path: the folder (e.g. ``VOCdevkit/VOC2007``).
@@ -385,7 +414,8 @@ def voc_folder_dataset(
 
     Raises:
         FileNotFoundError: missing folder, split file or image. ValueError: no annotation, bad XML,
-        unknown class, or a bad box with ``box_mode="raise"``.
+        unknown class, a bad box with ``box_mode="raise"``, an unreadable or too large image, or a
+        ``<size>`` that is not the image's.
 
     Example:
         >>> ds = voc_folder_dataset("~/data/VOCdevkit/VOC2007", split="test", image_size=300)
@@ -419,12 +449,12 @@ def voc_folder_dataset(
         image_path = _find_image(img_dir, xml.stem, ann["filename"])
         if image_path is None:
             raise FileNotFoundError(f"No image for annotation {xml} in {img_dir}")
-        height, width = ann["height"], ann["width"]
-        if not height or not width:
-            from PIL import Image
-
-            with Image.open(image_path) as im:
-                width, height = im.size
+        width, height = _image_size(image_path)
+        if ann["height"] and ann["width"] and (ann["height"], ann["width"]) != (height, width):
+            raise ValueError(
+                f"{xml}: <size> says {ann['width']}x{ann['height']} (w x h) but {image_path} is "
+                f"{width}x{height}; the boxes would be scaled wrongly, fix the annotation"
+            )
         try:
             boxes, keep = validate_boxes(ann["boxes"], height, width, mode=box_mode)
         except ValueError as e:
@@ -449,10 +479,14 @@ def voc_folder_dataset(
     if shuffle:
         ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
 
+    def read(p):
+        return read_image(p.decode()).astype(np.float32)
+
     def load(i, p, boxes, classes, diff):
-        image = tf.io.decode_image(tf.io.read_file(p), channels=3, expand_animations=False)
-        image = tf.cast(image, tf.float32)
+        image = tf.numpy_function(read, [p], tf.float32)
+        image.set_shape([None, None, 3])
         targets = {"boxes": boxes, "classes": classes, "valid": classes > 0, "difficult": diff}
+        targets["area_scale"] = _area_scale(image, image_size)
         if augment:
             return ssd_augment(image, targets, image_size, seed=tf.stack([tf.cast(seed, tf.int64), i]))
         image, targets = resize_example(image, targets, image_size)
@@ -461,6 +495,48 @@ def voc_folder_dataset(
 
     ds = ds.enumerate().map(lambda i, x: load(i, *x), num_parallel_calls=tf.data.AUTOTUNE)
     return finalize_batch(ds, batch_size, drop_remainder)
+
+
+def _area_scale(image: tf.Tensor, size: int | Sequence[int]) -> tf.Tensor:
+    """(H0 * W0) / (H * W): original-image pixels per pixel of the ``size`` the boxes are resized to."""
+    out_h, out_w = _size_pair(size)
+    shape = tf.cast(tf.shape(image), tf.float32)
+    return shape[0] * shape[1] / float(out_h * out_w)
+
+
+def tfds_targets(image: tf.Tensor, objects: dict[str, tf.Tensor], name: str, max_boxes: int = 100) -> dict:
+    """One TFDS example's objects in the zoo's padded format, in pixels of ``image`` (not yet resized).
+
+    TFDS labels 0..K-1 become zoo ids 1..K. VOC's ``is_difficult`` becomes ``difficult``; COCO's
+    ``is_crowd`` becomes ``crowd`` (its own flag: pycocotools scores crowd regions differently from
+    ignored boxes) and COCO's ``area`` (the annotation's mask area, original pixels) ``area``. Boxes
+    are clipped to the image; boxes without area are dropped (valid False).
+
+    Example:
+        >>> t = tfds_targets(ex["image"], ex["objects"], "coco/2017")  # t["crowd"], t["area"]
+    """
+    shape = tf.shape(image)
+    h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
+    coco = name.startswith("coco/")
+    flag_key = "is_crowd" if coco else TFDS_DETECTION[name]
+    n = tf.minimum(tf.shape(objects["bbox"])[0], tf.shape(objects["label"])[0])
+    n = tf.minimum(n, tf.shape(objects[flag_key])[0])
+    rel = objects["bbox"][:n]
+    boxes = tf.stack([rel[:, 1] * w, rel[:, 0] * h, rel[:, 3] * w, rel[:, 2] * h], axis=-1)
+    boxes = tf.clip_by_value(boxes, 0.0, tf.stack([w, h, w, h]))
+    classes = tf.cast(objects["label"][:n], tf.int32) + 1
+    flags = tf.cast(objects[flag_key][:n], tf.bool)
+    targets = pad_targets(boxes, classes, None if coco else flags, max_boxes)
+    if coco:
+        padded = max_boxes - tf.minimum(n, max_boxes)
+        targets["crowd"] = tf.ensure_shape(tf.pad(flags[:max_boxes], [[0, padded]]), (max_boxes,))
+        if "area" in objects:
+            area = tf.cast(objects["area"][:n][:max_boxes], tf.float32)
+        else:
+            area = (boxes[:, 2] - boxes[:, 0])[:max_boxes] * (boxes[:, 3] - boxes[:, 1])[:max_boxes]
+        targets["area"] = tf.ensure_shape(tf.pad(area, [[0, padded]]), (max_boxes,))
+    b = targets["boxes"]
+    return _mask_invalid(targets, (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1]))
 
 
 def _tfds_load(name: str, split: str, data_dir: str | os.PathLike | None, with_info: bool = False) -> Any:
@@ -506,9 +582,12 @@ def tfds_detection_dataset(
 ) -> tf.data.Dataset:
     """TFDS ``voc/2007``, ``voc/2012`` or ``coco/2017`` in the zoo's detection batch format.
 
-    TFDS labels 0..K-1 become zoo ids 1..K (0 = background). VOC ``is_difficult`` and COCO
-    ``is_crowd`` become ``difficult`` (ignored by ``DetectionEvaluator``). TFDS boxes (relative
-    ymin, xmin, ymax, xmax) become xyxy pixels of the resized image; boxes without area are dropped.
+    TFDS labels 0..K-1 become zoo ids 1..K (0 = background). VOC ``is_difficult`` becomes
+    ``difficult``; COCO ``is_crowd`` becomes ``crowd`` and COCO's annotation ``area`` ``area``
+    (see ``tfds_targets``); ``area_scale`` relates the resized boxes to original-image pixels, so
+    ``DetectionEvaluator`` splits small / medium / large as pycocotools does on the original images.
+    TFDS boxes (relative ymin, xmin, ymax, xmax) become xyxy pixels of the resized image; boxes
+    without area are dropped.
 
     Args:
         name: "voc/2007", "voc/2012" or "coco/2017".
@@ -524,25 +603,14 @@ def tfds_detection_dataset(
         >>> ds = tfds_detection_dataset("voc/2007", "test", data_dir="~/tensorflow_datasets")
     """
     ds = _tfds_load(name, split, data_dir)
-    diff_key = TFDS_DETECTION[name]
     out_h, out_w = _size_pair(image_size)
     if shuffle:
         ds = ds.shuffle(1024, seed=seed, reshuffle_each_iteration=True)
 
     def convert(i, ex):
         image = tf.cast(ex["image"], tf.float32)
-        objects = ex["objects"]
-        n = tf.minimum(tf.shape(objects["bbox"])[0], tf.shape(objects["label"])[0])
-        n = tf.minimum(n, tf.shape(objects[diff_key])[0])
-        shape = tf.shape(image)
-        h, w = tf.cast(shape[0], tf.float32), tf.cast(shape[1], tf.float32)
-        rel = objects["bbox"][:n]
-        boxes = tf.stack([rel[:, 1] * w, rel[:, 0] * h, rel[:, 3] * w, rel[:, 2] * h], axis=-1)
-        boxes = tf.clip_by_value(boxes, 0.0, tf.stack([w, h, w, h]))
-        classes = tf.cast(objects["label"][:n], tf.int32) + 1
-        targets = pad_targets(boxes, classes, objects[diff_key][:n], max_boxes)
-        b = targets["boxes"]
-        targets = _mask_invalid(targets, (b[:, 2] > b[:, 0]) & (b[:, 3] > b[:, 1]))
+        targets = tfds_targets(image, ex["objects"], name, max_boxes)
+        targets["area_scale"] = _area_scale(image, (out_h, out_w))
         if augment:
             return ssd_augment(image, targets, (out_h, out_w), seed=tf.stack([tf.cast(seed, tf.int64), i]))
         image, targets = resize_example(image, targets, (out_h, out_w))

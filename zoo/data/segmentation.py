@@ -287,7 +287,14 @@ def find_image_mask_pairs(root: str | os.PathLike) -> list[tuple[Path, Path]]:
 def _read_mask(path: Path) -> np.ndarray:
     from PIL import Image
 
-    with Image.open(path) as im:
+    from zoo.utils.images import ImageReadError
+
+    try:
+        im = Image.open(path)
+        im.load()
+    except (OSError, SyntaxError) as e:
+        raise ImageReadError(f"Cannot read mask {path}: {e}") from e
+    with im:
         if im.mode not in ("L", "P", "I", "I;16"):
             raise ValueError(
                 f"Mask {path} is a {im.mode} image; masks must hold one class id per pixel "
@@ -297,10 +304,11 @@ def _read_mask(path: Path) -> np.ndarray:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    from PIL import Image
+    """RGB float32 through ``zoo.utils.images.read_image``: grey, 16-bit, palette, CMYK and RGBA
+    (composited on white) read alike; corrupt, truncated or huge files raise naming the file."""
+    from zoo.utils.images import read_image
 
-    with Image.open(path) as im:
-        return np.asarray(im.convert("RGB"), dtype=np.float32)
+    return read_image(path).astype(np.float32)
 
 
 def folder_dataset(

@@ -191,6 +191,17 @@ def shapes_dataset(
 
     if num_images is not None and num_images < 1:
         raise ValueError(f"num_images must be >= 1 or None (infinite), got {num_images}")
+    for name, value in (
+        ("image_size", image_size),
+        ("max_objects", max_objects),
+        ("min_objects", min_objects),
+    ):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise ValueError(f"{name} must be an integer, got {value!r}")
+    if image_size < 16:
+        raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
+    if not 1 <= min_objects <= max_objects:
+        raise ValueError(f"Need 1 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
     size, g = int(image_size), int(max_objects)
     index = tf.data.Dataset.range(num_images) if num_images is not None else tf.data.Dataset.range(2**62)
 

@@ -37,8 +37,9 @@ def confusion_matrix(
         ignore_label: label value whose pixels are skipped (e.g. 255 for VOC borders).
 
     Raises:
-        ValueError: shapes that do not match, or a label outside ``[0, num_classes)`` that is
-            not the ignore label.
+        ValueError: shapes that do not match, a label outside ``[0, num_classes)`` that is
+            not the ignore label, NaN/inf logits, non-integral float labels or class ids (floats
+            holding whole numbers are accepted), non-numeric arrays.
 
     Example:
         >>> confusion_matrix([0, 1, 1], [0, 1, 0], num_classes=2)  # [[1, 0], [1, 1]]
@@ -49,6 +50,12 @@ def confusion_matrix(
     y_pred = np.asarray(y_pred)
     if y_true.ndim > 1 and y_true.shape[-1] == 1:
         y_true = y_true[..., 0]
+    for name, arr in (("y_true", y_true), ("y_pred", y_pred)):
+        if arr.dtype.kind not in "biuf":
+            raise ValueError(f"{name} must be numbers, got dtype {arr.dtype}")
+    if y_pred.ndim == y_true.ndim + 1 and y_pred.dtype.kind == "f" and not np.all(np.isfinite(y_pred)):
+        bad = np.argwhere(~np.isfinite(y_pred))[0]
+        raise ValueError(f"y_pred (logits) has NaN or inf at index {tuple(int(i) for i in bad)}")
     if y_pred.ndim == y_true.ndim + 1:
         if y_pred.shape[-1] == num_classes:
             y_pred = np.argmax(y_pred, axis=-1)
@@ -60,6 +67,13 @@ def confusion_matrix(
             )
     if y_true.shape != y_pred.shape:
         raise ValueError(f"Label shape {y_true.shape} does not match prediction shape {y_pred.shape}")
+    for name, arr in (("y_true (labels)", y_true), ("y_pred (class ids)", y_pred)):
+        if arr.dtype.kind == "f" and not np.all(arr == np.round(arr)):  # NaN fails too
+            bad = np.argwhere(~(arr == np.round(arr)))[0]
+            raise ValueError(
+                f"{name} must be integral class ids, got {arr[tuple(bad)]} at index {tuple(int(i) for i in bad)}"
+                " (cast integer-valued masks to int; logits need a trailing axis of num_classes)"
+            )
     y_true = y_true.reshape(-1).astype(np.int64)
     y_pred = y_pred.reshape(-1).astype(np.int64)
     if ignore_label is not None:
@@ -112,6 +126,8 @@ class SegmentationEvaluator:
     def __init__(
         self, num_classes: int, ignore_label: int | None = None, class_names: list[str] | None = None
     ):
+        if int(num_classes) != num_classes or num_classes < 1:
+            raise ValueError(f"num_classes must be an integer >= 1, got {num_classes!r}")
         if class_names is not None and len(class_names) != num_classes:
             raise ValueError(f"{len(class_names)} class names given for {num_classes} classes")
         self.num_classes = int(num_classes)

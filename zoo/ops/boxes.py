@@ -6,6 +6,8 @@ Convention: inside the zoo a box is **xyxy in absolute pixels** (x1, y1, x2, y2)
 Provides:
     convert_format: "xyxy", "yxyx", "xywh", "center_xywh" and their "rel_" (0..1) variants.
     box_area, box_iou, clip_boxes: area (0 for degenerate boxes), pairwise IoU matrix, clipping.
+    pairwise_iou: the IoU formula itself for any array namespace (NumPy for the metrics, tf for
+        tf.data), with pycocotools' crowd overlap.
     encode_boxes, decode_boxes: center-size deltas scaled by weights (SSD variances, Faster R-CNN).
     validate_boxes: NumPy check of ground-truth boxes for data loaders (NaN, x2 < x1, outside image).
 
@@ -132,15 +134,46 @@ def box_iou(boxes_a: Any, boxes_b: Any) -> Any:
     """
     a = ops.convert_to_tensor(boxes_a, dtype="float32")
     b = ops.convert_to_tensor(boxes_b, dtype="float32")
-    area_a = box_area(a)[..., :, None]
-    area_b = box_area(b)[..., None, :]
-    x1 = ops.maximum(a[..., :, None, 0], b[..., None, :, 0])
-    y1 = ops.maximum(a[..., :, None, 1], b[..., None, :, 1])
-    x2 = ops.minimum(a[..., :, None, 2], b[..., None, :, 2])
-    y2 = ops.minimum(a[..., :, None, 3], b[..., None, :, 3])
-    inter = ops.maximum(x2 - x1, 0.0) * ops.maximum(y2 - y1, 0.0)
-    union = area_a + area_b - inter
-    return ops.where(union > 0.0, inter / ops.maximum(union, 1e-12), 0.0)
+    return pairwise_iou(a, b, xp=ops)
+
+
+def pairwise_iou(boxes_a: Any, boxes_b: Any, crowd: Any | None = None, xp: Any = np) -> Any:
+    """The zoo's one IoU formula, written against an array namespace (NumPy, ``keras.ops``, ``tf``).
+
+    ``box_iou`` calls it with ``keras.ops`` (float32, any backend); the NumPy evaluators in
+    ``zoo.metrics`` call it with NumPy (in the inputs' dtype, float64 there, so that thresholds and
+    ties are exact) and the tf.data loaders with ``tensorflow``. Continuous pixel coordinates (no
+    VOC "+1"); degenerate boxes have area 0 and an empty union gives IoU 0.
+
+    Args:
+        boxes_a: [..., N, 4] xyxy pixel boxes (the detections, for ``crowd``).
+        boxes_b: [..., M, 4] xyxy pixel boxes.
+        crowd: optional [..., M] bool: for these columns the overlap is intersection / area of the
+            ``boxes_a`` box, as pycocotools scores a detection against a COCO crowd region.
+        xp: the namespace providing ``maximum``, ``minimum`` and ``where``.
+
+    Returns:
+        [..., N, M] IoU.
+
+    Example:
+        >>> pairwise_iou(np.array([[0., 0., 2., 2.]]), np.array([[1., 0., 3., 2.]]))  # -> [[1/3]]
+        >>> pairwise_iou(np.array([[0., 0., 1., 1.]]), np.array([[0., 0., 4., 4.]]), crowd=[True])  # [[1.]]
+    """
+    a, b = boxes_a, boxes_b
+
+    def area(x: Any) -> Any:
+        return xp.maximum(x[..., 2] - x[..., 0], 0.0) * xp.maximum(x[..., 3] - x[..., 1], 0.0)
+
+    lo = xp.maximum(a[..., :, None, :2], b[..., None, :, :2])
+    hi = xp.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
+    iw = xp.maximum(hi[..., 0] - lo[..., 0], 0.0)
+    ih = xp.maximum(hi[..., 1] - lo[..., 1], 0.0)
+    inter = iw * ih
+    area_a = area(a)[..., :, None]
+    union = area_a + area(b)[..., None, :] - inter
+    if crowd is not None:
+        union = xp.where(crowd[..., None, :], area_a, union)
+    return xp.where(union > 0.0, inter / xp.maximum(union, 1e-12), 0.0)
 
 
 def clip_boxes(boxes: Any, height: Any, width: Any) -> Any:

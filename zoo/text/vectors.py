@@ -109,6 +109,10 @@ class WordVectors:
         vectors = np.asarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(words):
             raise ValueError(f"vectors must be [len(words)={len(words)}, dim], got shape {vectors.shape}")
+        finite = np.isfinite(vectors).all(axis=1)
+        if not finite.all():
+            i = int(np.argmin(finite))
+            raise ValueError(f"The vector of word {i} ({words[i]!r}) has NaN or inf values")
         self.words = list(words)
         self.vectors = vectors
         self.index = {w: i for i, w in enumerate(self.words)}
@@ -171,6 +175,8 @@ class WordVectors:
         negative = [negative] if isinstance(negative, str) else list(negative)
         if not positive and not negative:
             raise ValueError("most_similar needs at least one positive or negative word")
+        if isinstance(topn, bool) or not isinstance(topn, (int, np.integer)) or topn < 0:
+            raise ValueError(f"topn must be an integer >= 0, got {topn!r}")
         u = self.unit_vectors
         rows = [self.key(w) for w in positive] + [self.key(w) for w in negative]
         weights = np.array([1.0] * len(positive) + [-1.0] * len(negative), dtype=np.float32)

@@ -194,8 +194,9 @@ class Word2VecConfig:
         if self.steps_per_execution is None:
             self.steps_per_execution = DEFAULT_STEPS_PER_EXECUTION
         for name in ("dim", "window", "negative", "min_count", "epochs", "batch_size", "steps_per_execution"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
         if not 0 < self.alpha or not 0 <= self.min_alpha <= self.alpha:
             raise ValueError(
                 f"need 0 <= min_alpha <= alpha and alpha > 0, got {self.min_alpha}, {self.alpha}"
