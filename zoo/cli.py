@@ -21,23 +21,16 @@ import numpy as np
 def load_image(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
     """Reads an image file as RGB uint8 [H, W, 3], optionally resized to (height, width).
 
+    Every PIL mode reads correctly (16-bit grey, palette, CMYK, RGBA): see
+    :func:`zoo.utils.images.read_image`, which this calls.
+
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: the file is not a readable image.
+        ValueError: the file is not a readable image, or too large.
     """
-    from PIL import Image, UnidentifiedImageError
+    from zoo.utils.images import read_image
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"Image not found: {path}")
-    try:
-        with Image.open(path) as img:
-            img = img.convert("RGB")
-            if size is not None:
-                img = img.resize((size[1], size[0]), Image.BILINEAR)
-            return np.asarray(img, dtype=np.uint8)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"Cannot read image {path}: {exc}") from exc
+    return read_image(path, size)
 
 
 def predict(
