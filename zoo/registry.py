@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,19 @@ class ModelEntry:
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
+#: Packages whose import registers the zoo's models; loaded on the first registry lookup.
+FAMILY_PACKAGES = ("zoo.classification", "zoo.detection", "zoo.segmentation", "zoo.text")
+_families_loaded = False
+
+
+def _load_families() -> None:
+    """Imports the model families once (they register themselves), so lookups see every model."""
+    global _families_loaded
+    if not _families_loaded:
+        _families_loaded = True
+        for package in FAMILY_PACKAGES:
+            importlib.import_module(package)
+
 
 def register(
     name: str | None = None,
@@ -99,6 +113,8 @@ def entry(name: str) -> ModelEntry:
     """Returns the registry entry for ``name`` or raises :class:`UnknownModelError`."""
     if not isinstance(name, str):
         raise TypeError(f"Model name must be a string, got {type(name).__name__}")
+    if name not in _REGISTRY:
+        _load_families()
     try:
         return _REGISTRY[name]
     except KeyError:
@@ -137,6 +153,7 @@ def list_models(task: str | None = None, pattern: str | None = None) -> list[str
     """Sorted registered names, optionally filtered by task and a glob pattern (``"resnet*"``)."""
     if task is not None and task not in TASKS:
         raise ValueError(f"Unknown task {task!r}; choose from {', '.join(TASKS)}")
+    _load_families()
     names = [n for n, e in _REGISTRY.items() if task is None or e.task == task]
     if pattern:
         names = [n for n in names if fnmatch.fnmatch(n, pattern)]
@@ -145,4 +162,5 @@ def list_models(task: str | None = None, pattern: str | None = None) -> list[str
 
 def entries() -> dict[str, ModelEntry]:
     """A copy of the whole table (name -> entry)."""
+    _load_families()
     return dict(_REGISTRY)
