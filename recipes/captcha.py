@@ -70,8 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("images", nargs="+")
     args = parser.parse_args(argv)
 
-    from zoo.classification.captcha import compare_modes, predict_captchas, summarize_runs, train_captcha
     from zoo.data.captcha import CaptchaDataError
+    from zoo.experiments.captcha import compare_modes, predict_captchas, summarize_runs, train_captcha
 
     try:
         if args.command == "predict":

@@ -59,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from zoo import transfer
+    from zoo.experiments.digits_transfer import run_digits_demo
 
     try:
         if args.command == "demo":
-            report = transfer.run_digits_demo(
+            report = run_digits_demo(
                 args.workdir,
                 quick=args.quick,
                 seeds=tuple(range(args.seeds)),

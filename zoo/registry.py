@@ -118,11 +118,14 @@ def entry(name: str) -> ModelEntry:
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UnknownModelError(
-            f"Unknown model {name!r}.{hint} Run `python -m zoo list` or zoo.list_models() to see all."
-        ) from None
+        raise UnknownModelError(unknown_model_message(name, list(_REGISTRY))) from None
+
+
+def unknown_model_message(name: str, names: list[str]) -> str:
+    """``Unknown model 'vgg_16'. Did you mean: vgg16, ...?`` with the closest of ``names``."""
+    close = difflib.get_close_matches(name.lower(), names, n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return f"Unknown model {name!r}.{hint} Run `python -m zoo list` or zoo.list_models() to see all."
 
 
 def _check_kwargs(e: ModelEntry, kwargs: dict[str, Any]) -> None:

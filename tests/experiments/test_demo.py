@@ -2,7 +2,7 @@
 
 import json
 
-from zoo.demo import run_demo
+from zoo.experiments.demo import run_demo
 
 
 def test_quick_demo_runs_end_to_end_and_exports_a_checked_tflite(tmp_path, capsys):

@@ -46,10 +46,12 @@ def run_demo(workdir: str | Path = "runs/demo", quick: bool = False) -> dict[str
     _banner("Build VGG11 (configuration A) at 64x64, 10 untrained classes, and classify a generated image")
     from PIL import Image
 
+    from zoo.utils.images import read_image
+
     image_path = workdir / "test_card.png"
     Image.fromarray(_generated_image()).save(image_path)
     model = zoo.get("vgg11", weights=None, classes=10, input_shape=(64, 64, 3))
-    pixels = np.asarray(Image.open(image_path).convert("RGB").resize((64, 64)), dtype="float32")[None]
+    pixels = read_image(image_path, (64, 64)).astype("float32")[None]
     probs = np.asarray(model.predict(zoo.preprocess("vgg11")(pixels), verbose=0))[0]
     print(
         f"{model.name}: {model.count_params():,} parameters; top class {int(probs.argmax())} (p={probs.max():.3f})"
@@ -57,7 +59,7 @@ def run_demo(workdir: str | Path = "runs/demo", quick: bool = False) -> dict[str
     result["classifier"] = {"model": model.name, "top_class": int(probs.argmax())}
 
     _banner("Crocodile learning: body trained on digits 0-4, new head for digits 5-9")
-    from zoo.transfer import run_digits_demo
+    from zoo.experiments.digits_transfer import run_digits_demo
 
     report = run_digits_demo(workdir / "crocodile", quick=quick)
     print(report["table"])
@@ -99,7 +101,7 @@ def run_demo(workdir: str | Path = "runs/demo", quick: bool = False) -> dict[str
 
 def _digit_images(report: dict[str, Any]) -> np.ndarray:
     """The crocodile demo's held-out target digits as uint8 RGB, to verify the export on."""
-    from zoo.transfer import load_digits_split
+    from zoo.data.digits import load_digits_split
 
     data = load_digits_split(variant=report["variant"])
     grey = np.clip(np.rint(data["test_x"] * 255), 0, 255).astype("uint8")
