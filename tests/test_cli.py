@@ -101,3 +101,14 @@ def test_catalog_is_up_to_date():
     stale = stale_catalog_entries(catalog)
     assert not stale, f"zoo/catalog.json is stale ({'; '.join(stale)}): run `python -m zoo catalog --write`"
     assert all(e["measured"] and e["num_params"] > 0 for e in catalog["models"].values())
+
+
+def test_predict_huge_image_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    from PIL import Image as PILImage
+
+    path = tmp_path / "huge.png"
+    Image.new("L", (400, 300)).save(path)
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # Pillow's bomb check now fires on this file
+    assert main(["predict", str(path), "--model", "alexnet", "--weights", "none"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: Image") and "too large" in err[-1] and "DecompressionBomb" not in err[-1]
