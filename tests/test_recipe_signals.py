@@ -18,12 +18,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _stop_after_first_checkpoint(tmp_path, argv, sig, workdir):
+def _stop_after_first_checkpoint(tmp_path, argv, sig, workdir, ckpt=None):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.Popen(
         [sys.executable, *argv], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    ckpt = workdir / "last.weights.h5"
+    ckpt = ckpt or workdir / "last.weights.h5"
     deadline = time.monotonic() + 240
     try:
         while not ckpt.exists():
@@ -112,5 +112,5 @@ def test_crocodile_stops_on_one_sigint(tmp_path):
         tmp_path,
         ["recipes/crocodile.py", "train", "--folder", str(tmp_path / "imgs"), "--workdir", str(w), "--model",
          "alexnet", "--weights", "none", "--image-size", "64", "--head-epochs", "100000", "--batch-size", "4"],
-        signal.SIGINT, w,
+        signal.SIGINT, w, ckpt=w / "phase1" / "last.weights.h5",
     )  # fmt: skip

@@ -137,6 +137,14 @@ def numpy_captcha_accuracy(labels: np.ndarray, scores: np.ndarray) -> tuple[floa
     return float(right.mean()), float(right.all(axis=-1).mean())
 
 
+def _cycle(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int) -> Any:
+    """Fixed arrays as an endless, shuffled ``tf.data`` stream of full batches."""
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).repeat()
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
 def train_captcha(
     workdir: str | os.PathLike,
     *,
@@ -208,13 +216,7 @@ def train_captcha(
             )
         val_x, val_y = images[order[:n_val]], labels[order[:n_val]]
         tr_x, tr_y = images[order[n_val:]], labels[order[n_val:]]
-        train_ds = (
-            tf.data.Dataset.from_tensor_slices((tr_x, tr_y))
-            .shuffle(len(tr_x), seed=seed)
-            .repeat()
-            .batch(batch_size, drop_remainder=True)
-            .prefetch(tf.data.AUTOTUNE)
-        )
+        train_ds = _cycle(tr_x, tr_y, batch_size, seed)
     else:
         val_x, val_y = stored_captchas(
             val_size, alphabet=chars, length=length, height=height, width=width, path=workdir / "val.npz"
@@ -224,13 +226,7 @@ def train_captcha(
                 train_pool, alphabet=chars, length=length, height=height, width=width,
                 path=workdir / "train_pool.npz", seed=seed + 1,
             )  # fmt: skip
-            train_ds = (
-                tf.data.Dataset.from_tensor_slices((pool_x, pool_y))
-                .shuffle(len(pool_x), seed=seed)
-                .repeat()
-                .batch(batch_size, drop_remainder=True)
-                .prefetch(tf.data.AUTOTUNE)
-            )
+            train_ds = _cycle(pool_x, pool_y, batch_size, seed)
         else:
             train_ds = captcha_dataset(
                 batch_size, alphabet=chars, length=length, height=height, width=width, seed=seed
