@@ -111,4 +111,6 @@ def test_predict_huge_image_is_a_clear_error(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # Pillow's bomb check now fires on this file
     assert main(["predict", str(path), "--model", "alexnet", "--weights", "none"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: Image") and "too large" in err[-1] and "DecompressionBomb" not in err[-1]
+    assert (
+        err[-1].startswith("error: Image") and "too large" in err[-1] and "DecompressionBomb" not in err[-1]
+    )
