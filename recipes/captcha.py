@@ -54,9 +54,9 @@ def _train_kwargs(a: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    from zoo.utils.cmdline import ArgumentParser, run_command
+
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train one model (resumable: rerun the same command to continue)")
     _common(t)
@@ -69,30 +69,32 @@ def main(argv: list[str] | None = None) -> int:
     pr.add_argument("--model", required=True, help="model.keras written by `train` (model.json beside it)")
     pr.add_argument("images", nargs="+")
     args = parser.parse_args(argv)
+    return run_command(lambda: _run(args), workdir=getattr(args, "workdir", None))
 
-    from zoo.classification.captcha import compare_modes, predict_captchas, summarize_runs, train_captcha
-    from zoo.data.captcha import CaptchaDataError
 
-    try:
-        if args.command == "predict":
-            for path, text in zip(args.images, predict_captchas(args.model, args.images)):
-                print(f"{path}\t{text}")
-            return 0
-        if args.command == "train":
-            report = train_captcha(args.workdir, model=args.model, mode=args.mode, **_train_kwargs(args))
-            report.pop("history")
-            print(json.dumps(report, indent=2))
-            return 0
-        if args.summarize:
-            labels = ["multihead-joint", "multihead-alternating", "onevector-joint"]
-            summary = summarize_runs(args.workdir, labels)
-        else:
-            summary = compare_modes(args.workdir, **_train_kwargs(args))
-        print(summary["table"])
+def _run(args: argparse.Namespace) -> int:
+    from zoo.experiments.captcha import compare_modes, predict_captchas, summarize_runs, train_captcha
+    from zoo.runs import open_run
+
+    if args.command == "predict":
+        for path, text in zip(args.images, predict_captchas(args.model, args.images)):
+            print(f"{path}\t{text}")
         return 0
-    except (CaptchaDataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    if args.command == "train":
+        config = {"command": "train", "model": args.model, "mode": args.mode, **_train_kwargs(args)}
+        with open_run(args.workdir, config, may_change=("epochs", "target_captcha_acc")):
+            report = train_captcha(args.workdir, model=args.model, mode=args.mode, **_train_kwargs(args))
+        report.pop("history")
+        print(json.dumps(report, indent=2))
+        return 0
+    if args.summarize:
+        labels = ["multihead-joint", "multihead-alternating", "onevector-joint"]
+        summary = summarize_runs(args.workdir, labels)
+    else:
+        with open_run(args.workdir, {"command": "compare", **_train_kwargs(args)}):
+            summary = compare_modes(args.workdir, **_train_kwargs(args))
+    print(summary["table"])
+    return 0
 
 
 if __name__ == "__main__":

@@ -22,9 +22,9 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    from zoo.utils.cmdline import ArgumentParser, run_command
+
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     d = sub.add_parser("demo", help="offline digits 0-4 -> 5-9 demo with a learning curve")
     d.add_argument("--workdir", required=True)
@@ -57,12 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--strategy", default="default", choices=("default", "mirrored"))
     args = parser.parse_args(argv)
+    return run_command(lambda: _run(args), workdir=args.workdir)
 
+
+def _run(args: argparse.Namespace) -> int:
     from zoo import transfer
+    from zoo.experiments.digits_transfer import run_digits_demo
+    from zoo.runs import open_run
 
-    try:
+    config = {k: v for k, v in vars(args).items() if k != "workdir"}
+    with open_run(args.workdir, config, may_change=("epochs", "head_epochs", "fine_tune_epochs")):
         if args.command == "demo":
-            report = transfer.run_digits_demo(
+            report = run_digits_demo(
                 args.workdir,
                 quick=args.quick,
                 seeds=tuple(range(args.seeds)),
@@ -90,12 +96,9 @@ def main(argv: list[str] | None = None) -> int:
             fine_tune_epochs=args.fine_tune_epochs, fine_tune_blocks=args.fine_tune_blocks,
             learning_rate=args.learning_rate, strategy=args.strategy,
         )  # fmt: skip
-        report.pop("history", None)
-        print(json.dumps(report, indent=2))
-        return 0
-    except (transfer.TransferDataError, FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    report.pop("history", None)
+    print(json.dumps(report, indent=2))
+    return 0
 
 
 if __name__ == "__main__":

@@ -14,21 +14,19 @@ Examples:
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from zoo.segmentation.losses import LOSS_KINDS  # noqa: E402
-from zoo.segmentation.train import SegmentationConfig, train  # noqa: E402
-from zoo.training import STRATEGIES  # noqa: E402
+from zoo.utils.cmdline import ArgumentParser, run_command
 
 
-def parse_args(argv: list[str] | None = None) -> SegmentationConfig:
-    """Parses the command line into a :class:`SegmentationConfig`."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def parse_args(argv: list[str] | None = None):
+    """Parses the command line into a :class:`zoo.segmentation.train.SegmentationConfig`."""
+    from zoo.segmentation.losses import LOSS_KINDS
+    from zoo.segmentation.train import SegmentationConfig
+    from zoo.training import STRATEGIES
+
+    p = ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
         "--model", default="unet", help="fcn8s_vgg16 | fcn16s_vgg16 | fcn32s_vgg16 | unet | unet_vgg16"
     )
@@ -89,7 +87,18 @@ def parse_args(argv: list[str] | None = None) -> SegmentationConfig:
 
 def main(argv: list[str] | None = None) -> int:
     cfg = parse_args(argv)
-    report = train(cfg)
+    return run_command(lambda: _run(cfg), workdir=cfg.workdir)
+
+
+def _run(cfg) -> int:
+    import dataclasses
+
+    from zoo.runs import open_run
+    from zoo.segmentation.train import train
+
+    config = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in ("workdir", "verbose")}
+    with open_run(cfg.workdir, config, may_change=("epochs", "time_budget_minutes")):
+        report = train(cfg)
     m = report["metrics"]
     print(
         json.dumps(

@@ -40,11 +40,10 @@ PLOT_PAIRS = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zoo.text.word2vec import add_config_arguments, config_from_args
+    from zoo.text.word2vec import add_config_arguments
+    from zoo.utils.cmdline import ArgumentParser, run_command
 
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", help="plain-text file or folder; 'lee' = gensim's Lee background corpus")
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--mode", default="skipgram", choices=("skipgram", "cbow"))
@@ -68,19 +67,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--verbose", default="auto")
     args = parser.parse_args(argv)
+    if not args.corpus:
+        parser.error("--corpus is required")
+    return run_command(lambda: _run(args), workdir=args.workdir)
 
+
+def _run(args: argparse.Namespace) -> int:
+    from zoo.runs import open_run
     from zoo.text.corpus import CorpusError
     from zoo.text.vectors import UnknownWordError, eval_file
-    from zoo.text.word2vec import save_outputs, train_word2vec
+    from zoo.text.word2vec import config_from_args, save_outputs, train_word2vec
     from zoo.utils.io import atomic_write_json
 
     verbose = int(args.verbose) if str(args.verbose).isdigit() else args.verbose
     try:
-        if not args.corpus:
-            parser.error("--corpus is required")
         corpus = eval_file("lee") if args.corpus == "lee" else args.corpus
         config = config_from_args(args)
-        wv, report = train_word2vec(corpus, args.workdir, config, verbose=verbose, save=False)
+        settings = {"corpus": args.corpus, "mode": args.mode, "errors": args.errors, **vars(config)}
+        with open_run(args.workdir, settings):
+            wv, report = train_word2vec(corpus, args.workdir, config, verbose=verbose, save=False)
         print(
             f"{report['vocab_size']} words, {report['raw_words']} tokens, "
             f"{report['words_per_second']:.0f} words/s ({report['backend']})"
@@ -126,9 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             atomic_write_json(f"{args.workdir}/text_cnn/report.json", demo)
             print(f"text CNN (embedding from word2vec) test accuracy {demo['test_accuracy']:.3f}")
         print(json.dumps({k: report[k] for k in ("vocab_size", "words_per_second", "outputs")}, indent=2))
-    except (CorpusError, ValueError, ImportError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except (CorpusError, ImportError) as e:
+        raise ValueError(str(e)) from e
     return 0
 
 

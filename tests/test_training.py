@@ -63,3 +63,32 @@ def test_bad_arguments_are_named():
         fit_resumable(_model(), _data(), epochs=0, workdir="unused")
     with pytest.raises(ValueError, match="Unknown strategy"):
         get_strategy("tpu-pod")
+
+
+def test_curves_written_every_epoch_and_finished_run_is_done(tmp_path, capsys):
+    with pytest.raises(KeyboardInterrupt):
+        fit_resumable(_model(), _data(), epochs=4, workdir=tmp_path, verbose=0, callbacks=[_Interrupt(at=2)])
+    # interrupted after two finished epochs: the plot of those epochs is already there
+    assert (tmp_path / "curves.png").stat().st_size > 0 and len(
+        read_history(tmp_path / "history.csv")["loss"]
+    ) == 2
+    fit_resumable(_model(), _data(), epochs=4, workdir=tmp_path, verbose=0)
+    trained = _model()
+    trained.load_weights(tmp_path / "last.weights.h5")
+    capsys.readouterr()
+
+    class _Count(keras.callbacks.Callback):
+        epochs = 0
+
+        def on_epoch_end(self, epoch, logs=None):
+            _Count.epochs += 1
+
+    again = _model()
+    history = fit_resumable(again, _data(), epochs=4, workdir=tmp_path, verbose=0, callbacks=[_Count()])
+    assert _Count.epochs == 0 and len(history["loss"]) == 4  # not retrained, results kept
+    assert "already finished 4 epoch(s)" in capsys.readouterr().out
+    np.testing.assert_array_equal(
+        again.get_weights()[0], trained.get_weights()[0]
+    )  # the run's weights loaded
+    history = fit_resumable(_model(), _data(), epochs=6, workdir=tmp_path, verbose=0, callbacks=[_Count()])
+    assert _Count.epochs == 2 and len(history["loss"]) == 6  # continued with two more epochs

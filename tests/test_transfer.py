@@ -9,6 +9,7 @@ import pytest
 
 import zoo
 from zoo import transfer as T
+from zoo.experiments.digits_transfer import array_dataset, small_cnn
 
 
 def _stripes(n, size=16, seed=0):
@@ -26,11 +27,11 @@ def _stripes(n, size=16, seed=0):
 
 
 def _tiny_body():
-    return T.cut(T.small_cnn((16, 16, 1), num_classes=3, width=4), "last_pool")
+    return T.cut(small_cnn((16, 16, 1), num_classes=3, width=4), "last_pool")
 
 
 def test_cut_last_pool_and_named_layer():
-    net = T.small_cnn((32, 32, 1), num_classes=5, width=4)
+    net = small_cnn((32, 32, 1), num_classes=5, width=4)
     body = T.cut(net)
     assert body.output.shape[1:] == (4, 4, 16) and body.layers[-1].name == "block3_pool"
     assert T.cut(net, "block2_pool").output.shape[1:] == (8, 8, 8)
@@ -41,7 +42,7 @@ def test_cut_last_pool_and_named_layer():
 
 
 def test_cut_bad_layer_name_lists_candidates():
-    net = T.small_cnn((32, 32, 1), width=4)
+    net = small_cnn((32, 32, 1), width=4)
     with pytest.raises(ValueError) as e:
         T.cut(net, "blok3_pool")
     msg = str(e.value)
@@ -53,7 +54,7 @@ def test_cut_bad_layer_name_lists_candidates():
 
 
 def test_blocks_and_unfreeze_top():
-    body = T.cut(T.small_cnn((32, 32, 1), width=4))
+    body = T.cut(small_cnn((32, 32, 1), width=4))
     blocks = T.layer_blocks(body)
     assert [b[0].name for b in blocks] == ["block1_conv1", "block2_conv1", "block3_conv1"]
     T.freeze(body)
@@ -88,7 +89,7 @@ def test_two_phases_accuracy_rises_and_bn_inference(tmp_path):
     conv1 = keras.ops.convert_to_numpy(body.get_layer("block1_conv1").kernel).copy()
     conv3 = keras.ops.convert_to_numpy(body.get_layer("block3_conv1").kernel).copy()
     hist = T.train_head_swap(
-        model, body, T._dataset(x, y, 16, 0), workdir=tmp_path, head_epochs=4, fine_tune_epochs=1,
+        model, body, array_dataset(x, y, 16, 0), workdir=tmp_path, head_epochs=4, fine_tune_epochs=1,
         fine_tune_blocks=1, learning_rate=1e-2, steps_per_epoch=10, verbose=0,
     )  # fmt: skip
     assert set(hist) == {"phase1", "phase2"}
@@ -183,37 +184,3 @@ def test_recipe_cli_help_and_errors(tmp_path):
          str(tmp_path / "empty")], capture_output=True, text=True,
     )  # fmt: skip
     assert bad.returncode == 2 and "no class sub-folders" in bad.stderr
-
-
-def test_load_digits_variants():
-    clean = T.load_digits_split()
-    jit = T.load_digits_split(variant="jittered")
-    again = T.load_digits_split(variant="jittered")
-    other = T.load_digits_split(variant="jittered", seed=1)
-    assert clean["source_x"].shape == (901, 32, 32, 1)
-    assert jit["source_x"].shape == (8 * 901, 32, 32, 1) and len(jit["source_x"]) > len(clean["source_x"])
-    for part in ("target", "test"):  # same split of the original digits, each rendered once
-        assert jit[f"{part}_x"].shape == clean[f"{part}_x"].shape
-        np.testing.assert_array_equal(jit[f"{part}_y"], clean[f"{part}_y"])
-    for key, value in jit.items():
-        np.testing.assert_array_equal(value, again[key])  # a seed fixes the renderings
-        if key.endswith("_x"):
-            assert value.dtype == np.float32 and value.min() >= 0.0 and value.max() <= 1.0
-            assert not np.array_equal(value, other[key])
-    assert set(jit["source_y"].tolist()) == set(range(5)) and set(jit["target_y"].tolist()) == set(range(5))
-    np.testing.assert_array_equal(np.bincount(jit["source_y"]), 8 * np.bincount(clean["source_y"]))
-    # the eight renderings of a source digit differ (position, size, clutter, noise)
-    assert not np.allclose(jit["source_x"][0], jit["source_x"][901])
-    assert T.load_digits_split(variant="jittered", source_copies=2)["source_x"].shape[0] == 2 * 901
-    with pytest.raises(ValueError, match="variant"):
-        T.load_digits_split(variant="noisy")
-
-
-@pytest.mark.slow
-def test_digits_demo_quick(tmp_path):
-    report = T.run_digits_demo(tmp_path, quick=True, progress=False)
-    assert report["goal"] is not None and (tmp_path / "fine_tuned.keras").is_file()
-    assert (tmp_path / "learning_curve.png").is_file() and (tmp_path / "report.json").is_file()
-    assert report["variant"] == "jittered" and "jittered" in report["demo"]
-    assert report["n_source"] == 8 * 901
-    assert report["accuracy_mean"]["head_swap"]["10"] > 0.3  # chance: 0.2 (5 classes)

@@ -1,5 +1,9 @@
 """zoo: a Keras 3 model zoo with transfer-learning recipes and LiteRT deployment.
 
+Importing ``zoo`` is cheap: the model families (and with them Keras and TensorFlow) load on
+first use of ``get``, ``list_models``, ``info``, ``preprocess`` or a family package, so
+``python -m zoo --help`` and ``zoo.utils`` stay fast.
+
 Example:
     >>> import zoo
     >>> zoo.list_models(task="classification", pattern="resnet*")
@@ -7,10 +11,26 @@ Example:
     >>> zoo.info("resnet50")["num_params"]
 """
 
-from zoo import classification, detection, segmentation, text  # noqa: E402,F401  (registers models)
-from zoo.modelinfo import info  # noqa: E402
-from zoo.preprocessing import preprocess  # noqa: E402
+import importlib
+from typing import Any
+
 from zoo.registry import UnknownModelError, get, list_models, register
 
 __version__ = "0.1.0"
 __all__ = ["get", "list_models", "info", "register", "preprocess", "UnknownModelError", "__version__"]
+
+_LAZY = {"info": ("zoo.modelinfo", "info"), "preprocess": ("zoo.preprocessing", "preprocess")}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f"zoo.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"zoo.{name}":
+            raise
+        raise AttributeError(f"module 'zoo' has no attribute {name!r}") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import importlib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,19 @@ class ModelEntry:
 
 _REGISTRY: dict[str, ModelEntry] = {}
 
+#: Packages whose import registers the zoo's models; loaded on the first registry lookup.
+FAMILY_PACKAGES = ("zoo.classification", "zoo.detection", "zoo.segmentation", "zoo.text")
+_families_loaded = False
+
+
+def _load_families() -> None:
+    """Imports the model families once (they register themselves), so lookups see every model."""
+    global _families_loaded
+    if not _families_loaded:
+        _families_loaded = True
+        for package in FAMILY_PACKAGES:
+            importlib.import_module(package)
+
 
 def register(
     name: str | None = None,
@@ -99,14 +113,19 @@ def entry(name: str) -> ModelEntry:
     """Returns the registry entry for ``name`` or raises :class:`UnknownModelError`."""
     if not isinstance(name, str):
         raise TypeError(f"Model name must be a string, got {type(name).__name__}")
+    if name not in _REGISTRY:
+        _load_families()
     try:
         return _REGISTRY[name]
     except KeyError:
-        close = difflib.get_close_matches(name.lower(), list(_REGISTRY), n=5, cutoff=0.5)
-        hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UnknownModelError(
-            f"Unknown model {name!r}.{hint} Run `python -m zoo list` or zoo.list_models() to see all."
-        ) from None
+        raise UnknownModelError(unknown_model_message(name, list(_REGISTRY))) from None
+
+
+def unknown_model_message(name: str, names: list[str]) -> str:
+    """``Unknown model 'vgg_16'. Did you mean: vgg16, ...?`` with the closest of ``names``."""
+    close = difflib.get_close_matches(name.lower(), names, n=5, cutoff=0.5)
+    hint = f" Did you mean: {', '.join(close)}?" if close else ""
+    return f"Unknown model {name!r}.{hint} Run `python -m zoo list` or zoo.list_models() to see all."
 
 
 def _check_kwargs(e: ModelEntry, kwargs: dict[str, Any]) -> None:
@@ -137,6 +156,7 @@ def list_models(task: str | None = None, pattern: str | None = None) -> list[str
     """Sorted registered names, optionally filtered by task and a glob pattern (``"resnet*"``)."""
     if task is not None and task not in TASKS:
         raise ValueError(f"Unknown task {task!r}; choose from {', '.join(TASKS)}")
+    _load_families()
     names = [n for n, e in _REGISTRY.items() if task is None or e.task == task]
     if pattern:
         names = [n for n in names if fnmatch.fnmatch(n, pattern)]
@@ -145,4 +165,5 @@ def list_models(task: str | None = None, pattern: str | None = None) -> list[str
 
 def entries() -> dict[str, ModelEntry]:
     """A copy of the whole table (name -> entry)."""
+    _load_families()
     return dict(_REGISTRY)

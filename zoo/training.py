@@ -3,7 +3,11 @@
 ``fit_resumable`` wraps ``model.fit`` with what a recipe needs so that no recipe writes it
 again: ``keras.callbacks.BackupAndRestore`` (an interrupted run resumes at the last finished
 epoch with its optimizer state), a ``last.weights.h5`` checkpoint written every epoch, an
-appended ``history.csv`` and a ``curves.png`` plot. ``get_strategy("mirrored")`` gives a
+appended ``history.csv`` and a ``curves.png`` plot (both rewritten every epoch), and a
+``done.json`` marker: rerunning a finished run reports it instead of training it again, and
+a rerun with more epochs continues from it. Checkpoint writes are never cut short by Ctrl-C
+(:func:`zoo.utils.signals.deferred_interrupts`). The work directory's configuration and lock
+are :mod:`zoo.runs`. ``get_strategy("mirrored")`` gives a
 ``tf.distribute.MirroredStrategy`` on the TensorFlow backend.
 """
 
@@ -19,8 +23,9 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.utils.io import atomic_write_text
+from zoo.utils.io import atomic_write_json, atomic_write_text
 from zoo.utils.plots import plot_history
+from zoo.utils.signals import deferred_interrupts
 
 STRATEGIES = ("default", "mirrored")
 
@@ -72,16 +77,16 @@ def _cell(value: str | None) -> float:
 
 
 class _HistoryLog(keras.callbacks.Callback):
-    """Appends every epoch's logs to ``history.csv``, rewritten atomically each epoch.
+    """Appends every epoch's logs to ``history.csv`` and redraws ``curves.png``, each epoch.
 
     Unlike ``CSVLogger`` it keeps columns aligned when a resumed run (or a metric logged only
     on some epochs) brings keys the file's header lacks: the header is the union of all keys,
     and a re-run epoch replaces its earlier row.
     """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, title: str = ""):
         super().__init__()
-        self.path = path
+        self.path, self.title = path, title
         self.rows: dict[int, dict[str, float]] = {}
 
     def on_train_begin(self, logs=None):
@@ -97,7 +102,11 @@ class _HistoryLog(keras.callbacks.Callback):
         lines = [",".join(["epoch", *keys])]
         for e in sorted(self.rows):
             lines.append(",".join([str(e)] + [repr(self.rows[e].get(k, float("nan"))) for k in keys]))
-        atomic_write_text(self.path, "\n".join(lines) + "\n")
+        with deferred_interrupts():
+            atomic_write_text(self.path, "\n".join(lines) + "\n")
+        history = read_history(self.path)
+        if history:
+            plot_history(history, self.path.with_name("curves.png"), title=self.title)
 
 
 def _rows(path: Path) -> list[dict[str, float]]:
@@ -123,8 +132,29 @@ class _EpochCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         tmp = self.path.with_name(f".{self.path.name}.tmp.weights.h5")
-        self.model.save_weights(tmp)
-        os.replace(tmp, self.path)
+        with deferred_interrupts():
+            self.model.save_weights(tmp)
+            os.replace(tmp, self.path)
+
+
+class _Backup(keras.callbacks.BackupAndRestore):
+    """``BackupAndRestore`` whose writes a stop signal cannot cut in half (and with a fallback copy)."""
+
+    def __init__(self, backup_dir: str):
+        super().__init__(backup_dir, double_checkpoint=True)
+
+    def _save_model(self):
+        with deferred_interrupts():
+            super()._save_model()
+
+
+def _done_epochs(workdir: Path) -> int | None:
+    path = workdir / "done.json"
+    if not path.is_file():
+        return None
+    import json
+
+    return int(json.loads(path.read_text())["epochs"])
 
 
 def fit_resumable(
@@ -142,9 +172,11 @@ def fit_resumable(
 ) -> dict[str, list[float]]:
     """Trains ``model`` (already compiled) for ``epochs``, resuming from ``workdir`` if interrupted.
 
-    Writes into ``workdir``: ``backup/`` (resume state, removed when training completes, so a
-    rerun after completion trains afresh and replaces the log),
-    ``last.weights.h5`` (every epoch), ``history.csv`` and ``curves.png``.
+    Writes into ``workdir``: ``backup/`` (resume state, removed when training completes),
+    ``last.weights.h5``, ``history.csv`` and ``curves.png`` (every epoch) and ``done.json``
+    (the epochs of a finished run). Rerunning a finished run loads ``last.weights.h5`` and
+    returns its history without training; a rerun with more ``epochs`` continues from it
+    (the optimizer starts afresh; an interrupted run resumes with its optimizer state).
 
     Returns:
         The full history (all epochs, across resumptions) as metric -> values.
@@ -159,20 +191,35 @@ def fit_resumable(
     csv_path = workdir / "history.csv"
     backup_dir = workdir / "backup"
     resuming = backup_dir.exists()
-    if not resuming and csv_path.exists():
+    done = None if resuming else _done_epochs(workdir)
+    weights_path = workdir / "last.weights.h5"
+    initial_epoch = 0
+    if done is not None and weights_path.is_file():
+        model.load_weights(weights_path)
+        if epochs <= done:
+            print(
+                f"{workdir}: this run already finished {done} epoch(s); its results are there. "
+                f"Pass more epochs than {done} to continue it, or use a new work directory to train afresh."
+            )
+            return read_history(csv_path)
+        initial_epoch = done
+        print(f"{workdir}: continuing a finished {done}-epoch run up to {epochs} epochs")
+    elif not resuming and csv_path.exists():
         csv_path.unlink()  # a fresh run starts a fresh log
     # User callbacks run before the checkpoint and the log, so metrics they add to the epoch's
     # logs (e.g. a detector's validation mAP) are logged and plotted. The backup comes last: an
     # epoch counts as done (and is skipped on resume) only once everything else has recorded it.
     cbs = [
         *callbacks,
-        _EpochCheckpoint(workdir / "last.weights.h5"),
-        _HistoryLog(csv_path),
-        keras.callbacks.BackupAndRestore(str(backup_dir)),
+        _EpochCheckpoint(weights_path),
+        _HistoryLog(csv_path, title),
+        _Backup(str(backup_dir)),
     ]
+    (workdir / "done.json").unlink(missing_ok=True)
     model.fit(
         train_data,
         epochs=epochs,
+        initial_epoch=initial_epoch,
         validation_data=validation_data,
         steps_per_epoch=steps_per_epoch,
         validation_steps=validation_steps,
@@ -182,6 +229,7 @@ def fit_resumable(
         shuffle=isinstance(train_data, np.ndarray),
     )
     history = read_history(csv_path)
-    if history:
-        plot_history(history, workdir / "curves.png", title=title)
+    # reached only when training ended by itself (all epochs, or a callback stopped it early)
+    epochs_run = len(next(iter(history.values()), []))
+    atomic_write_json(workdir / "done.json", {"epochs": max(epochs, initial_epoch), "epochs_run": epochs_run})
     return history

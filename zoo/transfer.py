@@ -7,9 +7,10 @@ extracted features (:class:`SklearnHead`, features cached on disk by
 only the layers nearest the head, at a 10x lower learning rate, with batch normalization
 kept in inference mode (:func:`train_head_swap`, :func:`unfreeze_top`).
 
-Data for the recipe: a TFDS name (:func:`load_tfds`), a folder of class sub-folders
-(:func:`load_image_folder`), or the offline digits demo (:func:`run_digits_demo`: a body
-trained on digits 0-4 transferred to 5-9, the course's "cifar X -> cifar Y").
+Data for the recipe: a TFDS name (:func:`load_tfds`) or a folder of class sub-folders
+(:func:`load_image_folder`). The offline digits experiment (a body trained on digits 0-4
+transferred to 5-9, the course's "cifar X -> cifar Y") is
+:func:`zoo.experiments.digits_transfer.run_digits_demo`, its data :mod:`zoo.data.digits`.
 
 Example:
     >>> body = cut(zoo.get("vgg16", include_top=False, weights="imagenet"), at="block5_pool")
@@ -27,7 +28,6 @@ import io
 import json
 import os
 import re
-import shutil
 import time
 import warnings
 from collections.abc import Sequence
@@ -37,7 +37,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.utils.io import atomic_path, atomic_write_json, atomic_write_text
+from zoo.utils.io import atomic_path, atomic_write_json
 
 POOLING_LAYERS = (
     keras.layers.MaxPooling2D,
@@ -440,7 +440,12 @@ class SklearnHead:
 # ---------------------------------------------------------------------------------- training
 
 
-def _compile(model: keras.Model, learning_rate: float) -> None:
+def compile_classifier(model: keras.Model, learning_rate: float) -> None:
+    """Compiles a softmax classifier: Adam at ``learning_rate``, sparse cross-entropy, accuracy.
+
+    Example:
+        >>> compile_classifier(head_swap(body, "mlp", num_classes=5), 1e-3)
+    """
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -487,7 +492,7 @@ def train_head_swap(
             freeze(body)
         else:
             unfreeze_top(body, blocks)
-        _compile(model, lr)
+        compile_classifier(model, lr)
         done = workdir / phase / "done.weights.h5"
         if done.is_file():
             with warnings.catch_warnings():
@@ -605,370 +610,6 @@ def load_tfds(
 
     train, val = (s.map(prep).batch(batch_size).prefetch(tf.data.AUTOTUNE) for s in splits)
     return train, val, int(num_classes)
-
-
-# ----------------------------------------------------------------------------- the digits demo
-
-
-def small_cnn(
-    input_shape: Sequence[int] = (32, 32, 1), num_classes: int = 5, width: int = 16, name: str = "small_cnn"
-) -> keras.Model:
-    """The demo's small VGG-style CNN: 3 blocks (conv-BN-ReLU, 2x2 max pool), then fc1 and a softmax.
-
-    Layer names follow the zoo's convention (``block1_conv1`` ... ``block3_pool``, ``fc1``,
-    ``predictions``), so :func:`cut` and :func:`unfreeze_top` treat it as they treat VGG.
-    """
-    inputs = keras.Input(tuple(input_shape), name="image")
-    x = inputs
-    for b, mult in enumerate((1, 2, 4), start=1):
-        x = keras.layers.Conv2D(width * mult, 3, padding="same", use_bias=False, name=f"block{b}_conv1")(x)
-        x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{b}_bn1")(x)
-        x = keras.layers.ReLU(name=f"block{b}_relu1")(x)
-        x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    x = keras.layers.Dense(64, activation="relu", name="fc1")(x)
-    x = keras.layers.Dropout(0.3, name="fc1_dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="predictions")(x)
-    return keras.Model(inputs, outputs, name=name)
-
-
-DIGIT_VARIANTS = ("clean", "jittered")
-
-
-def jitter_digits(glyphs: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Renders small glyphs (``[N, h, h]`` in [0, 1]) into cluttered ``size`` x ``size`` scenes.
-
-    Each glyph is drawn once, bilinearly resampled through a random affine map: its box spans
-    50-80% of the canvas, aspect ratio +-10%, rotation +-20 degrees, shear +-0.2, placed at a
-    random offset that keeps most of it inside. Under it: a random linear-gradient background
-    (level 0-0.3) and 0-3 clutter strokes (line segments and circular arcs, width 0.03-0.07 of
-    the half-canvas, brightness 0.2-0.7). The digit's ink is 0.45-0.8 brighter than the
-    background level, and Gaussian pixel noise (sigma 0.02-0.06) is added on top. Everything is
-    drawn from ``rng``, so a seed fixes the images.
-
-    Returns:
-        float32 ``[N, size, size, 1]`` in [0, 1].
-    """
-    n, h = len(glyphs), glyphs.shape[1]
-    padded = np.pad(np.asarray(glyphs, np.float32), ((0, 0), (1, 2), (1, 2)))  # zeros outside the glyph
-    grid = (np.arange(size, dtype=np.float32) + 0.5) / size * 2.0 - 1.0  # pixel centres in [-1, 1]
-    vy, vx = (a[None] for a in np.meshgrid(grid, grid, indexing="ij"))
-
-    def col(a: np.ndarray) -> np.ndarray:  # per-image values broadcast over the canvas
-        return np.asarray(a, np.float32)[:, None, None]
-
-    scale = rng.uniform(0.5, 0.8, n)
-    aspect = np.sqrt(np.exp(rng.normal(0.0, 0.1, n)))
-    theta = np.deg2rad(rng.uniform(-20.0, 20.0, n))
-    shear = rng.uniform(-0.2, 0.2, n)
-    room = np.clip(1.0 - 0.8 * scale, 0.0, None)
-    cy, cx = rng.uniform(-1.0, 1.0, n) * room, rng.uniform(-1.0, 1.0, n) * room
-    # inverse map, canvas -> glyph: undo the offset, the rotation, the shear, then the scale
-    dy, dx = vy - col(cy), vx - col(cx)
-    cos, sin = col(np.cos(theta)), col(np.sin(theta))
-    ry, rx = cos * dy + sin * dx, cos * dx - sin * dy
-    rx = rx - col(shear) * ry
-    py = np.clip(ry / col(scale * aspect) * h / 2 + (h - 1) / 2, -1.0, float(h))
-    px = np.clip(rx / col(scale / aspect) * h / 2 + (h - 1) / 2, -1.0, float(h))
-    y0, x0 = np.floor(py), np.floor(px)
-    wy, wx = py - y0, px - x0
-    iy, ix = y0.astype(np.int64) + 1, x0.astype(np.int64) + 1
-    b = np.arange(n)[:, None, None]
-    digit = (
-        (1 - wy) * (1 - wx) * padded[b, iy, ix] + (1 - wy) * wx * padded[b, iy, ix + 1]
-        + wy * (1 - wx) * padded[b, iy + 1, ix] + wy * wx * padded[b, iy + 1, ix + 1]
-    )  # fmt: skip
-    level = rng.uniform(0.0, 0.3, n)
-    slope_y, slope_x = rng.uniform(-0.15, 0.15, (2, n))
-    img = np.clip(col(level) + col(slope_y) * vy + col(slope_x) * vx, 0.0, 1.0)
-    counts = rng.integers(0, 4, n)
-    for k in range(3):
-        width, bright = col(rng.uniform(0.03, 0.07, n)), col(rng.uniform(0.2, 0.7, n))
-        if k % 2 == 0:  # a line segment from a to e
-            ay, ax, ey, ex = rng.uniform(-1.1, 1.1, (4, n))
-            d2 = col((ey - ay) ** 2 + (ex - ax) ** 2 + 1e-6)
-            t = np.clip(((vy - col(ay)) * col(ey - ay) + (vx - col(ax)) * col(ex - ax)) / d2, 0.0, 1.0)
-            dist = np.hypot(vy - col(ay) - t * col(ey - ay), vx - col(ax) - t * col(ex - ax))
-        else:  # an arc of a circle
-            oy, ox = rng.uniform(-1.0, 1.0, (2, n))
-            radius, start = rng.uniform(0.15, 0.6, n), rng.uniform(-np.pi, np.pi, n)
-            span = rng.uniform(0.5, 1.5, n) * np.pi
-            angle = np.mod(np.arctan2(vy - col(oy), vx - col(ox)) - col(start), 2 * np.pi)
-            ring = np.abs(np.hypot(vy - col(oy), vx - col(ox)) - col(radius))
-            dist = np.where(angle < col(span), ring, 9.0)
-        alpha = np.clip(1.0 - dist / width, 0.0, 1.0) * col(counts > k)
-        img = img * (1 - alpha) + bright * alpha
-    ink = np.clip(level + rng.uniform(0.45, 0.8, n), 0.0, 1.0)
-    digit = np.clip(digit, 0.0, 1.0)
-    img = img * (1 - digit) + col(ink) * digit
-    img = img + col(rng.uniform(0.02, 0.06, n)) * rng.standard_normal(img.shape).astype(np.float32)
-    return np.clip(img, 0.0, 1.0).astype(np.float32)[..., None]
-
-
-def load_digits_split(
-    size: int = 32,
-    seed: int = 0,
-    test_fraction: float = 0.4,
-    variant: str = "clean",
-    source_copies: int = 8,
-) -> dict[str, np.ndarray]:
-    """scikit-learn's handwritten digits (8x8, 0-16) as ``size`` x ``size`` images in [0, 1].
-
-    Args:
-        variant: ``"clean"``: each digit upscaled to fill the canvas (easy: a CNN trained from
-            scratch on 5 images per class already reaches ~92%). ``"jittered"``: each digit drawn
-            by :func:`jitter_digits` at a random size, angle and offset on a cluttered, noisy
-            background, a harder analogue of natural images (CIFAR). The source set holds
-            ``source_copies`` renderings of every source digit (the source task has plenty of
-            varied data); target-pool and test digits are rendered once each.
-        seed: fixes the target/test split and the jittered renderings.
-
-    Returns:
-        ``source_x/source_y`` (digits 0-4, labels 0-4), ``target_x/target_y`` (digits 5-9,
-        labels 0-4: the target pool to draw labelled examples from) and ``test_x/test_y``
-        (held-out digits 5-9, ``test_fraction`` of them, stratified). The split of the
-        original digits is the same for both variants.
-    """
-    from sklearn.datasets import load_digits
-
-    if variant not in DIGIT_VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(DIGIT_VARIANTS)}, got {variant!r}")
-    digits = load_digits()
-    glyphs = digits.images.astype(np.float32) / 16.0
-    labels = digits.target.astype(np.int32)
-    rng = np.random.default_rng(seed)
-    src = np.flatnonzero(labels < 5)
-    tgt_idx, test_idx = [], []
-    for c in range(5, 10):
-        idx = rng.permutation(np.flatnonzero(labels == c))
-        n_test = int(round(len(idx) * test_fraction))
-        test_idx.extend(idx[:n_test])
-        tgt_idx.extend(idx[n_test:])
-    tgt_idx, test_idx = np.array(tgt_idx), np.array(test_idx)
-    if variant == "clean":
-        images = keras.ops.convert_to_numpy(keras.ops.image.resize(glyphs[..., None], (size, size)))
-        images = np.clip(images, 0.0, 1.0).astype(np.float32)
-        source_x, target_x, test_x = images[src], images[tgt_idx], images[test_idx]
-    else:
-        src = np.tile(src, max(1, int(source_copies)))
-        # one independent stream per part, so changing source_copies leaves target and test alone
-        source_x, target_x, test_x = (
-            jitter_digits(glyphs[idx], size, np.random.default_rng([seed, part]))
-            for part, idx in enumerate((src, tgt_idx, test_idx), start=1)
-        )
-    return {
-        "source_x": source_x, "source_y": labels[src],
-        "target_x": target_x, "target_y": labels[tgt_idx] - 5,
-        "test_x": test_x, "test_y": labels[test_idx] - 5,
-    }  # fmt: skip
-
-
-def sample_per_class(y: np.ndarray, k: int | None, seed: int) -> np.ndarray:
-    """Indices of ``k`` examples of every class (all of them for ``k=None``), in random order."""
-    rng = np.random.default_rng(seed)
-    picks = []
-    for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c))
-        if k is not None and k > len(idx):
-            raise ValueError(f"class {c} has {len(idx)} examples, fewer than the {k} asked for")
-        picks.append(idx if k is None else idx[:k])
-    return rng.permutation(np.concatenate(picks))
-
-
-def _dataset(x: np.ndarray, y: np.ndarray, batch_size: int, seed: int, repeat: bool = True) -> Any:
-    import tensorflow as tf
-
-    ds = tf.data.Dataset.from_tensor_slices((x, y))
-    if repeat:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).repeat()
-    return ds.batch(batch_size)
-
-
-def run_digits_demo(
-    workdir: str | os.PathLike,
-    *,
-    quick: bool = False,
-    shots: Sequence[int | None] = (5, 10, 20, 50, None),
-    seeds: Sequence[int] = (0,),
-    variant: str = "jittered",
-    strategy: str = "default",
-    verbose: int | str = 0,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """The offline crocodile demo: body learnt on digits 0-4, transferred to digits 5-9.
-
-    Trains :func:`small_cnn` on the source digits, cuts it at its last pooling layer, and
-    for each number of labelled target examples per class (``shots``; None = all) and each
-    seed trains: a head swap (frozen body, MLP head), a head swap + fine-tune (phase 2:
-    top block unfrozen at 10x lower rate), a logistic-regression head on cached features,
-    and the same architecture from scratch (twice the steps of head swap + fine-tune). Every
-    training is resumable and every finished point is stored (per ``variant``, under
-    ``workdir/<variant>/``), so a rerun continues where it stopped.
-
-    ``variant`` picks the data (:func:`load_digits_split`): ``"jittered"`` (default: digits
-    at random size, angle and offset on cluttered, noisy backgrounds; the source set holds 8
-    renderings of each source digit, target digits are rendered once, no augmentation for
-    any method), the harder analogue of the course's CIFAR-X -> CIFAR-Y, or ``"clean"``
-    (upscaled digits; too easy for transfer to matter).
-
-    Writes ``report.json``, ``learning_curve.png``, ``learning_curve.md`` and
-    ``fine_tuned.keras`` (the fine-tuned model trained on all target examples).
-
-    Returns:
-        The report: mean and per-seed test accuracy per method and shot count, the goal
-        check (head swap vs from scratch at 10 per class) and timings.
-
-    Example:
-        >>> report = run_digits_demo("runs/crocodile", quick=True)
-        >>> report["goal"]["margin_points"]
-    """
-    from tqdm.auto import tqdm
-
-    from zoo.training import fit_resumable, get_strategy, strategy_scope
-    from zoo.utils.plots import plot_lines
-
-    if variant not in DIGIT_VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(DIGIT_VARIANTS)}, got {variant!r}")
-    workdir = Path(workdir)
-    state = workdir / variant  # trainings, points and features of this variant
-    start, cpu_start = time.time(), time.process_time()
-    if quick:
-        shots, seeds = tuple(s for s in shots if s is None or s <= 10) or (10,), tuple(seeds)[:1]
-    data = load_digits_split(variant=variant)
-    strat = get_strategy(strategy)
-    # few, long epochs: every epoch end writes two checkpoints. From scratch gets twice the
-    # steps of head swap + fine-tune together (a budget in the baseline's favour).
-    jittered = variant == "jittered"
-    if jittered:  # varied, cluttered source images need more steps to learn
-        src_epochs, src_steps = (3, 100) if quick else (6, 300)
-    else:
-        src_epochs, src_steps = (3, 50) if quick else (4, 75)
-    head_epochs, ft_epochs, steps = (2, 1, 20) if quick else (4, 2, 25)
-    scratch_epochs, scratch_steps = 2, (head_epochs + ft_epochs) * steps
-    keras.utils.set_random_seed(0)
-    with strategy_scope(strat):
-        source = small_cnn(num_classes=5, name="digits04")
-        _compile(source, 1e-3)
-
-    src_done = state / "source" / "done.weights.h5"
-    if src_done.is_file():
-        source.load_weights(src_done)
-    else:
-        fit_resumable(
-            source, _dataset(data["source_x"], data["source_y"], 32, 0), epochs=src_epochs,
-            workdir=state / "source", steps_per_epoch=src_steps, verbose=verbose, title="source: digits 0-4",
-        )  # fmt: skip
-        with atomic_path(src_done) as tmp:
-            source.save_weights(tmp)
-    source_acc = evaluate_accuracy(source, data["source_x"], data["source_y"])
-
-    methods = ("head_swap", "head_swap_finetune", "sklearn_logreg", "from_scratch")
-    points_dir = state / "points"
-    ft_path = state / "fine_tuned.keras"
-    jobs = [(k, seed, m) for k in shots for seed in seeds for m in methods]
-    results: dict[str, dict[str, dict[str, float]]] = {m: {} for m in methods}
-    bar = tqdm(jobs, desc="learning curve", disable=not progress)
-    for k, seed, method in bar:
-        label = "all" if k is None else str(k)
-        bar.set_postfix_str(f"{method} k={label} seed={seed}")
-        point_path = points_dir / f"{method}-k{label}-s{seed}.json"
-        # the fine-tuned run continues from the head-swap run's finished phase 1 (same folder)
-        run_name = "head_swap" if method.startswith("head_swap") else method
-        run_dir = state / "runs" / f"{run_name}-k{label}-s{seed}"
-        final_ft = k == shots[-1] and seed == seeds[0] and method == "head_swap_finetune"
-        if point_path.is_file() and not (final_ft and not ft_path.is_file()):
-            results[method].setdefault(label, {})[str(seed)] = json.loads(point_path.read_text())["accuracy"]
-            continue
-        idx = sample_per_class(data["target_y"], k, seed)
-        x, y = data["target_x"][idx], data["target_y"][idx]
-        keras.utils.set_random_seed(seed)
-        with strategy_scope(strat):
-            if method == "from_scratch":
-                model = small_cnn(num_classes=5, name="scratch")
-                _compile(model, 1e-3)
-                fit_resumable(model, _dataset(x, y, 16, seed), epochs=scratch_epochs, workdir=run_dir,
-                     steps_per_epoch=scratch_steps, verbose=verbose, title="from scratch")  # fmt: skip
-            else:
-                source.load_weights(src_done)
-                cut_body = cut(source, "last_pool")
-                # fresh layers, so fine-tuning leaves the source model intact
-                body = keras.models.clone_model(cut_body)
-                body.set_weights(cut_body.get_weights())
-                if method == "sklearn_logreg":
-                    model = head_swap(body, "logreg", pooling="flatten", cache_dir=state / "features")
-                    model.fit(x, y)
-                else:
-                    model = head_swap(
-                        body, "mlp", num_classes=5, pooling="flatten", hidden=(64,), dropout=0.3
-                    )
-                    train_head_swap(
-                        model, body, _dataset(x, y, 16, seed), workdir=run_dir, head_epochs=head_epochs,
-                        fine_tune_epochs=ft_epochs if method == "head_swap_finetune" else 0,
-                        fine_tune_blocks=1, learning_rate=1e-3, steps_per_epoch=steps, verbose=verbose,
-                    )  # fmt: skip
-        acc = evaluate_accuracy(model, data["test_x"], data["test_y"])
-        results[method].setdefault(label, {})[str(seed)] = acc
-        atomic_write_json(point_path, {"method": method, "k": label, "seed": seed, "accuracy": acc})
-        if final_ft:
-            with atomic_path(ft_path) as tmp:
-                model.save(tmp)
-    if ft_path.is_file():  # the top-level copy always belongs to the variant of this report
-        with atomic_path(workdir / "fine_tuned.keras") as tmp:
-            shutil.copyfile(ft_path, tmp)
-
-    labels = ["all" if k is None else str(k) for k in shots]
-    mean = {m: {lab: float(np.mean(list(results[m][lab].values()))) for lab in labels} for m in methods}
-    n_all = int(min(np.bincount(data["target_y"])))
-    xs = [n_all if k is None else k for k in shots]
-    plot_lines(
-        xs, {m: [mean[m][lab] for lab in labels] for m in methods}, workdir / "learning_curve.png",
-        xlabel="labelled target examples per class", ylabel=f"test accuracy ({variant} digits 5-9)",
-        title=f"crocodile learning: body from {variant} digits 0-4", logx=True,
-    )  # fmt: skip
-    rows = ["| examples per class | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
-    for lab, xval in zip(labels, xs):
-        name = f"all ({xval})" if lab == "all" else lab
-        rows.append(f"| {name} | " + " | ".join(f"{100 * mean[m][lab]:.1f}" for m in methods) + " |")
-    table = "\n".join(rows) + "\n"
-    atomic_write_text(workdir / "learning_curve.md", table)
-    goal = None
-    if "10" in labels:
-        margin = 100 * (mean["head_swap"]["10"] - mean["from_scratch"]["10"])
-        goal = {"shots": 10, "head_swap": mean["head_swap"]["10"], "from_scratch": mean["from_scratch"]["10"],
-                "margin_points": margin, "target_points": 20.0, "met": bool(margin >= 20.0)}  # fmt: skip
-    if jittered:
-        data_text = (
-            "digits 0-4 -> 5-9, variant 'jittered': sklearn load_digits 8x8 glyphs drawn by "
-            "zoo.transfer.jitter_digits into 32x32 scenes (height 50-80%, rotation +-20 deg, shear, "
-            "random offset, gradient background, 0-3 clutter strokes, contrast jitter, pixel noise); "
-            f"source: {len(data['source_y'])} images (8 renderings of each of the "
-            f"{len(data['source_y']) // 8} source digits); target pool and test: each digit rendered once; "
-            "no augmentation for any method"
-        )
-    else:
-        data_text = "digits 0-4 -> 5-9, variant 'clean': sklearn load_digits, 8x8 upscaled to 32x32"
-    report = {
-        "demo": data_text,
-        "variant": variant,
-        "body": (
-            f"zoo.transfer.small_cnn (3 conv blocks, width 16) trained on source digits 0-4 for "
-            f"{src_epochs * src_steps} steps of batch 32 (Adam 1e-3), cut at last_pool (block3_pool, 4x4x64)"
-        ),
-        "budget_steps": {
-            "source": src_epochs * src_steps, "head_swap": head_epochs * steps,
-            "head_swap_finetune": (head_epochs + ft_epochs) * steps,
-            "from_scratch": scratch_epochs * scratch_steps, "batch_size_target": 16,
-        },
-        "quick": quick, "shots": labels, "shots_numeric": xs, "seeds": list(seeds),
-        "source_train_accuracy": source_acc, "n_source": int(len(data["source_y"])),
-        "n_target_pool": int(len(data["target_y"])), "n_test": int(len(data["test_y"])),
-        "accuracy_mean": mean, "accuracy_per_seed": results, "table": table, "goal": goal,
-        "backend": keras.backend.backend(), "strategy": strategy, "seconds": time.time() - start,
-        "cpu_seconds": time.process_time() - cpu_start,
-        "fine_tuned_model": str(workdir / "fine_tuned.keras") if (workdir / "fine_tuned.keras").is_file() else None,
-    }  # fmt: skip
-    atomic_write_json(workdir / "report.json", report)
-    return report
 
 
 def run_transfer(

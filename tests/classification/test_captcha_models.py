@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 import zoo
-from zoo.classification.captcha import (
+from zoo.data.captcha import save_captcha_folder
+from zoo.experiments.captcha import (
     CaptchaTrainer,
     captcha_accuracy,
     captcha_metrics,
@@ -20,7 +21,6 @@ from zoo.classification.captcha import (
     summarize_runs,
     train_captcha,
 )
-from zoo.data.captcha import save_captcha_folder
 
 ALPHABET = "0123"
 
@@ -149,7 +149,7 @@ MIRRORED = textwrap.dedent(
     tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     sys.path.insert(0, sys.argv[2])
     from test_captcha_models import _bar_captchas
-    from zoo.classification.captcha import train_captcha
+    from zoo.experiments.captcha import train_captcha
     from zoo.data.captcha import save_captcha_folder
     if sys.argv[3] == "captcha":
       x, y = _bar_captchas(32)
@@ -162,14 +162,15 @@ MIRRORED = textwrap.dedent(
     # the crocodile recipe's two phases (one MirroredStrategy a process: collectives clash otherwise)
     import numpy as np
     from zoo import transfer as T
+    from zoo.experiments.digits_transfer import array_dataset, small_cnn
     from zoo.training import get_strategy, strategy_scope
     strategy = get_strategy("mirrored")
     with strategy_scope(strategy):
-        body = T.cut(T.small_cnn((16, 16, 1), num_classes=3, width=4))
+        body = T.cut(small_cnn((16, 16, 1), num_classes=3, width=4))
         model = T.head_swap(body, "mlp", num_classes=2, hidden=(8,))
         xs = np.random.default_rng(0).random((16, 16, 16, 1)).astype("float32")
         ys = (xs.mean(axis=(1, 2, 3)) > 0.5).astype("int32")
-        T.train_head_swap(model, body, T._dataset(xs, ys, 8, 0), workdir=sys.argv[1] + "/croc",
+        T.train_head_swap(model, body, array_dataset(xs, ys, 8, 0), workdir=sys.argv[1] + "/croc",
                           head_epochs=1, fine_tune_epochs=1, steps_per_epoch=2, verbose=0)
     print(json.dumps({"replicas": strategy.num_replicas_in_sync}))
     """

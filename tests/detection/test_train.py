@@ -11,7 +11,18 @@ from pathlib import Path
 import keras
 import pytest
 
-from zoo.detection.train import DetectorTrainConfig, build_parser, load_detection_data, train_detector
+from zoo.detection.train import DetectorTrainConfig, load_detection_data, train_detector
+
+
+def build_parser():
+    """The recipe's parser (argument parsing lives in recipes/train_detector.py)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_detector", ROOT / "recipes" / "train_detector.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.build_parser()
+
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,7 +97,8 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration(), tf.config.LogicalDeviceConfiguration()])
-        from zoo.detection.train import main
+        import runpy
+        main = runpy.run_path({str(ROOT / "recipes" / "train_detector.py")!r})["main"]
         import zoo.training
         assert zoo.training.get_strategy("mirrored").num_replicas_in_sync == 2
         main(["--image-size", "64", "--width", "0.125", "--epochs", "1", "--steps-per-epoch", "2",

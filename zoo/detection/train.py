@@ -22,9 +22,7 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -71,6 +69,7 @@ class DetectorTrainConfig:
             the model's own ``postprocess`` settings, e.g. SSD 0.01/0.45, Faster R-CNN 0.05/0.3).
         seed: data seed (held-out shapes use another seed).
         class_names: names by class id for a folder dataset (background first; default VOC).
+        box_mode: folder datasets: a box outside its image raises ("raise") or is clipped ("clip").
     """
 
     model: str = "ssd_vgg16"
@@ -99,6 +98,7 @@ class DetectorTrainConfig:
     max_detections: int | None = None
     seed: int = 0
     class_names: tuple[str, ...] | None = None
+    box_mode: str = "raise"
 
 
 @dataclass
@@ -181,9 +181,17 @@ def load_detection_data(cfg: DetectorTrainConfig, with_masks: bool = False) -> D
         if not held_out:
             print(f"warning: {path} has no train/val split; validating on the training images")
         train = det.voc_folder_dataset(
-            class_names=names, augment=cfg.augment, shuffle=True, drop_remainder=True, **train_kw, **common
+            class_names=names,
+            box_mode=cfg.box_mode,
+            augment=cfg.augment,
+            shuffle=True,
+            drop_remainder=True,
+            **train_kw,
+            **common,
         )
-        val = det.voc_folder_dataset(class_names=names, augment=False, **val_kw, **common)
+        val = det.voc_folder_dataset(
+            class_names=names, box_mode=cfg.box_mode, augment=False, **val_kw, **common
+        )
     return DetectionData(_fit_ready(train.repeat()), val, tuple(names), cfg.steps_per_epoch, cfg.val_batches)
 
 
@@ -420,71 +428,3 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return obj
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The recipe's command line (one flag per ``DetectorTrainConfig`` field that users set)."""
-    d = DetectorTrainConfig()
-    p = argparse.ArgumentParser(
-        description="Train and evaluate a zoo detector (SSD, Faster R-CNN, Mask R-CNN) with checkpoints, mAP "
-        "(and mean mask IoU) and plots.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
-    p.add_argument("--model", default=d.model, help="detection model name (python -m zoo list)")
-    p.add_argument(
-        "--data", default=d.data, help="shapes | voc | coco | PATH (folder of VOC XML annotations)"
-    )
-    p.add_argument("--data-dir", default=d.data_dir, help="TFDS data_dir for voc/coco")
-    p.add_argument("--image-size", type=int, default=d.image_size)
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--steps-per-epoch", type=int, default=d.steps_per_epoch)
-    p.add_argument("--val-images", type=int, default=d.val_images, help="held-out synthetic images (shapes)")
-    p.add_argument(
-        "--val-batches", type=int, default=d.val_batches, help="validation batches (voc/coco/PATH)"
-    )
-    p.add_argument(
-        "--eval-every", type=int, default=d.eval_every, help="validation mAP every N epochs (0: end)"
-    )
-    p.add_argument("--strategy", choices=STRATEGIES, default=d.strategy)
-    p.add_argument("--workdir", default=d.workdir)
-    p.add_argument("--weights", default=d.weights, help="None, imagenet_backbone or a weight file")
-    p.add_argument("--learning-rate", type=float, default=d.learning_rate)
-    p.add_argument("--lr-schedule", choices=("constant", "cosine"), default=d.lr_schedule)
-    p.add_argument("--optimizer", choices=("adam", "sgd"), default=d.optimizer)
-    p.add_argument("--clipnorm", type=float, default=d.clipnorm)
-    p.add_argument("--width", type=float, default=d.width, help="channel multiplier (1 = the paper)")
-    p.add_argument("--max-objects", type=int, default=d.max_objects)
-    p.add_argument("--no-augment", dest="augment", action="store_false")
-    p.add_argument(
-        "--score-threshold", type=float, default=d.score_threshold, help="evaluation (default: the model's)"
-    )
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument(
-        "--class-names", default=None, help="comma-separated names (background first) for PATH data"
-    )
-    return p
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point of ``recipes/train_detector.py``."""
-    args = build_parser().parse_args(argv)
-    values = vars(args)
-    if values.get("class_names"):
-        values["class_names"] = tuple(n.strip() for n in values["class_names"].split(","))
-    if values.get("weights") in ("None", "none", ""):
-        values["weights"] = None
-    cfg = DetectorTrainConfig(**values)
-    keras.utils.set_random_seed(cfg.seed)
-    report = train_detector(cfg)
-    m = report["metrics"]
-    masks = (
-        f", mean mask IoU {m['mean_mask_iou']:.4f} ({m['mask_matched']}/{m['mask_objects']} objects matched)"
-        if "mean_mask_iou" in m
-        else ""
-    )
-    print(
-        f"{cfg.model} on {cfg.data}: mAP@0.5 (VOC all-point) {m['voc_map']:.4f}, VOC07 11-point "
-        f"{m['voc07_map']:.4f}, COCO mAP@[.5:.95] {m['coco_map']:.4f}{masks}; files in {os.fspath(cfg.workdir)}"
-    )
-    return 0

@@ -286,7 +286,7 @@ def check_trainable(vocab: Vocabulary, window: int, negative: int) -> None:
     need = max(window, negative) + 1
     if len(vocab) < need:
         raise CorpusError(
-            f"The vocabulary has only {len(vocab)} words, fewer than window={window} / negative={negative} "
+            f"The vocabulary has only {len(vocab)} word{'' if len(vocab) == 1 else 's'}, fewer than window={window} / negative={negative} "
             f"need ({need}); use a larger corpus or lower min_count, window or negative"
         )
 

@@ -43,7 +43,8 @@ def plot_history(history: Mapping[str, Sequence[float]], path: str | os.PathLike
         if base not in bases and base not in ("epoch", "learning_rate", "lr"):
             bases.append(base)
     n = max(1, len(bases))
-    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.4), squeeze=False)
+    # constrained layout keeps the figure title above the panel titles (no overlap)
+    fig, axes = plt.subplots(1, n, figsize=(4.2 * n, 3.6), squeeze=False, layout="constrained")
     for ax, base in zip(axes[0], bases):
         for key, style in ((base, "-"), (f"val_{base}", "--")):
             if key in history and len(history[key]):

@@ -2,12 +2,13 @@
 
 import json
 
-from zoo.demo import run_demo
+from zoo.experiments.demo import run_demo
 
 
 def test_quick_demo_runs_end_to_end_and_exports_a_checked_tflite(tmp_path, capsys):
     result = run_demo(tmp_path, quick=True)
     out = capsys.readouterr().out
+    assert "Demo goal, head swap ahead by >= 10 points" in out and "min CPU" in out
     for heading in ("The zoo", "Crocodile learning", "Export the fine-tuned model"):
         assert heading in out
     report = json.loads((tmp_path / "crocodile" / "report.json").read_text())

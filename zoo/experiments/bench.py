@@ -4,18 +4,23 @@ For each pair: throughput (images/s at batch 16) and single-image latency (media
 same input, same backend, measurements interleaved (zoo, reference, then reference, zoo, ...)
 so a busy machine slows both alike and neither always runs first. Prints one table with the
 ratio zoo / keras.applications (>= 1.0 means the zoo model is no slower).
+
+The command line is ``python -m zoo bench`` (``tools/bench.py``); its options are parsed in
+:mod:`zoo.cli`.
+
+Example:
+    >>> rows = run_bench(["vgg16"], repeats=3)
+    >>> print(format_table(rows))
 """
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-import keras
 import numpy as np
 
 # zoo name -> (keras.applications constructor name, input size)
@@ -28,6 +33,8 @@ PAIRS: dict[str, tuple[str, int]] = {
 
 
 def _timer(fn: Callable[[], Any]) -> float:
+    import keras
+
     start = time.perf_counter()
     out = fn()
     keras.ops.convert_to_numpy(out)  # wait for the result on asynchronous backends
@@ -36,6 +43,8 @@ def _timer(fn: Callable[[], Any]) -> float:
 
 def measure_pair(name: str, repeats: int = 5, batch: int = 16) -> dict[str, Any]:
     """Times zoo model ``name`` and its keras.applications twin; returns the figures."""
+    import keras
+
     import zoo
 
     ref_name, size = PAIRS[name]
@@ -82,25 +91,44 @@ def format_table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python tools/bench.py [--models vgg16 resnet50] [--repeats 5] [--json out.json]``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--models", nargs="+", default=list(PAIRS), choices=list(PAIRS))
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--json", help="also write the rows to this JSON file")
-    args = parser.parse_args(argv)
-    print(f"backend={keras.backend.backend()} machine={platform.machine()} cpus={_cpus()} batch={args.batch}")
+def run_bench(
+    models: Sequence[str] = tuple(PAIRS),
+    *,
+    repeats: int = 5,
+    batch: int = 16,
+    json_path: str | None = None,
+) -> list[dict[str, Any]]:
+    """Measures every pair in ``models`` and prints the machine line, progress and the table.
+
+    Args:
+        models: zoo names from :data:`PAIRS`.
+        repeats: timed runs per model (medians are reported).
+        batch: batch size for the throughput figure.
+        json_path: also write the rows to this JSON file.
+
+    Returns:
+        The :func:`measure_pair` rows.
+    """
+    unknown = [m for m in models if m not in PAIRS]
+    if unknown:
+        raise ValueError(
+            f"no keras.applications twin for {', '.join(unknown)}; choose from {', '.join(PAIRS)}"
+        )
+    if repeats < 1 or batch < 1:
+        raise ValueError(f"--repeats and --batch must be >= 1, got {repeats} and {batch}")
+    import keras
+
+    print(f"backend={keras.backend.backend()} machine={platform.machine()} cpus={_cpus()} batch={batch}")
     rows = []
-    for name in args.models:
-        rows.append(measure_pair(name, repeats=args.repeats, batch=args.batch))
+    for name in models:
+        rows.append(measure_pair(name, repeats=repeats, batch=batch))
         print(f"measured {name}", flush=True)
     print(format_table(rows))
-    if args.json:
+    if json_path:
         from zoo.utils.io import atomic_write_json
 
-        atomic_write_json(args.json, rows)
-    return 0
+        atomic_write_json(json_path, rows)
+    return rows
 
 
 def _cpus() -> int:
