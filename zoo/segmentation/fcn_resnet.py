@@ -88,7 +88,10 @@ class FCNResNet(keras.Model):
         out = _upsample(_fcn_head(c5, int(num_classes), "classifier"), (h, w), "out")
         outputs: Any = out
         if aux:
-            outputs = {"out": out, "aux": _upsample(_fcn_head(c4, int(num_classes), "aux_classifier"), (h, w), "aux")}
+            outputs = {
+                "out": out,
+                "aux": _upsample(_fcn_head(c4, int(num_classes), "aux_classifier"), (h, w), "aux"),
+            }
         kwargs.setdefault("name", f"fcn_resnet{depth}")
         super().__init__(inputs=image, outputs=outputs, **kwargs)
         self.num_classes = int(num_classes)
@@ -130,7 +133,9 @@ class FCNResNet(keras.Model):
         return cls(**config)
 
 
-def _create(depth: int, num_classes: Any, classes: Any, input_shape: Any, weights: Any, aux: Any) -> FCNResNet:
+def _create(
+    depth: int, num_classes: Any, classes: Any, input_shape: Any, weights: Any, aux: Any
+) -> FCNResNet:
     if num_classes is not None and classes is not None and int(num_classes) != int(classes):
         raise ValueError(f"num_classes={num_classes} and classes={classes} disagree; pass one of them")
     num_classes = int(num_classes if num_classes is not None else classes if classes is not None else 21)

@@ -21,9 +21,13 @@ def fcn_resnet_mapping(depth: int, aux: bool) -> TorchMapping:
         rows += [Rule(f"{head}.0", f"{head}_0", "conv"), Rule(f"{head}.1", f"{head}_1", "bn")]
         rows.append(Rule(f"{head}.4", f"{head}_4", "conv"))
     ignore = () if aux else (r"^aux_classifier\.",)
-    return TorchMapping(tuple(rows), ignore=ignore, layout=f"torchvision FCN-ResNet-{depth} (dilated layer3/4)")
+    return TorchMapping(
+        tuple(rows), ignore=ignore, layout=f"torchvision FCN-ResNet-{depth} (dilated layer3/4)"
+    )
 
 
 def load_torchvision_weights(model: Any, name: str, weights: str | os.PathLike) -> Any:
     """Applies a torchvision weight-set name or a ``.pth`` path to an ``FCNResNet``."""
-    return load_torch_weights(model, weights, fcn_resnet_mapping(model.depth, model.aux), torchvision_model=name)
+    return load_torch_weights(
+        model, weights, fcn_resnet_mapping(model.depth, model.aux), torchvision_model=name
+    )
