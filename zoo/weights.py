@@ -79,6 +79,18 @@ IMAGENET: dict[str, tuple[WeightFile, WeightFile]] = {
         ),
     ),
 }
+IMAGENET["inception_resnet_v2"] = (
+    WeightFile(
+        "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
+        _KA + "inception_resnet_v2/inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
+        "e693bd0210a403b3192acc6073ad2e96",
+    ),
+    WeightFile(
+        "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        _KA + "inception_resnet_v2/inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+        "d19885ff4a710c122648d3b5c3b684e4",
+    ),
+)
 for _name, (_top, _notop) in {
     "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
     "resnet101": ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
