@@ -78,6 +78,7 @@ def test_target_domain_is_mnist_m_style():
     assert len(data["source_x"]) + len(data["test_x"]) + len(data["target_x"]) // 2 == 1797
 
 
+@pytest.mark.slow  # ~1-2 min on the shared CPU: three tiny trainings, two reruns, plots
 def test_recipe_runs_resumes_and_reports(tmp_path):
     import importlib.util
     from pathlib import Path

@@ -49,11 +49,10 @@ def _paper_resnet_v1_count():
 
 def test_inception_v4_count_and_structure():
     model = zoo.get("inception_v4")
-    # Keras counts BN's moving statistics (2 per channel) where PyTorch counts gamma and beta:
-    # with scale=False the totals agree.
-    assert model.count_params() == OSMR_INCEPTION_V4
+    # PyTorch counts BN's gamma and beta, Keras (scale=False) beta and the two moving statistics.
     assert _trainable(model) + _bn_channels(model) == OSMR_INCEPTION_V4
-    assert zoo.registry.entry("inception_v4").references["num_params"] == OSMR_INCEPTION_V4
+    assert model.count_params() == OSMR_INCEPTION_V4 + _bn_channels(model) == 42_711_400
+    assert zoo.registry.entry("inception_v4").references["num_params"] == 42_711_400
     shapes = {n: model.get_layer(n).output.shape[1:] for n in ("mixed_5a", "reduction_a", "reduction_b")}
     assert shapes == {"mixed_5a": (35, 35, 384), "reduction_a": (17, 17, 1024), "reduction_b": (8, 8, 1536)}
     names = [la.name for la in model.layers]
@@ -143,6 +142,7 @@ def test_inception_resnet_v2_loads_keras_applications_file_through_the_cache(mon
     np.testing.assert_allclose(np.asarray(again(x)), np.asarray(ref(x)), rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow  # ~10 s each; tests/test_sweep.py runs all three at 75x75 in the default run
 @pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v1"])
 def test_small_input_forward_pass_and_pooling(name, rng):
     model = zoo.get(name, include_top=False, pooling="avg", input_shape=(75, 75, 3))

@@ -12,10 +12,10 @@ top of the traditional layers, but not on top of the summations", section 3.2), 
 result (section 3.3: "scaling factors between 0.1 and 0.3") and adds it to its input.
 
 - ``inception_v4``: Figures 3-9 (stem, 4 x A, Reduction-A with k, l, m, n = 192, 224, 256, 384,
-  7 x B, Reduction-B, 3 x C, average pooling, dropout keep 0.8). 42,679,816 parameters with
-  the top: osmr/imgclsmob's InceptionV4 (PyTorch, trainable parameters with affine batch
-  norm) and keras-hub's ``inception_v4_imagenet`` preset give that number; here it counts
-  the batch-norm moving statistics instead of the scales, which is the same number.
+  7 x B, Reduction-B, 3 x C, average pooling, dropout keep 0.8). 42,711,400 parameters with
+  the top as Keras counts them (batch-norm beta and moving statistics, no scale); with
+  PyTorch's accounting (trainable, affine batch norm: gamma and beta) that is 42,679,816,
+  osmr/imgclsmob's InceptionV4 count (and keras-hub's ``inception_v4_imagenet`` preset's).
 - ``inception_resnet_v1``: Figures 14, 10, 7, 11, 12, 13 (5 x A, Reduction-A with 192, 192,
   256, 384, 10 x B, Reduction-B, 5 x C), scales 0.17 / 0.10 / 0.20 (TF-slim's values for the
   Inception-ResNets). No implementation with published numbers: the test counts the paper's
@@ -140,8 +140,9 @@ INCEPTION_RESNET_V2 = [  # keras.applications / TF-slim; paper Figures 16-19 for
 # name: (stages, default size, min size, ImageNet arch, Keras 2 layer names, references)
 VARIANTS: dict[str, tuple[list, int, int, str | None, bool, dict[str, Any]]] = {
     "inception_v4": (INCEPTION_V4, 299, 75, None, False, {
-        "num_params": 42_679_816,
-        "num_params_source": "osmr/imgclsmob InceptionV4 (trainable, affine BN) and keras-hub inception_v4_imagenet",
+        "num_params": 42_711_400,
+        "num_params_source": "Keras count; trainable + one per BN channel = 42,679,816, osmr/imgclsmob InceptionV4 "
+        "(trainable, affine BN)",
         "imagenet_top1": 80.2, "imagenet_top1_source": "paper Table 2 (single crop, 19.8% top-1 error)"}),
     "inception_resnet_v1": (INCEPTION_RESNET_V1, 299, 75, None, False, {
         "num_params": 22_769_848,
@@ -311,7 +312,7 @@ def inception_v4(
     num_classes: int | None = None,
     classifier_activation: str | None = "softmax",
 ) -> keras.Model:
-    """Inception-v4 (paper Figures 3-9); 42,679,816 parameters with the top.
+    """Inception-v4 (paper Figures 3-9); 42,711,400 parameters with the top (osmr/imgclsmob: 42,679,816).
 
     Arguments as keras.applications (inputs of at least 75x75; "inception" preprocessing,
     pixels in [-1, 1]). No Keras ImageNet file exists; see the module docstring for timm's.
