@@ -22,6 +22,8 @@ _TWO_STAGE = dict(
 )
 # Small configurations, per model (the architecture is unchanged; only input size/classes).
 SMALL_INPUT = {"alexnet": 64, "alexnet_lrn": 67, "inception_v3": 75}
+# Inception-v4 / Inception-ResNet: the smallest input their valid-padded stem and reductions take
+SMALL_INPUT.update(inception_v4=75, inception_resnet_v1=75, inception_resnet_v2=75)
 KWARGS = {
     "captcha_multihead": dict(config="tiny"),
     "captcha_onevector": dict(config="tiny"),
