@@ -7,7 +7,7 @@ Example:
     >>> zoo.info("resnet50")["num_params"]
 """
 
-from zoo import classification, detection, segmentation, text  # noqa: E402,F401  (registers models)
+from zoo import classification, detection, generative, segmentation, text  # noqa: E402,F401  (registers models)
 from zoo.modelinfo import info  # noqa: E402
 from zoo.preprocessing import preprocess  # noqa: E402
 from zoo.registry import UnknownModelError, get, list_models, register

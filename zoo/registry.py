@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-TASKS = ("classification", "detection", "segmentation", "text")
+TASKS = ("classification", "detection", "segmentation", "text", "generation")
 
 
 class UnknownModelError(KeyError):
