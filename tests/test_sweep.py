@@ -27,6 +27,14 @@ KWARGS = {
     "mask_rcnn_vgg16": dict(
         num_classes=3, input_shape=(128, 128, 3), test_proposals=(100, 16), width=0.25, mask_channels=16
     ),
+    "crnn_captcha": dict(config="tiny", units=8),
+    "text_rnn": dict(vocab_size=100, sequence_length=16, embedding_dim=8, units=8),
+    "text_lstm": dict(vocab_size=100, sequence_length=16, embedding_dim=8, units=8),
+    "text_gru": dict(vocab_size=100, sequence_length=16, embedding_dim=8, units=8),
+    "char_rnn": dict(vocab_size=20, embedding_dim=8, units=8, num_layers=1, sequence_length=16),
+    "dcgan_generator": dict(image_size=28, channels=1, latent_dim=16, filters=8),
+    "dcgan_discriminator": dict(image_size=28, channels=1, filters=8),
+    "fast_style_transfer": dict(input_shape=(32, 32, 3), filters=4, num_residual=1),
 }
 for _name in ("fcn8s_vgg16", "fcn16s_vgg16", "fcn32s_vgg16"):
     KWARGS[_name] = dict(num_classes=3, input_shape=(64, 64, 3), fc_units=64)
