@@ -256,3 +256,20 @@ def _bar(total: int, enabled: bool) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, desc="style transfer", disable=not enabled, leave=False)
+
+
+def save_side_by_side(
+    content: np.ndarray, style: np.ndarray, result: np.ndarray, path: Any, title: str = ""
+) -> Any:
+    """A PNG of content | style | result (RGB arrays in [0, 255])."""
+    from zoo.utils.plots import pyplot, save_figure
+
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
+    for ax, img, name in zip(axes, (content, style, result), ("content", "style", "result")):
+        ax.imshow(np.clip(np.asarray(img), 0, 255).astype(np.uint8))
+        ax.set_title(name)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

@@ -365,7 +365,7 @@ class _EpochTimer(keras.callbacks.Callback):
 def lstm_vs_gru(
     train_size: int = 2000,
     test_size: int = 500,
-    epochs: int = 4,
+    epochs: int = 8,
     units: int = 32,
     sequence_length: int = 16,
     cells: Sequence[str] = ("lstm", "gru"),
