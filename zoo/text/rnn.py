@@ -31,6 +31,7 @@ import numpy as np
 
 from zoo.registry import register
 from zoo.text.text_cnn import embedding_layer
+from zoo.text.word2vec import _WordsPerSecond as EpochTimer  # wall time per epoch
 
 CELLS = {"rnn": keras.layers.SimpleRNN, "lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 _PAPERS = {
@@ -348,20 +349,6 @@ def recall_accuracy(
     return {"accuracy": float(acc), "seconds": seconds, "params": int(model.count_params())}
 
 
-class _EpochTimer(keras.callbacks.Callback):
-    """Wall-clock seconds of every epoch."""
-
-    def __init__(self):
-        super().__init__()
-        self.times: list[float] = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
-
-
 def lstm_vs_gru(
     train_size: int = 2000,
     test_size: int = 500,
@@ -397,10 +384,10 @@ def lstm_vs_gru(
                 loss="sparse_categorical_crossentropy",
                 metrics=["accuracy"],
             )
-            timer = _EpochTimer()
+            timer = EpochTimer()
             model.fit(x_train, train_y, batch_size=50, epochs=epochs, verbose=0, callbacks=[timer])
             accs.append(float(model.evaluate(x_test, test_y, verbose=0)[1]))
-            times += timer.times[1:] if len(timer.times) > 1 else timer.times
+            times += timer.epoch_seconds[1:] if len(timer.epoch_seconds) > 1 else timer.epoch_seconds
         rows.append(
             {
                 "cell": cell,
