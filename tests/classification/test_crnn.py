@@ -4,7 +4,14 @@ import keras
 import numpy as np
 import pytest
 
-from zoo.classification.crnn import CTCLoss, check_labels, crnn_captcha, decode, label_texts
+from zoo.classification.crnn import (
+    CTCLoss,
+    check_labels,
+    crnn_captcha,
+    decode,
+    label_texts,
+    reestimate_batchnorm,
+)
 from zoo.data.captcha import CaptchaGenerator
 
 
@@ -78,3 +85,17 @@ def test_labels_outside_the_alphabet_are_refused():
         check_labels(np.array([[1, -1, 2]]), num_chars=10)
     with pytest.raises(ValueError, match="too small"):
         crnn_captcha((8, 8, 1), config="small")
+
+
+def test_batchnorm_reestimation_gives_the_mean_of_batch_statistics(rng):
+    inp = keras.Input((4, 4, 2))
+    net = keras.Model(inp, keras.layers.BatchNormalization(name="bn")(inp))
+    x = rng.normal(3.0, 2.0, (96, 4, 4, 2)).astype("float32")
+    reestimate_batchnorm(net, x, batch_size=32)
+    batches = x.reshape(3, 32, 4, 4, 2)
+    want_mean = batches.mean(axis=(1, 2, 3)).mean(0)
+    want_var = batches.var(axis=(1, 2, 3)).mean(0)
+    bn = net.get_layer("bn")
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_mean), want_mean, rtol=1e-4)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bn.moving_variance), want_var, rtol=1e-3)
+    assert bn.momentum == 0.99
