@@ -130,6 +130,7 @@ class FastStyleTrainer(keras.Model):
         style = check_image(style, "style")
         feats = features(loss_net, style[None])
         self.style_grams = {n: ops.convert_to_numpy(_normalised_gram(feats[n])) for n in STYLE_LAYERS}
+        self.built = True  # both networks are built functional models
 
     def call(self, x: Any, training: bool = False) -> Any:
         return self.transform(x, training=training)
