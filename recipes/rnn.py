@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--layers", type=int, default=1)
     m.add_argument("--epochs", type=int, default=5)
     m.add_argument("--prime", default="The ")
+    m.add_argument("--sample-length", type=int, default=200)
     a = p.parse_args(argv)
     Path(a.workdir).mkdir(parents=True, exist_ok=True)
     try:
