@@ -40,6 +40,14 @@ KWARGS = {
     "mask_rcnn_vgg16": dict(
         num_classes=3, input_shape=(64, 64, 3), width=0.0625, mask_channels=8, **_TWO_STAGE
     ),
+    "crnn_captcha": dict(config="tiny", units=8),
+    "text_rnn": dict(vocab_size=100, sequence_length=16, embedding_dim=8, units=8),
+    "text_lstm": dict(vocab_size=100, sequence_length=16, embedding_dim=8, units=8),
+    "text_gru": dict(vocab_size=100, sequence_length=16, embedding_dim=8, units=8),
+    "char_rnn": dict(vocab_size=20, embedding_dim=8, units=8, num_layers=1, sequence_length=16),
+    "dcgan_generator": dict(image_size=28, channels=1, latent_dim=16, filters=8),
+    "dcgan_discriminator": dict(image_size=28, channels=1, filters=8),
+    "fast_style_transfer": dict(input_shape=(32, 32, 3), filters=4, num_residual=1),
 }
 # the FPN detectors: ResNet-50 cannot shrink, the proposal counts can
 for _name in (

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-TASKS = ("classification", "detection", "segmentation", "text")
+TASKS = ("classification", "detection", "segmentation", "text", "generation")
 
 
 class UnknownModelError(KeyError):
@@ -57,7 +57,7 @@ class ModelEntry:
 _REGISTRY: dict[str, ModelEntry] = {}
 
 #: Packages whose import registers the zoo's models; loaded on the first registry lookup.
-FAMILY_PACKAGES = ("zoo.classification", "zoo.detection", "zoo.segmentation", "zoo.text")
+FAMILY_PACKAGES = ("zoo.classification", "zoo.detection", "zoo.segmentation", "zoo.text", "zoo.generative")
 _families_loaded = False
 
 

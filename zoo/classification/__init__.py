@@ -5,6 +5,7 @@ from zoo.classification import (  # noqa: F401  (registers models)
     alexnet,
     bn_inception,
     captcha,
+    crnn,
     inception,
     inception_v4,
     resnet,

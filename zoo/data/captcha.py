@@ -34,6 +34,7 @@ ALPHABETS = {"digits": string.digits, "alnum": string.digits + string.ascii_uppe
 DEFAULT_SIZE = (32, 80)  # (height, width) the models take
 _CANVAS = (160, 60)  # ImageCaptcha's default (width, height): the font fits this canvas
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+PAD = -1  # label padding of variable-length captchas (CaptchaGenerator(length=(min, max)))
 
 
 class CaptchaDataError(ValueError):
@@ -106,7 +107,8 @@ class CaptchaGenerator:
 
     Args:
         alphabet: ``"digits"``, ``"alnum"`` or the characters.
-        length: characters per captcha.
+        length: characters per captcha, or a ``(min, max)`` range: each captcha then draws its
+            length uniformly and its labels are padded to ``max`` with ``PAD`` (-1).
         height, width: output image size.
         seed: seed of the text sampler (the rendering noise is not seedable).
 
@@ -117,15 +119,17 @@ class CaptchaGenerator:
     def __init__(
         self,
         alphabet: str = "digits",
-        length: int = 4,
+        length: int | tuple[int, int] = 4,
         height: int = DEFAULT_SIZE[0],
         width: int = DEFAULT_SIZE[1],
         seed: int | None = None,
     ):
         from captcha.image import ImageCaptcha
 
-        if length < 1:
-            raise ValueError(f"length must be >= 1, got {length}")
+        min_length, length = (length, length) if np.ndim(length) == 0 else (int(v) for v in length)
+        if min_length < 1 or length < min_length:
+            raise ValueError(f"length must be >= 1 (or a range 1 <= min <= max), got {min_length}..{length}")
+        self.min_length = int(min_length)
         if height < 8 or width < 8:
             raise ValueError(f"captcha images must be at least 8x8, got {height}x{width}")
         self.chars = resolve_alphabet(alphabet)
@@ -135,9 +139,13 @@ class CaptchaGenerator:
 
     def sample(self) -> tuple[np.ndarray, np.ndarray]:
         """One (image [H, W, 1] float32, labels [length] int32) pair."""
-        labels = self.rng.integers(0, len(self.chars), size=self.length).astype(np.int32)
+        n = self.length
+        if self.min_length != self.length:  # a fixed length draws exactly what it always drew
+            n = int(self.rng.integers(self.min_length, self.length + 1))
+        labels = self.rng.integers(0, len(self.chars), size=n).astype(np.int32)
         text = "".join(self.chars[i] for i in labels)
-        return _to_array(self._render.generate_image(text), self.height, self.width), labels
+        image = _to_array(self._render.generate_image(text), self.height, self.width)
+        return image, np.pad(labels, (0, self.length - n), constant_values=PAD)
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         """``n`` captchas stacked: images [n, H, W, 1], labels [n, length]."""

@@ -1,6 +1,7 @@
 """Small Keras layers the papers need (keras.ops only, serialisable)."""
 
 from zoo.layers.gradient_reversal import GradientReversal  # noqa: F401
+from zoo.layers.instance_norm import InstanceNormalization  # noqa: F401
 from zoo.layers.l2norm import L2Normalization  # noqa: F401
 from zoo.layers.lrn import LocalResponseNormalization  # noqa: F401
 from zoo.layers.pooling import AdaptiveAvgPool2D  # noqa: F401

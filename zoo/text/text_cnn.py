@@ -91,23 +91,8 @@ def text_cnn(
         )
     if classes < 1:
         raise ValueError(f"classes must be >= 1, got {classes}")
-    initializer: Any = keras.initializers.RandomUniform(-0.25, 0.25)  # Kim's range for unknown words
-    if embeddings is not None:
-        embeddings = np.asarray(embeddings, dtype="float32")
-        if embeddings.shape != (vocab_size, embedding_dim):
-            raise ValueError(
-                f"embeddings must have shape (vocab_size, embedding_dim) = {(vocab_size, embedding_dim)}, "
-                f"got {embeddings.shape}"
-            )
-        initializer = keras.initializers.Constant(embeddings)
     inputs = keras.Input((sequence_length,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(
-        vocab_size,
-        embedding_dim,
-        embeddings_initializer=initializer,
-        trainable=trainable_embeddings,
-        name="embedding",
-    )(inputs)
+    x = embedding_layer(vocab_size, embedding_dim, embeddings, trainable_embeddings)(inputs)
     pooled = []
     for width in filter_sizes:
         h = keras.layers.Conv1D(num_filters, width, activation="relu", name=f"conv_{width}")(x)
@@ -119,6 +104,36 @@ def text_cnn(
         classes, activation=classifier_activation, kernel_constraint=constraint, name="predictions"
     )(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def embedding_layer(
+    vocab_size: int,
+    embedding_dim: int,
+    embeddings: np.ndarray | None = None,
+    trainable: bool = True,
+    name: str = "embedding",
+) -> keras.layers.Embedding:
+    """The word-id embedding of the text models: U(-0.25, 0.25) (Kim's range) or ``embeddings``.
+
+    Args:
+        embeddings: ``[vocab_size, embedding_dim]`` initial vectors (e.g. :func:`embedding_matrix`).
+        trainable: False freezes them (Kim's "static").
+
+    Example:
+        >>> layer = embedding_layer(5000, 64)
+    """
+    initializer: Any = keras.initializers.RandomUniform(-0.25, 0.25)  # Kim's range for unknown words
+    if embeddings is not None:
+        embeddings = np.asarray(embeddings, dtype="float32")
+        if embeddings.shape != (vocab_size, embedding_dim):
+            raise ValueError(
+                f"embeddings must have shape (vocab_size, embedding_dim) = {(vocab_size, embedding_dim)}, "
+                f"got {embeddings.shape}"
+            )
+        initializer = keras.initializers.Constant(embeddings)
+    return keras.layers.Embedding(
+        vocab_size, embedding_dim, embeddings_initializer=initializer, trainable=trainable, name=name
+    )
 
 
 def build_vocabulary(texts: Sequence[str], min_count: int = 1) -> list[str]:

@@ -1,0 +1,103 @@
+"""Recurrent models: parameter counts from the cell equations, a NumPy LSTM/GRU step, char LM, bad input."""
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.text.rnn import (
+    CharVocabulary,
+    char_rnn,
+    char_sequences,
+    recall_task,
+    recurrent_classifier,
+    recurrent_params,
+    sample_text,
+)
+from zoo.text.text_cnn import embedding_matrix
+from zoo.text.vectors import WordVectors
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_recurrent_parameter_counts_follow_the_cell_equations(cell):
+    model = zoo.get(f"text_{cell}", vocab_size=100, sequence_length=12, embedding_dim=20, units=16, classes=3)
+    layer = model.get_layer(cell)
+    assert layer.count_params() == recurrent_params(cell, 20, 16)
+    # by hand: LSTM 4 blocks, GRU 3 (with Keras' reset_after second bias), SimpleRNN 1
+    assert recurrent_params("lstm", 20, 16) == 4 * (20 * 16 + 16 * 16 + 16)
+    assert recurrent_params("gru", 20, 16) == 3 * (20 * 16 + 16 * 16 + 2 * 16)
+    assert model.output.shape == (None, 3)
+
+
+def _sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+def test_lstm_and_gru_match_the_course_equations_in_numpy(rng):
+    x = rng.normal(size=(2, 5, 3)).astype("float32")
+    lstm = keras.layers.LSTM(4)
+    gru = keras.layers.GRU(4, reset_after=False)
+    out_lstm, out_gru = (keras.ops.convert_to_numpy(layer(x)) for layer in (lstm, gru))
+    U, W, b = (keras.ops.convert_to_numpy(w) for w in lstm.weights)
+    h = c = np.zeros((2, 4))
+    for t in range(5):
+        gates = x[:, t] @ U + h @ W + b  # Keras order: i, f, c~, o
+        i, f, g, o = np.split(gates, 4, axis=-1)
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)  # c = f c' + i c~
+        h = _sigmoid(o) * np.tanh(c)  # h = o tanh(c)
+    np.testing.assert_allclose(out_lstm, h, atol=1e-5)
+    U, W, b = (keras.ops.convert_to_numpy(w) for w in gru.weights)
+    Uz, Ur, Uh = np.split(U, 3, axis=-1)
+    Wz, Wr, Wh = np.split(W, 3, axis=-1)
+    bz, br, bh = np.split(b, 3, axis=-1)
+    h = np.zeros((2, 4))
+    for t in range(5):
+        z = _sigmoid(x[:, t] @ Uz + h @ Wz + bz)
+        r = _sigmoid(x[:, t] @ Ur + h @ Wr + br)
+        h_tilde = np.tanh(x[:, t] @ Uh + (r * h) @ Wh + bh)
+        h = z * h + (1 - z) * h_tilde  # Keras' z gates the old state: the material's z is Keras' 1 - z
+    np.testing.assert_allclose(out_gru, h, atol=1e-5)
+
+
+def test_embedding_starts_from_word_vectors():
+    words = ["<pad>", "<unk>", "good", "bad"]
+    wv = WordVectors(["good", "bad"], np.array([[1.0, 2.0], [3.0, 4.0]], dtype="float32"))
+    emb = embedding_matrix(wv, words)
+    model = recurrent_classifier(
+        "gru", 4, 6, embedding_dim=2, units=3, embeddings=emb, trainable_embeddings=False
+    )
+    table = keras.ops.convert_to_numpy(model.get_layer("embedding").embeddings)
+    np.testing.assert_allclose(table[2:], [[1, 2], [3, 4]])
+    assert not model.get_layer("embedding").trainable
+
+
+def test_char_rnn_learns_and_samples_with_temperature():
+    text = "abcd" * 60
+    x, y, vocab = char_sequences(text, 8)
+    assert x.shape[1] == 8 and (x[:, 1:] == y[:, :-1]).all()
+    model = char_rnn(vocab_size=len(vocab), embedding_dim=8, units=16, num_layers=1)
+    model.compile(
+        optimizer=keras.optimizers.Adam(0.03), loss=keras.losses.SparseCategoricalCrossentropy(True)
+    )
+    model.fit(x, y, epochs=6, batch_size=32, verbose=0)
+    greedy = sample_text(model, vocab, "ab", length=10, temperature=0)
+    assert greedy == "ab" + "cdab" * 2 + "cd"
+    hot = [sample_text(model, vocab, "ab", length=30, temperature=5.0, seed=s) for s in range(3)]
+    assert any(h != ("ab" + "cdab" * 8)[:32] for h in hot)  # high temperature departs from the argmax
+
+
+def test_recall_task_layout():
+    x, y = recall_task(50, T=20, num_symbols=4, num_noise=4)
+    assert x.shape == (50, 20) and (x[:, 0] == y + 1).all()
+    assert x[:, 1:].min() >= 5 and x[:, 1:].max() <= 8
+
+
+def test_bad_input_errors():
+    with pytest.raises(ValueError, match="fewer than sequence_length"):
+        char_sequences("short text", 40)
+    with pytest.raises(ValueError, match="empty"):
+        CharVocabulary("")
+    with pytest.raises(ValueError, match="not in the corpus"):
+        CharVocabulary("abc").encode("abz")
+    with pytest.raises(ValueError, match="cell must be"):
+        recurrent_classifier("transformer")
