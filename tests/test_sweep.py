@@ -27,6 +27,9 @@ KWARGS = {
     "mask_rcnn_vgg16": dict(
         num_classes=3, input_shape=(128, 128, 3), test_proposals=(100, 16), width=0.25, mask_channels=16
     ),
+    # YOLO v1: the input must be a multiple of the 7x7 grid
+    "yolo_v1": dict(num_classes=3, input_shape=(112, 112, 3), width=0.0625, fc_units=16),
+    "fast_yolo_v1": dict(num_classes=3, input_shape=(112, 112, 3), width=0.0625, fc_units=16),
 }
 for _name in ("fcn8s_vgg16", "fcn16s_vgg16", "fcn32s_vgg16"):
     KWARGS[_name] = dict(num_classes=3, input_shape=(64, 64, 3), fc_units=64)
