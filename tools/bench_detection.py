@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,16 +23,11 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.utils.timing import time_call
+
 
 def _median_seconds(fn: Callable[[], Any], warmup: int, repeats: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return time_call(fn, repeats=repeats, warmup=warmup)["median_ms"] / 1000.0
 
 
 def run(repeats: int = 10, warmup: int = 2, num_classes: int = 21) -> list[dict[str, Any]]:

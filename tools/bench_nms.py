@@ -6,13 +6,13 @@ Usage: python tools/bench_nms.py [--repeats 10] [--json out.json]
 from __future__ import annotations
 
 import argparse
-import time
 
 import keras
 import numpy as np
 
 from zoo.ops.nms import batched_nms
 from zoo.utils.io import atomic_write_json
+from zoo.utils.timing import time_call
 
 
 def main() -> None:
@@ -50,20 +50,12 @@ def main() -> None:
                 )
             )
             n = int(keras.ops.convert_to_numpy(fn(boxes, scores)["num_detections"])[0])  # trace / compile
-            times = []
-            for _ in range(args.repeats):
-                t = time.perf_counter()
-                keras.ops.convert_to_numpy(fn(boxes, scores)["num_detections"])
-                times.append(time.perf_counter() - t)
-            rows.append(
-                {
-                    "scores": case,
-                    "pre_nms_top_k": top_k,
-                    "detections": n,
-                    "median_ms": 1000 * float(np.median(times)),
-                    "min_ms": 1000 * min(times),
-                }
+            timed = time_call(
+                lambda fn=fn, s=scores: keras.ops.convert_to_numpy(fn(boxes, s)["num_detections"]),
+                repeats=args.repeats,
+                warmup=0,
             )
+            rows.append({"scores": case, "pre_nms_top_k": top_k, "detections": n, **timed})
     print(
         f"batched_nms, 1 image, 8732 boxes x 21 classes (20 + background), backend {keras.backend.backend()}"
     )

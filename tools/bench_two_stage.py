@@ -17,27 +17,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 
+from zoo.utils.timing import time_call  # noqa: E402
+
 # The paper's Table 5 (K40 GPU, ms per image, VGG16, RPN + Fast R-CNN).
 PAPER_MS = {"backbone": 141.0, "rpn": 10.0, "head": 47.0, "total": 198.0}
 
 
 def _median_ms(fn, repeats: int) -> float:
-    fn()  # warm-up (tracing, allocation)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1000.0)
-    return statistics.median(times)
+    return time_call(fn, repeats=repeats, warmup=1)["median_ms"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,9 +69,8 @@ def main(argv: list[str] | None = None) -> int:
 
         cls, deltas = model.roi_head(f, b)
         return postprocess_detections(
-            cls, deltas, b, model.image_size, weights=model.box_weights, score_threshold=0.05,
-            iou_threshold=0.3, max_detections=100, pre_nms_top_k=None,
-        )  # fmt: skip
+            cls, deltas, b, model.image_size, weights=model.box_weights, **model.postprocess.as_dict()
+        )
 
     ms = {
         "backbone": _median_ms(lambda: backbone(image).numpy(), args.repeats),
@@ -85,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         "head": _median_ms(lambda: head(feats, boxes)["boxes"].numpy(), args.repeats),
     }
     ms["total"] = sum(ms.values())
-    full = tf.function(lambda x: model.detect_batch(x), autograph=False)
+    full = tf.function(lambda x: model.detections(x), autograph=False)
     ms["end_to_end"] = _median_ms(lambda: full(image)["boxes"].numpy(), args.repeats)
 
     rows = [(k, ms[k], PAPER_MS[k]) for k in ("backbone", "rpn", "head", "total")]

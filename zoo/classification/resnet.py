@@ -105,7 +105,7 @@ def _basic_block(x: Any, filters: int, strides: int, shortcut: str, name: str) -
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
-def _bottleneck_block(x: Any, width: int, strides: int, shortcut: str, name: str) -> Any:
+def bottleneck_block(x: Any, width: int, strides: int, shortcut: str, name: str) -> Any:
     """1x1 (strided) - 3x3 - 1x1 x4, as keras.applications' residual_block_v1."""
     filters = BOTTLENECK_EXPANSION * width
     short = _shortcut(x, filters, strides, shortcut, "bottleneck", name)
@@ -143,7 +143,7 @@ def resnet_features(x: Any, block: str, depths: tuple[int, ...] | list[int], sho
     x = _conv_bn(x, 64, 7, 2, "conv1", block, relu=True)
     x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
     x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    make = _basic_block if block == "basic" else _bottleneck_block
+    make = _basic_block if block == "basic" else bottleneck_block
     for stage, (filters, n) in enumerate(zip(STAGE_FILTERS, depths), start=2):
         for b in range(1, n + 1):
             strides = 2 if (b == 1 and stage > 2) else 1

@@ -15,19 +15,22 @@ Architectures (data in ``ARCHS``):
 Heads: ``cls_score`` (softmax over ``num_classes`` = objects + background class 0) and
 ``bbox_pred`` (per-class box deltas, weights ``FASTER_RCNN_WEIGHTS`` = (10, 10, 5, 5)).
 
-Training (``model.fit((images, targets))``, the batch format of ``zoo.data``): ``call`` with
-``training=True`` runs the body and the RPN; ``compute_loss`` assigns anchor targets, makes the
+``call`` returns the same structure in training and inference: the body's ``features``, the RPN's
+``rpn_logits`` / ``rpn_deltas``, the test-time ``proposals`` (6000 -> NMS 0.7 -> 300) with
+``proposal_scores``, and the RoI head's raw ``class_logits`` [B, P, C] and ``box_deltas``
+[B, P, C, 4] on them (``training`` only switches dropout; under ``fit``'s compiled step the unused
+proposal branch is pruned from the graph). ``model.predict`` / ``detect_batch`` /
+``zoo.detection.detect`` decode them with the model's ``postprocess`` settings (defaults
+``FasterRCNN.POSTPROCESS``: per-class NMS 0.3, score > 0.05, 100 per image: py-faster-rcnn's test
+settings), the one post-processing path of ``zoo.detection.base.Detector``.
+
+Training (``model.fit((images, targets))``, the batch format of ``zoo.data``): ``compute_loss``
+assigns anchor targets, makes the
 training proposals (12000 -> NMS 0.7 -> 2000 by default), samples 128 RoIs per image (25 %
 foreground) with the ground truth added, runs the RoI head on them and returns the sum of the four
 losses (RPN cls + RPN smooth L1 with sigma 3 + head softmax CE + head smooth L1 with sigma 1, as
 py-faster-rcnn). Proposals are not differentiated through (approximate joint training, as the
 reference). ``compute_loss`` only uses keras.ops, so ``fit`` works on TensorFlow and JAX.
-
-Inference (``training=False``, also ``predict``): test proposals (6000 -> NMS 0.7 -> 300), RoI head
-on all of them; outputs ``proposals`` [B, P, 4], ``class_logits`` [B, P, C] and ``box_deltas``
-[B, P, C, 4] (raw). ``detect_batch`` / ``zoo.detection.postprocess.detect`` turn them into the zoo
-detections dict (per-class NMS 0.3, score > 0.05, 100 per image: py-faster-rcnn's test settings)
-in the original images' pixels.
 
 Input: RGB float 0..255 of the fixed size the model was built for; the ImageNet (caffe) mean is
 subtracted inside the model. Small inputs and ``width`` < 1 (narrower VGG, CPU training) use the
@@ -46,6 +49,14 @@ from keras import ops
 
 from zoo.classification.vgg import scaled_filters as _scaled
 from zoo.classification.vgg import vgg_features
+from zoo.detection.base import (
+    Detector,
+    PostprocessConfig,
+    caffe_normalization,
+    check_kwargs,
+    flip_input_channels,
+    resolve_num_classes,
+)
 from zoo.detection.losses import scale_loss_for_replicas, smooth_l1, softmax_cross_entropy
 from zoo.detection.rpn import RPN_TEST, RPN_TRAIN, RPNHead, propose, roi_targets, rpn_loss, rpn_targets
 from zoo.layers.roi import RoIAlign, RoIPooling
@@ -58,7 +69,6 @@ PAPER = (
     "Ren et al., Faster R-CNN: Towards Real-Time Object Detection with Region Proposal Networks, NeurIPS 2015"
 )
 PAPER_ANCHOR_SIZES = (128.0, 256.0, 512.0)  # for images with a 600 px short side
-VGG_MEAN_RGB = (123.68, 116.779, 103.939)  # keras.applications "caffe" preprocessing, RGB order
 
 # Per architecture: feature stride, RPN conv width, pooler, pooled size, head output width.
 ARCHS: dict[str, dict[str, Any]] = {
@@ -73,16 +83,10 @@ ARCHS: dict[str, dict[str, Any]] = {
 }
 
 
-def _normalize(image: Any) -> Any:
-    return keras.layers.Normalization(
-        mean=list(VGG_MEAN_RGB), variance=[1.0, 1.0, 1.0], name="image_normalization"
-    )(image)
-
-
 def _vgg16_body(image_shape: tuple[int, int, int], width: float) -> keras.Model:
     image = keras.Input(image_shape, name="image")
     # conv1_1 .. conv5_3 (stride 16), keras.applications names; width < 1 for CPU-sized training
-    x = vgg_features(_normalize(image), "D", last_pool=False, width=width)
+    x = vgg_features(caffe_normalization(image), "D", last_pool=False, width=width)
     return keras.Model(image, x, name="vgg16_conv5_3")
 
 
@@ -102,16 +106,16 @@ def _resnet50_body(image_shape: tuple[int, int, int]) -> keras.Model:
     full = resnet50(include_top=False, weights=None, input_shape=image_shape)
     image = keras.Input(image_shape, name="image")
     body = keras.Model(full.input, full.get_layer("conv4_block6_out").output)
-    return keras.Model(image, body(_normalize(image)), name="resnet50_c4")
+    return keras.Model(image, body(caffe_normalization(image)), name="resnet50_c4")
 
 
 def _resnet50_head(pooled_shape: tuple[int, int, int]) -> keras.Model:
-    from zoo.classification.resnet import _bottleneck_block
+    from zoo.classification.resnet import bottleneck_block
 
     rois = keras.Input(pooled_shape, name="pooled_rois")
     x = rois
     for b in range(1, 4):
-        x = _bottleneck_block(x, 512, 2 if b == 1 else 1, "B", f"conv5_block{b}")
+        x = bottleneck_block(x, 512, 2 if b == 1 else 1, "B", f"conv5_block{b}")
     x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
     return keras.Model(rois, x, name="resnet50_res5_head")
 
@@ -134,12 +138,13 @@ def _check_image_shape(image_shape: Any, stride: int) -> tuple[int, int, int]:
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class FasterRCNN(keras.Model):
+class FasterRCNN(Detector, keras.Model):
     """Faster R-CNN detector with the four-loss joint training built into ``compute_loss``.
 
-    Outputs (``call``): ``rpn_logits`` [B, A], ``rpn_deltas`` [B, A, 4] and, for ``training=True``,
-    ``features``; for inference ``proposals`` [B, P, 4], ``proposal_scores``, ``class_logits``
-    [B, P, C], ``box_deltas`` [B, P, C, 4].
+    Outputs (``call``, training and inference alike): ``features``, ``rpn_logits`` [B, A],
+    ``rpn_deltas`` [B, A, 4], ``proposals`` [B, P, 4], ``proposal_scores`` [B, P],
+    ``class_logits`` [B, P, C], ``box_deltas`` [B, P, C, 4] (raw, relative to the proposals).
+    ``predict`` / ``detect_batch`` return the detections dict (``zoo.detection.base.Detector``).
 
     Args:
         arch: "vgg16" or "resnet50" (see ``ARCHS``).
@@ -155,6 +160,7 @@ class FasterRCNN(keras.Model):
         roi_batch, roi_fg_fraction: RoIs sampled per image for the head (128, 25 % foreground).
         dropout: keep the fc dropout (vgg16).
         seed: seed of the anchor/RoI sampling.
+        class_names, postprocess: the detector contract (defaults ``FasterRCNN.POSTPROCESS``).
 
     Example:
         >>> model = zoo.get("faster_rcnn_vgg16", num_classes=4, input_shape=(128, 128, 3), width=0.25,
@@ -163,8 +169,11 @@ class FasterRCNN(keras.Model):
         >>> model.fit(zoo.data.shapes.shapes_dataset(image_size=128), steps_per_epoch=10)
     """
 
+    POSTPROCESS = PostprocessConfig(
+        score_threshold=0.05, iou_threshold=0.3, max_detections=100, pre_nms_top_k=None
+    )
+    box_weights = FASTER_RCNN_WEIGHTS
     loss_names: tuple[str, ...] = ("rpn_cls_loss", "rpn_reg_loss", "cls_loss", "box_loss")
-    return_features = False  # also output the feature map at inference (Mask R-CNN's mask branch)
 
     def __init__(
         self,
@@ -182,6 +191,8 @@ class FasterRCNN(keras.Model):
         roi_batch: int = 128,
         roi_fg_fraction: float = 0.25,
         seed: int | None = None,
+        class_names: Sequence[str] | None = None,
+        postprocess: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -195,9 +206,10 @@ class FasterRCNN(keras.Model):
             raise ValueError(f"width must be positive (and 1.0 for {arch!r}), got {width}")
         cfg = ARCHS[arch]
         self.arch = arch
-        self.num_classes = int(num_classes)
         self.image_shape = _check_image_shape(image_shape, cfg["stride"])
-        self.image_size = self.image_shape[:2]
+        self.init_detector(
+            num_classes, self.image_shape[:2], class_names=class_names, postprocess=postprocess
+        )
         self.width = float(width)
         self.stride = cfg["stride"]
         if anchor_sizes is None:  # the paper's 128, 256, 512 px for a 600 px short side, scaled
@@ -212,7 +224,6 @@ class FasterRCNN(keras.Model):
         self.roi_batch = int(roi_batch)
         self.roi_fg_fraction = float(roi_fg_fraction)
         self.seed = seed
-        self.box_weights = FASTER_RCNN_WEIGHTS
 
         if arch == "vgg16":
             self.backbone = _vgg16_body(self.image_shape, self.width)
@@ -288,19 +299,20 @@ class FasterRCNN(keras.Model):
     def call(self, images: Any, training: bool = False) -> dict[str, Any]:
         feats = self.features(images, training=training)
         logits, deltas = self.rpn_outputs(feats)
-        out = {"rpn_logits": logits, "rpn_deltas": deltas}
-        if training:
-            out["features"] = feats
-            return out
         boxes, scores, valid = self.proposals(logits, deltas, training=False)
-        cls_logits, box_deltas = self.roi_head(feats, boxes, training=False)
+        cls_logits, box_deltas = self.roi_head(feats, boxes, training=training)
         # Empty proposal slots: certain background, so they never become detections.
         background = ops.one_hot(ops.zeros_like(scores, dtype="int32"), self.num_classes) * 1e4
         cls_logits = ops.where(valid[..., None], cls_logits, background)
-        out.update(proposals=boxes, proposal_scores=scores, class_logits=cls_logits, box_deltas=box_deltas)
-        if self.return_features:
-            out["features"] = feats
-        return out
+        return {
+            "features": feats,
+            "rpn_logits": logits,
+            "rpn_deltas": deltas,
+            "proposals": boxes,
+            "proposal_scores": scores,
+            "class_logits": cls_logits,
+            "box_deltas": box_deltas,
+        }
 
     def detection_losses(self, x: Any, y: Any, y_pred: Any, training: bool = True) -> tuple[dict, dict, Any]:
         """The four losses, the sampled RoI targets and the feature map (``compute_loss``'s work)."""
@@ -313,9 +325,7 @@ class FasterRCNN(keras.Model):
         gt_classes = ops.cast(y["classes"], "int32")
         gt_valid = y.get("valid")
         gt_valid = gt_classes > 0 if gt_valid is None else ops.cast(gt_valid, "bool") & (gt_classes > 0)
-        feats = y_pred.get("features") if isinstance(y_pred, dict) else None
-        if feats is None:
-            feats = self.features(x, training=training)
+        feats = y_pred["features"]
         logits, deltas = y_pred["rpn_logits"], y_pred["rpn_deltas"]
 
         t = rpn_targets(self.anchors, gt_boxes, gt_valid, num_samples=self.rpn_batch, seed=self.sampler)
@@ -356,60 +366,9 @@ class FasterRCNN(keras.Model):
     def metrics(self) -> list[Any]:
         return [*super().metrics, *self.loss_trackers.values()]
 
-    def detections(
-        self,
-        images: Any,
-        score_threshold: float = 0.05,
-        iou_threshold: float = 0.3,
-        max_detections: int = 100,
-    ) -> dict[str, Any]:
-        """Inference graph: image batch -> detections dict (keras.ops; traceable, exportable)."""
-        from zoo.detection.postprocess import postprocess_detections
-
-        out = self(images, training=False)
-        dets = postprocess_detections(
-            out["class_logits"],
-            out["box_deltas"],
-            out["proposals"],
-            self.image_size,
-            weights=self.box_weights,
-            score_threshold=score_threshold,
-            iou_threshold=iou_threshold,
-            max_detections=max_detections,
-            pre_nms_top_k=None,
-        )
-        return self._add_outputs(dets, out)
-
-    def _add_outputs(self, dets: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
-        return dets  # Mask R-CNN adds its masks here
-
-    def detect_batch(
-        self,
-        images: Any,
-        *,
-        score_threshold: float = 0.05,
-        iou_threshold: float = 0.3,
-        max_detections: int = 100,
-    ) -> dict[str, Any]:
-        """Detections dict for a batch already at ``image_size`` (boxes in those pixels). See ``detect``.
-
-        Defaults are py-faster-rcnn's test settings (score > 0.05, per-class NMS 0.3, 100 per image).
-        On TensorFlow the graph is compiled once per setting (``tf.function``); elsewhere it runs eagerly.
-        """
-        key = (float(score_threshold), float(iou_threshold), int(max_detections))
-        if keras.backend.backend() != "tensorflow":
-            return self.detections(images, *key)
-        import tensorflow as tf
-
-        cache = self.__dict__.get("_detect_fns")
-        if cache is None:
-            cache = {}
-            object.__setattr__(self, "_detect_fns", cache)
-        if key not in cache:
-            cache[key] = tf.function(
-                lambda x: self.detections(x, *key), autograph=False, reduce_retracing=True
-            )
-        return cache[key](tf.convert_to_tensor(images, dtype="float32"))
+    def decode_anchors(self, raw: dict[str, Any]) -> Any:
+        """The second stage's deltas refer to the proposals."""
+        return raw["proposals"]
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -429,6 +388,7 @@ class FasterRCNN(keras.Model):
             "roi_batch": self.roi_batch,
             "roi_fg_fraction": self.roi_fg_fraction,
             "seed": self.seed,
+            **self.detector_config(),
         }
 
     @classmethod
@@ -484,16 +444,12 @@ def _load_by_name(model: FasterRCNN, weights: Any) -> list[str]:
         pass  # a body-only file (no fc6/fc7, no conv5 stage) leaves the head at its initialisation
     if weights == "imagenet_backbone":
         # ImageNet VGG16/ResNet-50 were trained on BGR input; the model takes RGB: reverse the input channels.
-        layer = body.get_layer("block1_conv1" if model.arch == "vgg16" else "conv1_conv")
-        kernel, bias = layer.get_weights()
-        layer.set_weights([kernel[:, :, ::-1, :], bias])
+        flip_input_channels(body.get_layer("block1_conv1" if model.arch == "vgg16" else "conv1_conv"))
     return loaded
 
 
-def _build_with_weights(model: FasterRCNN, weights: Any) -> FasterRCNN:
+def _apply_weights(model: FasterRCNN, weights: Any) -> FasterRCNN:
     """Applies a builder's ``weights=``: None, "imagenet_backbone", a ``.weights.h5`` or a legacy ``.h5``."""
-    if not (weights is None or weights == "imagenet_backbone" or isinstance(weights, (str, os.PathLike))):
-        raise ValueError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
     if weights is None:
         return model
     if str(weights).endswith(".weights.h5"):
@@ -503,111 +459,126 @@ def _build_with_weights(model: FasterRCNN, weights: Any) -> FasterRCNN:
     return model
 
 
-def _build(
-    arch: str, weights: Any, cls: type[FasterRCNN] | None = None, prefix: str = "faster_rcnn", **kwargs: Any
+# Per registered name (timm's default_cfgs): architecture, default input and classes, references.
+# Mask R-CNN's entries live in zoo.detection.mask_rcnn and use the same creator.
+DEFAULT_CFGS: dict[str, dict[str, Any]] = {
+    "faster_rcnn_vgg16": {
+        "arch": "vgg16",
+        "input_shape": (600, 800, 3),
+        "num_classes": 21,
+        "paper": PAPER,
+        "references": {
+            "voc07_map": 69.9,
+            "voc07_map_source": "paper Table 3 (RPN+VGG, shared, 300 proposals, VOC07 trainval)",
+            "gpu_ms_per_image": 198,
+            "gpu_ms_per_image_source": "paper Table 5 (K40: conv 141, proposal 10, region-wise 47)",
+        },
+    },
+    "faster_rcnn_resnet50": {
+        "arch": "resnet50",
+        "input_shape": (600, 800, 3),
+        "num_classes": 21,
+        "paper": PAPER + "; He et al., Deep Residual Learning, CVPR 2016 (C4 variant)",
+        "references": {
+            "coco_map": 27.2,
+            "coco_map_source": "He et al. 2016 Table 8 (ResNet-101 C4 on COCO test-dev, mAP@[.5:.95]); no ResNet-50 number in the paper",
+        },
+    },
+}
+
+
+def register_two_stage(name: str, cfgs: dict[str, dict[str, Any]]) -> Any:
+    """``register`` with the entry data of ``cfgs[name]`` (a ``DEFAULT_CFGS`` table)."""
+    cfg = cfgs[name]
+    return register(
+        name,
+        task="detection",
+        paper=cfg["paper"],
+        input_shape=cfg["input_shape"],
+        weights=("imagenet_backbone",),
+        references=cfg["references"],
+        preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
+    )
+
+
+def create_two_stage(
+    name: str,
+    cfg: dict[str, Any],
+    num_classes: int | None = None,
+    input_shape: Sequence[int] | None = None,
+    weights: Any = None,
+    *,
+    cls: type[FasterRCNN] = FasterRCNN,
+    classes: int | None = None,
+    **kwargs: Any,
 ) -> FasterRCNN:
-    """``cls(arch=arch, name=f"{prefix}_{arch}", **kwargs)`` (default class: FasterRCNN) with ``weights``."""
+    """The one two-stage creator: ``cls(arch=cfg["arch"], name=name, ...)`` with ``weights`` applied.
+
+    Args:
+        name: the registered name (also the model's name).
+        cfg: its ``DEFAULT_CFGS`` entry (arch, input_shape, num_classes; extra keys such as
+            ``test_proposals`` are constructor defaults).
+        num_classes, classes: object classes + background (either spelling; default ``cfg``'s).
+        input_shape: fixed (height, width, 3) (default ``cfg``'s).
+        weights: None, "imagenet_backbone", a ``.weights.h5`` file or a legacy ``.h5`` (by layer name).
+        cls: the model class (FasterRCNN, MaskRCNN).
+        **kwargs: more constructor arguments (anchor_sizes, test_proposals, postprocess, ...).
+
+    Example:
+        >>> model = create_two_stage("faster_rcnn_vgg16", DEFAULT_CFGS["faster_rcnn_vgg16"], 4, (128, 128, 3))
+    """
     if not (weights is None or weights == "imagenet_backbone" or isinstance(weights, (str, os.PathLike))):
         raise ValueError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
-    model = (cls or FasterRCNN)(arch=arch, name=f"{prefix}_{arch}", **kwargs)
-    return _build_with_weights(model, weights)
+    check_kwargs(cls, kwargs, name)
+    reserved = {"arch", "input_shape", "num_classes", "paper", "references"}
+    defaults = {k: v for k, v in cfg.items() if k not in reserved}
+    model = cls(
+        arch=cfg["arch"],
+        name=name,
+        num_classes=resolve_num_classes(num_classes, classes, default=cfg["num_classes"]),
+        image_shape=tuple(input_shape or cfg["input_shape"]),
+        **{**defaults, **kwargs},
+    )
+    return _apply_weights(model, weights)
 
 
-@register(
-    "faster_rcnn_vgg16",
-    task="detection",
-    paper=PAPER,
-    input_shape=(600, 800, 3),
-    weights=("imagenet_backbone",),
-    references={
-        "voc07_map": 69.9,
-        "voc07_map_source": "paper Table 3 (RPN+VGG, shared, 300 proposals, VOC07 trainval)",
-        "gpu_ms_per_image": 198,
-        "gpu_ms_per_image_source": "paper Table 5 (K40: conv 141, proposal 10, region-wise 47)",
-    },
-    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
-)
+@register_two_stage("faster_rcnn_vgg16", DEFAULT_CFGS)
 def faster_rcnn_vgg16(
-    num_classes: int = 21,
-    input_shape: Sequence[int] = (600, 800, 3),
+    num_classes: int | None = None,
+    input_shape: Sequence[int] | None = (600, 800, 3),
     weights: Any = None,
     width: float = 1.0,
-    anchor_sizes: Sequence[float] | None = None,
-    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
-    train_proposals: Sequence[int] = (12000, 2000),
-    test_proposals: Sequence[int] = (6000, 300),
-    rpn_min_size: float = 0.0,
-    rpn_batch: int = 256,
-    roi_batch: int = 128,
-    seed: int | None = None,
+    **kwargs: Any,
 ) -> FasterRCNN:
     """Faster R-CNN with VGG16: conv5_3 body, RPN (512), RoI max pooling 7x7, fc6/fc7 head.
 
     ``weights="imagenet_backbone"`` loads keras.applications' ImageNet VGG16 (with top: conv layers
-    and fc1/fc2 = fc6/fc7) by layer name; a ``.weights.h5`` path loads a saved detector.
+    and fc1/fc2 = fc6/fc7) by layer name; a ``.weights.h5`` path loads a saved detector. Other
+    keyword arguments are :class:`FasterRCNN`'s (anchor_sizes, test_proposals, postprocess, ...).
 
     Example:
         >>> model = zoo.get("faster_rcnn_vgg16", num_classes=21, weights="imagenet_backbone")
-        >>> dets = zoo.detection.postprocess.detect(model, photo)
+        >>> dets = zoo.detection.detect(model, photo)
     """
-    return _build(
-        "vgg16",
-        weights,
-        num_classes=num_classes,
-        image_shape=input_shape,
-        width=width,
-        anchor_sizes=anchor_sizes,
-        anchor_ratios=anchor_ratios,
-        train_proposals=train_proposals,
-        test_proposals=test_proposals,
-        rpn_min_size=rpn_min_size,
-        rpn_batch=rpn_batch,
-        roi_batch=roi_batch,
-        seed=seed,
+    name = "faster_rcnn_vgg16"
+    return create_two_stage(
+        name, DEFAULT_CFGS[name], num_classes, input_shape, weights, width=width, **kwargs
     )
 
 
-@register(
-    "faster_rcnn_resnet50",
-    task="detection",
-    paper=PAPER + "; He et al., Deep Residual Learning, CVPR 2016 (C4 variant)",
-    input_shape=(600, 800, 3),
-    weights=("imagenet_backbone",),
-    references={
-        "coco_map": 27.2,
-        "coco_map_source": "He et al. 2016 Table 8 (ResNet-101 C4 on COCO test-dev, mAP@[.5:.95]); no ResNet-50 number in the paper",
-    },
-    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
-)
+@register_two_stage("faster_rcnn_resnet50", DEFAULT_CFGS)
 def faster_rcnn_resnet50(
-    num_classes: int = 21,
-    input_shape: Sequence[int] = (600, 800, 3),
+    num_classes: int | None = None,
+    input_shape: Sequence[int] | None = (600, 800, 3),
     weights: Any = None,
-    anchor_sizes: Sequence[float] | None = None,
-    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
-    train_proposals: Sequence[int] = (12000, 2000),
-    test_proposals: Sequence[int] = (6000, 300),
-    rpn_min_size: float = 0.0,
-    rpn_batch: int = 256,
-    roi_batch: int = 128,
-    seed: int | None = None,
+    **kwargs: Any,
 ) -> FasterRCNN:
     """Faster R-CNN with ResNet-50 C4: conv4 body, RPN (1024), RoIAlign 14x14, res5 + avg-pool head.
+
+    Keyword arguments as ``faster_rcnn_vgg16`` (no ``width``).
 
     Example:
         >>> model = zoo.get("faster_rcnn_resnet50", num_classes=4, input_shape=(128, 128, 3))
     """
-    return _build(
-        "resnet50",
-        weights,
-        num_classes=num_classes,
-        image_shape=input_shape,
-        anchor_sizes=anchor_sizes,
-        anchor_ratios=anchor_ratios,
-        train_proposals=train_proposals,
-        test_proposals=test_proposals,
-        rpn_min_size=rpn_min_size,
-        rpn_batch=rpn_batch,
-        roi_batch=roi_batch,
-        seed=seed,
-    )
+    name = "faster_rcnn_resnet50"
+    return create_two_stage(name, DEFAULT_CFGS[name], num_classes, input_shape, weights, **kwargs)

@@ -27,10 +27,10 @@ from typing import Any
 import keras
 from keras import ops
 
+from zoo.classification.vgg import scaled_filters
 from zoo.detection.faster_rcnn import PAPER as FASTER_RCNN_PAPER
-from zoo.detection.faster_rcnn import FasterRCNN, _build, _scaled
+from zoo.detection.faster_rcnn import FasterRCNN, create_two_stage, register_two_stage
 from zoo.layers.roi import RoIAlign, roi_align
-from zoo.registry import register
 
 PAPER = "He et al., Mask R-CNN, ICCV 2017"
 
@@ -99,7 +99,6 @@ class MaskRCNN(FasterRCNN):
     """
 
     loss_names = (*FasterRCNN.loss_names, "mask_loss")
-    return_features = True  # detect_batch runs the mask branch on the inference feature map
 
     def __init__(self, mask_size: int = 28, mask_channels: int = 256, **kwargs: Any):
         if int(mask_size) < 2 or int(mask_size) % 2:
@@ -164,7 +163,7 @@ class MaskRCNN(FasterRCNN):
         per_roi = ops.mean(bce, axis=(1, 2))
         return ops.sum(per_roi * fg) / ops.maximum(ops.sum(fg), 1.0)
 
-    def _add_outputs(self, dets: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
+    def extend_detections(self, dets: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
         """Adds ``masks`` [B, K, H, W] uint8 (pixels of ``image_size``) for the final detections."""
         logits = self.mask_logits(out["features"], dets["boxes"])
         classes = ops.maximum(ops.cast(dets["classes"], "int32"), 0)
@@ -179,76 +178,58 @@ class MaskRCNN(FasterRCNN):
         return {**super().get_config(), "mask_size": self.mask_size, "mask_channels": self.mask_channels}
 
 
-@register(
-    "mask_rcnn_resnet50",
-    task="detection",
-    paper=PAPER + " (C4 body; " + FASTER_RCNN_PAPER.split(",")[0] + " box branch)",
-    input_shape=(800, 800, 3),
-    weights=("imagenet_backbone",),
-    references={
-        "coco_mask_ap": 30.3,
-        "coco_mask_ap_source": "He et al. 2017 Table 2a (ResNet-50-C4, COCO minival, mask AP)",
+# Per registered name (timm's default_cfgs); extra keys are constructor defaults.
+DEFAULT_CFGS: dict[str, dict[str, Any]] = {
+    "mask_rcnn_resnet50": {
+        "arch": "resnet50",
+        "input_shape": (800, 800, 3),
+        "num_classes": 81,
+        "test_proposals": (6000, 1000),
+        "paper": PAPER + " (C4 body; " + FASTER_RCNN_PAPER.split(",")[0] + " box branch)",
+        "references": {
+            "coco_mask_ap": 30.3,
+            "coco_mask_ap_source": "He et al. 2017 Table 2a (ResNet-50-C4, COCO minival, mask AP)",
+        },
     },
-    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
-)
+    "mask_rcnn_vgg16": {
+        "arch": "vgg16",
+        "input_shape": (600, 800, 3),
+        "num_classes": 21,
+        "paper": f"{PAPER} (the paper used ResNet-C4/FPN bodies; this is the course's VGG16 variant for CPU, "
+        f"with the VGG16 body and box branch of {FASTER_RCNN_PAPER})",
+        "references": {},
+    },
+}
+
+
+@register_two_stage("mask_rcnn_resnet50", DEFAULT_CFGS)
 def mask_rcnn_resnet50(
-    num_classes: int = 81,
-    input_shape: Sequence[int] = (800, 800, 3),
+    num_classes: int | None = None,
+    input_shape: Sequence[int] | None = (800, 800, 3),
     weights: Any = None,
-    anchor_sizes: Sequence[float] | None = None,
-    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
-    train_proposals: Sequence[int] = (12000, 2000),
-    test_proposals: Sequence[int] = (6000, 1000),
-    roi_batch: int = 128,
-    mask_channels: int = 256,
-    seed: int | None = None,
+    **kwargs: Any,
 ) -> MaskRCNN:
     """Mask R-CNN, ResNet-50 C4 body, RoIAlign 14x14 box head (res5) and mask branch (28x28 per class).
+
+    Keyword arguments are :class:`MaskRCNN`'s (mask_channels, test_proposals, postprocess, ...).
 
     Example:
         >>> model = zoo.get("mask_rcnn_resnet50", num_classes=4, input_shape=(128, 128, 3))
     """
-    return _build(
-        "resnet50",
-        weights,
-        cls=MaskRCNN,
-        prefix="mask_rcnn",
-        num_classes=num_classes,
-        image_shape=input_shape,
-        anchor_sizes=anchor_sizes,
-        anchor_ratios=anchor_ratios,
-        train_proposals=train_proposals,
-        test_proposals=test_proposals,
-        roi_batch=roi_batch,
-        mask_channels=mask_channels,
-        seed=seed,
+    name = "mask_rcnn_resnet50"
+    return create_two_stage(
+        name, DEFAULT_CFGS[name], num_classes, input_shape, weights, cls=MaskRCNN, **kwargs
     )
 
 
-@register(
-    "mask_rcnn_vgg16",
-    task="detection",
-    paper=f"{PAPER} (the paper used ResNet-C4/FPN bodies; this is the course's VGG16 variant for CPU, "
-    f"with the VGG16 body and box branch of {FASTER_RCNN_PAPER})",
-    input_shape=(600, 800, 3),
-    weights=("imagenet_backbone",),
-    references={},
-    preprocess="none",  # RGB 0..255: the caffe mean is subtracted inside the model
-)
+@register_two_stage("mask_rcnn_vgg16", DEFAULT_CFGS)
 def mask_rcnn_vgg16(
-    num_classes: int = 21,
-    input_shape: Sequence[int] = (600, 800, 3),
+    num_classes: int | None = None,
+    input_shape: Sequence[int] | None = (600, 800, 3),
     weights: Any = None,
     width: float = 1.0,
-    anchor_sizes: Sequence[float] | None = None,
-    anchor_ratios: Sequence[float] = (0.5, 1.0, 2.0),
-    train_proposals: Sequence[int] = (12000, 2000),
-    test_proposals: Sequence[int] = (6000, 300),
-    rpn_min_size: float = 0.0,
-    rpn_batch: int = 256,
-    roi_batch: int = 128,
     mask_channels: int | None = None,
-    seed: int | None = None,
+    **kwargs: Any,
 ) -> MaskRCNN:
     """Mask R-CNN on ``faster_rcnn_vgg16``: conv5_3 body, RPN, RoI max pooling 7x7 + fc6/fc7 box head,
     plus the mask branch (RoIAlign 14x14 on conv5_3, four 3x3 convs, 28x28 per-class masks).
@@ -263,21 +244,9 @@ def mask_rcnn_vgg16(
         >>> model = zoo.get("mask_rcnn_vgg16", num_classes=4, input_shape=(128, 128, 3), width=0.125)
         >>> model.detect_batch(images)["masks"]  # [B, 100, 128, 128] uint8
     """
-    return _build(
-        "vgg16",
-        weights,
-        cls=MaskRCNN,
-        prefix="mask_rcnn",
-        num_classes=num_classes,
-        image_shape=input_shape,
-        width=width,
-        anchor_sizes=anchor_sizes,
-        anchor_ratios=anchor_ratios,
-        train_proposals=train_proposals,
-        test_proposals=test_proposals,
-        rpn_min_size=rpn_min_size,
-        rpn_batch=rpn_batch,
-        roi_batch=roi_batch,
-        mask_channels=_scaled(256, width) if mask_channels is None else mask_channels,
-        seed=seed,
-    )
+    name = "mask_rcnn_vgg16"
+    channels = scaled_filters(256, width) if mask_channels is None else mask_channels
+    return create_two_stage(
+        name, DEFAULT_CFGS[name], num_classes, input_shape, weights, cls=MaskRCNN, width=width,
+        mask_channels=channels, **kwargs,
+    )  # fmt: skip

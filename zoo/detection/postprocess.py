@@ -10,14 +10,12 @@ detections dict ``{"boxes" [B, K, 4], "scores" [B, K], "classes" [B, K] int32 (-
   ``detection_model(model)`` wraps a detector so that ``predict`` and export emit detections.
 - ``detect(model, images)``: the user-facing call. Images of any size are resized (stretched,
   bilinear) to the model's input size, detected in one batch, and the boxes are scaled back to
-  each ORIGINAL image's pixels. Any model with ``image_size`` (height, width) and a
-  ``detect_batch(images, score_threshold=, iou_threshold=, max_detections=)`` method works
-  (``zoo.detection.ssd.SSD``, Faster R-CNN).
+  each ORIGINAL image's pixels. Any zoo detector (``zoo.detection.base.Detector``: SSD, Faster
+  R-CNN, Mask R-CNN) works; thresholds default to the model's own ``postprocess`` settings.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,10 +23,9 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.detection.base import DETECTION_KEYS, Detector
 from zoo.ops.boxes import SSD_WEIGHTS, clip_boxes, decode_boxes
 from zoo.ops.nms import batched_nms
-
-DETECTION_KEYS = ("boxes", "scores", "classes", "num_detections")
 
 
 def postprocess_detections(
@@ -174,56 +171,36 @@ class DetectionPostprocess(keras.layers.Layer):
         }
 
 
-def detection_model(
-    model: keras.Model,
-    *,
-    score_threshold: float = 0.01,
-    iou_threshold: float = 0.45,
-    max_detections: int = 100,
-    pre_nms_top_k: int | None = 400,
-) -> keras.Model:
-    """Wraps a detector with raw outputs (e.g. SSD) into a model that outputs the detections dict.
+def detection_model(model: keras.Model, **overrides: Any) -> keras.Model:
+    """Wraps an anchor-based detector (e.g. SSD) into a functional model that outputs the detections dict.
 
-    The wrapped model shares the detector's weights; use it for ``predict`` on images already at
-    ``model.image_size`` and for LiteRT export (boxes in pixels of the model input).
+    The wrapped model shares the detector's weights and post-processes with the detector's
+    ``postprocess`` settings (``**overrides``: score_threshold, iou_threshold, max_detections,
+    pre_nms_top_k); use it for a saved inference graph (the anchors are stored in it). Boxes are in
+    pixels of the model input. ``model.predict`` on the detector itself returns the same.
 
     Example:
         >>> infer = detection_model(zoo.get("ssd_vgg16", num_classes=21))
         >>> infer.predict(images_300)["boxes"].shape
         (B, 100, 4)
     """
-    anchors = np.asarray(getattr(model, "default_boxes", np.zeros((0,))), dtype="float32")
-    if anchors.ndim != 2 or anchors.shape[-1] != 4:
+    if not getattr(model, "anchor_based", False):
         raise ValueError(
-            f"Model {model.name!r} has no default_boxes [N, 4]; detection_model needs an SSD-like model"
+            f"Model {model.name!r} is not an anchor-based zoo detector (anchor_based, default_boxes [N, 4]); "
+            "detection_model needs an SSD-like model. Use model.predict(images) for the others."
         )
+    anchors = np.asarray(model.default_boxes, dtype="float32")
+    settings = model.postprocess.replace(**overrides)
     image = keras.Input(tuple(model.input_shape[1:]), name="image")
-    raw = model(image)
     post = DetectionPostprocess(
         len(anchors),
-        model.input_shape[1:3],
+        model.image_size,
         anchors=anchors,
-        weights=getattr(model, "box_weights", SSD_WEIGHTS),
-        score_threshold=score_threshold,
-        iou_threshold=iou_threshold,
-        max_detections=max_detections,
-        pre_nms_top_k=pre_nms_top_k,
+        weights=model.box_weights,
         name="detections",
+        **settings.as_dict(),
     )
-    return keras.Model(image, post(raw), name=f"{model.name}_detections")
-
-
-_DETECTION_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def cached_detection_model(model: keras.Model, **thresholds: Any) -> keras.Model:
-    """``detection_model(model, **thresholds)``, built once per model and thresholds (kept outside the
-    model's attributes so that Keras does not track it as a sub-layer)."""
-    key = tuple(sorted(thresholds.items()))
-    per_model = _DETECTION_MODELS.setdefault(model, {})
-    if key not in per_model:
-        per_model[key] = detection_model(model, **thresholds)
-    return per_model[key]
+    return keras.Model(image, post(model(image)), name=f"{model.name}_detections")
 
 
 def _as_image_list(images: Any) -> list[np.ndarray]:
@@ -301,9 +278,9 @@ def detect(
     model: keras.Model,
     images: Any,
     *,
-    score_threshold: float = 0.01,
-    iou_threshold: float = 0.45,
-    max_detections: int = 100,
+    score_threshold: float | None = None,
+    iou_threshold: float | None = None,
+    max_detections: int | None = None,
     batch_size: int = 8,
 ) -> dict[str, np.ndarray]:
     """Detects objects in images of any size; boxes come back in each ORIGINAL image's pixels.
@@ -313,12 +290,13 @@ def detect(
     back by (original width / model width, original height / model height).
 
     Args:
-        model: a zoo detector (``image_size`` and ``detect_batch``; e.g. ``zoo.get("ssd_vgg16")``).
+        model: a zoo detector (``zoo.detection.base.Detector``; e.g. ``zoo.get("ssd_vgg16")``).
         images: one image [H, W, 3], a batch [B, H, W, 3], or a list of images of different sizes;
             RGB, 0..255 (uint8 or float).
-        score_threshold: keep detections scoring above this.
-        iou_threshold: per-class NMS IoU threshold.
-        max_detections: K, output slots per image.
+        score_threshold: keep detections scoring above this (None: the model's ``postprocess``,
+            e.g. SSD 0.01, Faster R-CNN 0.05).
+        iou_threshold: per-class NMS IoU threshold (None: the model's; SSD 0.45, Faster R-CNN 0.3).
+        max_detections: K, output slots per image (None: the model's, 100).
         batch_size: images per forward pass.
 
     Returns:
@@ -332,9 +310,10 @@ def detect(
         >>> dets = detect(model, [photo_480x640, photo_300x300], score_threshold=0.5)
         >>> dets["boxes"][0, : dets["num_detections"][0]]
     """
-    if not hasattr(model, "detect_batch") or not hasattr(model, "image_size"):
+    if not isinstance(model, Detector):
         raise ValueError(
-            f"Model {getattr(model, 'name', model)!r} is not a zoo detector (needs image_size, detect_batch)"
+            f"Model {getattr(model, 'name', model)!r} is not a zoo detector (a zoo.detection.base.Detector "
+            "with image_size, postprocess and detect_batch)"
         )
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")

@@ -43,6 +43,14 @@ from keras import ops
 
 from zoo.classification.vgg import scaled_filters as _scaled
 from zoo.classification.vgg import vgg_features
+from zoo.detection.base import (
+    Detector,
+    PostprocessConfig,
+    caffe_normalization,
+    check_kwargs,
+    flip_input_channels,
+    resolve_num_classes,
+)
 from zoo.detection.losses import multibox_loss, scale_loss_for_replicas
 from zoo.layers import L2Normalization
 from zoo.ops import anchors as anchor_ops
@@ -51,9 +59,6 @@ from zoo.registry import register
 from zoo.weights import WeightsError, imagenet_file, load_by_name, load_weights
 
 PAPER = "Liu et al., SSD: Single Shot MultiBox Detector, ECCV 2016"
-
-# VGG's ImageNet mean (RGB order), subtracted by keras.applications' "caffe" preprocessing.
-VGG_MEAN_RGB = (123.68, 116.779, 103.939)
 
 # An extra layer: (name, filters, kernel, stride, zero padding). Paper Fig. 2 / the authors' Caffe model.
 CONFIGS: dict[str, dict[str, Any]] = {
@@ -117,13 +122,11 @@ def _conv(x: Any, filters: int, kernel: int, name: str, **kwargs: Any) -> Any:
 
 
 def _network(
-    image: Any, num_classes: int, variant: str, width: float
+    image: Any, num_classes: int, variant: str, width: float, boxes_per_location: tuple[int, ...]
 ) -> tuple[dict[str, Any], list[tuple[int, int]]]:
     """Builds the SSD graph on ``image``; returns (outputs dict, source-map sizes)."""
     cfg = CONFIGS[variant]
-    x = keras.layers.Normalization(
-        mean=list(VGG_MEAN_RGB), variance=[1.0, 1.0, 1.0], name="image_normalization"
-    )(image)
+    x = caffe_normalization(image)
     features: dict[str, Any] = {}
     taps: dict[str, Any] = {}
     # VGG16's blocks 1-5 with Caffe's ceil-mode pooling (38x38 conv4_3 at 300 px), no pool5
@@ -141,7 +144,7 @@ def _network(
             x = keras.layers.ZeroPadding2D(pad, name=f"{name}_pad")(x)
         x = features[name] = _conv(x, _scaled(filters, width), kernel, name, strides=stride)
     logits, deltas, sizes = [], [], []
-    for source, k in zip(cfg["sources"], cfg["boxes_per_location"]):
+    for source, k in zip(cfg["sources"], boxes_per_location):
         f = features[source]
         h, w = int(f.shape[1]), int(f.shape[2])
         sizes.append((h, w))
@@ -177,15 +180,26 @@ def ssd_default_boxes_for(
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class SSD(keras.Model):
-    """SSD detector: a functional Keras model with the multibox loss built in.
+class SSD(Detector, keras.Model):
+    """SSD detector: a functional Keras model with the multibox loss built in (a zoo ``Detector``).
 
-    Outputs ``{"class_logits": [B, N, num_classes], "box_deltas": [B, N, 4]}`` (raw; class 0 is the
-    background). ``fit`` takes ``(images, targets)`` with targets = dict(boxes [B, G, 4] xyxy pixels
+    ``model(images)`` outputs ``{"class_logits": [B, N, num_classes], "box_deltas": [B, N, 4]}``
+    (raw; class 0 is the background); ``model.predict(images)`` / ``detect_batch`` return the
+    detections dict (softmax, decoding against ``default_boxes``, per-class NMS with the model's
+    ``postprocess`` settings; defaults ``SSD.POSTPROCESS``: the paper's score 0.01, NMS 0.45, top 400).
+    ``fit`` takes ``(images, targets)`` with targets = dict(boxes [B, G, 4] xyxy pixels
     of the model's input size, classes [B, G] int32 in 1..num_classes-1 (-1 pad), valid [B, G] bool),
     the batch format of ``zoo.data``; matching, hard negative mining and the loss happen in
-    ``compute_loss``. Attributes: ``default_boxes`` [N, 4] (xyxy pixels), ``feature_sizes``,
-    ``image_size`` (height, width), ``num_classes``, ``variant``.
+    ``compute_loss``. Attributes: ``default_boxes`` [N, 4] (xyxy pixels; settable, which also
+    updates the compiled post-processing), ``feature_sizes``, ``image_size`` (height, width),
+    ``num_classes``, ``variant``.
+
+    Args:
+        num_classes, image_shape, variant, width: the network (see ``CONFIGS``).
+        neg_pos_ratio, pos_iou: hard negative mining ratio and matching IoU of the loss.
+        s_min, s_max, boxes_per_location: the default boxes (None: the variant's, the paper's).
+        default_boxes: explicit [N, 4] boxes instead of generated ones (stored in the config).
+        class_names, postprocess: the detector contract (``zoo.detection.base``).
 
     Build with ``zoo.get("ssd_vgg16", ...)``; compile with an optimizer only (no ``loss=``).
 
@@ -195,6 +209,12 @@ class SSD(keras.Model):
         >>> model.fit(zoo.data.shapes.shapes_dataset(image_size=96), steps_per_epoch=10)
     """
 
+    POSTPROCESS = PostprocessConfig(
+        score_threshold=0.01, iou_threshold=0.45, max_detections=100, pre_nms_top_k=400
+    )
+    anchor_based = True
+    box_weights = SSD_WEIGHTS
+
     def __init__(
         self,
         num_classes: int = 21,
@@ -203,6 +223,12 @@ class SSD(keras.Model):
         width: float = 1.0,
         neg_pos_ratio: float = 3.0,
         pos_iou: float = 0.5,
+        s_min: float | None = None,
+        s_max: float | None = None,
+        boxes_per_location: tuple[int, ...] | None = None,
+        default_boxes: Any = None,
+        class_names: tuple[str, ...] | None = None,
+        postprocess: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         if variant not in CONFIGS:
@@ -213,26 +239,59 @@ class SSD(keras.Model):
             )
         if not float(width) > 0:
             raise ValueError(f"width must be positive, got {width}")
+        cfg = CONFIGS[variant]
+        self_boxes = {
+            "s_min": float(cfg["s_min"] if s_min is None else s_min),
+            "s_max": float(cfg["s_max"] if s_max is None else s_max),
+            "boxes_per_location": tuple(int(k) for k in (boxes_per_location or cfg["boxes_per_location"])),
+        }
+        if len(self_boxes["boxes_per_location"]) != len(cfg["sources"]):
+            raise ValueError(
+                f"boxes_per_location needs one entry per source map ({len(cfg['sources'])}), "
+                f"got {self_boxes['boxes_per_location']}"
+            )
         h, w, c = _check_input_shape(image_shape, variant)
         image = keras.Input((h, w, c), name="image")
-        outputs, sizes = _network(image, int(num_classes), variant, float(width))
+        outputs, sizes = _network(
+            image, int(num_classes), variant, float(width), self_boxes["boxes_per_location"]
+        )
         kwargs.setdefault("name", f"{variant}_vgg16")
         super().__init__(inputs=image, outputs=outputs, **kwargs)
-        self.num_classes = int(num_classes)
+        self.init_detector(num_classes, (h, w), class_names=class_names, postprocess=postprocess)
         self.image_shape = (h, w, c)
-        self.image_size = (h, w)
         self.variant = variant
         self.width = float(width)
         self.neg_pos_ratio = float(neg_pos_ratio)
         self.pos_iou = float(pos_iou)
-        self.box_weights = SSD_WEIGHTS
+        self.box_config = self_boxes
         self.feature_sizes = sizes
-        self.default_boxes = ssd_default_boxes_for(variant, (h, w), sizes)
-        n = sum(fh * fw * k for (fh, fw), k in zip(sizes, CONFIGS[variant]["boxes_per_location"]))
-        if self.default_boxes.shape != (n, 4):
-            raise RuntimeError(f"Default boxes {self.default_boxes.shape} do not match the heads' {n} boxes")
+        self.num_default_boxes = sum(
+            fh * fw * k for (fh, fw), k in zip(sizes, self_boxes["boxes_per_location"])
+        )
+        explicit = default_boxes is not None
+        if not explicit:
+            default_boxes = anchor_ops.ssd_default_boxes((h, w), sizes, **self_boxes)
+        self.default_boxes = default_boxes
+        object.__setattr__(self, "_explicit_boxes", explicit)  # generated boxes follow from the config
         self.cls_loss_tracker = keras.metrics.Mean(name="cls_loss")
         self.box_loss_tracker = keras.metrics.Mean(name="box_loss")
+
+    @property
+    def default_boxes(self) -> np.ndarray:
+        """Default boxes [N, 4], xyxy pixels of ``image_size`` (anchors of ``box_deltas``)."""
+        return self._default_boxes
+
+    @default_boxes.setter
+    def default_boxes(self, boxes: Any) -> None:
+        boxes = np.array(boxes, dtype="float32")
+        if boxes.shape != (self.num_default_boxes, 4):
+            raise ValueError(
+                f"default_boxes must have shape ({self.num_default_boxes}, 4) (the heads' boxes), got {boxes.shape}"
+            )
+        boxes.setflags(write=False)
+        object.__setattr__(self, "_default_boxes", boxes)
+        object.__setattr__(self, "_explicit_boxes", True)
+        self.invalidate_compiled()
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         """Multibox loss (zoo.detection.losses.multibox_loss) of a batch against padded ground truth."""
@@ -263,37 +322,6 @@ class SSD(keras.Model):
             loss = loss + scale_loss_for_replicas(ops.sum(extra))
         return loss
 
-    def detect_batch(
-        self,
-        images: Any,
-        *,
-        score_threshold: float = 0.01,
-        iou_threshold: float = 0.45,
-        max_detections: int = 100,
-        pre_nms_top_k: int | None = 400,
-    ) -> dict[str, Any]:
-        """Detections for a batch already at ``image_size`` (pixels of that size). See ``detect``.
-
-        Runs the compiled ``detection_model`` (one per set of thresholds, cached): the same graph
-        as ``predict`` on ``detection_model(self)`` and the LiteRT export.
-
-        Returns:
-            The detections dict of NumPy arrays (boxes in pixels of ``image_size``).
-        """
-        from zoo.detection.postprocess import cached_detection_model
-
-        infer = cached_detection_model(
-            self,
-            score_threshold=score_threshold,
-            iou_threshold=iou_threshold,
-            max_detections=max_detections,
-            pre_nms_top_k=pre_nms_top_k,
-        )
-        out = infer.predict_on_batch(
-            ops.convert_to_numpy(images) if not isinstance(images, np.ndarray) else images
-        )
-        return {k: np.asarray(v) for k, v in out.items()}
-
     def get_config(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -304,6 +332,9 @@ class SSD(keras.Model):
             "width": self.width,
             "neg_pos_ratio": self.neg_pos_ratio,
             "pos_iou": self.pos_iou,
+            **self.box_config,
+            "default_boxes": self.default_boxes.tolist() if self._explicit_boxes else None,
+            **self.detector_config(),
         }
 
     @classmethod
@@ -332,18 +363,49 @@ def _load_imagenet_backbone(model: SSD) -> None:
             f"weights='imagenet_backbone' needs width=1.0 (the VGG16 ImageNet layer shapes), got width={model.width}"
         )
     loaded = load_by_name(model, imagenet_file("vgg16", include_top=False), strict=False)
-    if "block1_conv1" in loaded:
-        # keras.applications' VGG16 expects BGR input; this model takes RGB.
-        layer = model.get_layer("block1_conv1")
-        kernel, bias = layer.get_weights()
-        layer.set_weights([kernel[:, :, ::-1, :], bias])
+    if "block1_conv1" in loaded:  # keras.applications' VGG16 expects BGR input; this model takes RGB.
+        flip_input_channels(model.get_layer("block1_conv1"))
 
 
-def _ssd(variant: str, num_classes: int, input_shape: Any, weights: Any, width: float) -> SSD:
-    if input_shape is None:
-        size = CONFIGS[variant]["image_size"]
-        input_shape = (size, size, 3)
-    model = SSD(num_classes=num_classes, image_shape=tuple(input_shape), variant=variant, width=width)
+# Per registered name (timm's default_cfgs): the variant, the input size and the paper's numbers.
+DEFAULT_CFGS: dict[str, dict[str, Any]] = {
+    "ssd_vgg16": {
+        "variant": "ssd300",
+        "input_shape": (300, 300, 3),
+        "references": {
+            "num_default_boxes": 8732,
+            "voc07_map": 74.3,
+            "voc07_map_source": "paper Table 1 (SSD300, VOC2007+2012 trainval)",
+        },
+    },
+    "ssd512_vgg16": {
+        "variant": "ssd512",
+        "input_shape": (512, 512, 3),
+        "references": {
+            "num_default_boxes": 24564,
+            "voc07_map": 76.8,
+            "voc07_map_source": "paper Table 1 (SSD512, VOC2007+2012 trainval)",
+        },
+    },
+}
+
+
+def _create_ssd(
+    name: str,
+    num_classes: int | None = None,
+    input_shape: Any = None,
+    weights: Any = None,
+    *,
+    classes: int | None = None,
+    **kwargs: Any,
+) -> SSD:
+    """The one SSD creator: ``DEFAULT_CFGS[name]`` + the builder's arguments (``SSD``'s keywords)."""
+    cfg = DEFAULT_CFGS[name]
+    check_kwargs(SSD, kwargs, name)
+    n = resolve_num_classes(num_classes, classes, default=21)
+    model = SSD(
+        num_classes=n, image_shape=tuple(input_shape or cfg["input_shape"]), variant=cfg["variant"], **kwargs
+    )
     if weights is None:
         return model
     if isinstance(weights, str) and weights == "imagenet_backbone":
@@ -358,86 +420,52 @@ def _ssd(variant: str, num_classes: int, input_shape: Any, weights: Any, width: 
     raise WeightsError(f"weights must be None, 'imagenet_backbone' or a file path, got {weights!r}")
 
 
-_REFS = {
-    "ssd300": {
-        "num_default_boxes": 8732,
-        "voc07_map": 74.3,
-        "voc07_map_source": "paper Table 1 (SSD300, VOC2007+2012 trainval)",
-    },
-    "ssd512": {
-        "num_default_boxes": 24564,
-        "voc07_map": 76.8,
-        "voc07_map_source": "paper Table 1 (SSD512, VOC2007+2012 trainval)",
-    },
-}
+def _register(name: str, alias: str | None = None) -> Any:
+    """``register`` with the entry data of ``DEFAULT_CFGS[name]`` (under ``alias`` if given)."""
+    cfg = DEFAULT_CFGS[name]
+    return register(
+        alias or name,
+        task="detection",
+        paper=PAPER,
+        input_shape=cfg["input_shape"],
+        weights=("imagenet_backbone",),
+        references=cfg["references"],
+    )
 
 
-@register(
-    "ssd_vgg16",
-    task="detection",
-    paper=PAPER,
-    input_shape=(300, 300, 3),
-    weights=("imagenet_backbone",),
-    references=_REFS["ssd300"],
-)
+@_register("ssd_vgg16")
 def ssd_vgg16(
-    num_classes: int = 21,
+    num_classes: int | None = None,
     input_shape: tuple[int, int, int] | None = (300, 300, 3),
     weights: Any = None,
     width: float = 1.0,
+    **kwargs: Any,
 ) -> SSD:
     """SSD300 with a VGG16 body (paper Fig. 2): 6 source maps, 8732 default boxes at 300x300.
 
     Args:
-        num_classes: classes including the background class 0 (PASCAL VOC: 21).
+        num_classes: classes including the background class 0 (PASCAL VOC: 21; ``classes=`` also works).
         input_shape: (height, width, 3); smaller sizes use the same layers (see the module docstring).
         weights: None, ``"imagenet_backbone"`` (keras.applications VGG16 notop weights into the body)
             or a path to a full SSD weight file (``model.save_weights``).
         width: channel multiplier of the body and extra layers (1.0 = the paper).
+        **kwargs: more ``SSD`` arguments (``postprocess``, ``class_names``, ``s_min`` ...).
 
     Example:
         >>> model = zoo.get("ssd_vgg16", num_classes=21, input_shape=(300, 300, 3), weights=None)
         >>> model.default_boxes.shape
         (8732, 4)
     """
-    return _ssd("ssd300", num_classes, input_shape, weights, width)
+    return _create_ssd("ssd_vgg16", num_classes, input_shape, weights, width=width, **kwargs)
 
 
-@register(
-    "ssd300_vgg16",
-    task="detection",
-    paper=PAPER,
-    input_shape=(300, 300, 3),
-    weights=("imagenet_backbone",),
-    references=_REFS["ssd300"],
-)
-def ssd300_vgg16(
-    num_classes: int = 21,
-    input_shape: tuple[int, int, int] | None = (300, 300, 3),
-    weights: Any = None,
-    width: float = 1.0,
-) -> SSD:
-    """Alias of ``ssd_vgg16`` (SSD300).
-
-    Example:
-        >>> model = zoo.get("ssd300_vgg16", num_classes=21)
-    """
-    return _ssd("ssd300", num_classes, input_shape, weights, width)
-
-
-@register(
-    "ssd512_vgg16",
-    task="detection",
-    paper=PAPER,
-    input_shape=(512, 512, 3),
-    weights=("imagenet_backbone",),
-    references=_REFS["ssd512"],
-)
+@_register("ssd512_vgg16")
 def ssd512_vgg16(
-    num_classes: int = 21,
+    num_classes: int | None = None,
     input_shape: tuple[int, int, int] | None = (512, 512, 3),
     weights: Any = None,
     width: float = 1.0,
+    **kwargs: Any,
 ) -> SSD:
     """SSD512 with a VGG16 body: 7 source maps (conv12_2 added), 24564 default boxes at 512x512.
 
@@ -448,4 +476,8 @@ def ssd512_vgg16(
         >>> model.default_boxes.shape
         (24564, 4)
     """
-    return _ssd("ssd512", num_classes, input_shape, weights, width)
+    return _create_ssd("ssd512_vgg16", num_classes, input_shape, weights, width=width, **kwargs)
+
+
+# A declared alias (torchvision's name for SSD300): the same builder and entry data.
+ssd300_vgg16 = _register("ssd_vgg16", alias="ssd300_vgg16")(ssd_vgg16)

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import os
 import time
 from collections.abc import Iterable, Sequence
@@ -68,7 +67,8 @@ class DetectorTrainConfig:
         width: channel multiplier passed to models that take one (1.0 = the paper).
         max_objects: shapes per synthetic image at most.
         augment: SSD augmentations on the training data.
-        score_threshold, iou_threshold, max_detections: post-processing used for evaluation.
+        score_threshold, iou_threshold, max_detections: post-processing used for evaluation (None:
+            the model's own ``postprocess`` settings, e.g. SSD 0.01/0.45, Faster R-CNN 0.05/0.3).
         seed: data seed (held-out shapes use another seed).
         class_names: names by class id for a folder dataset (background first; default VOC).
     """
@@ -94,9 +94,9 @@ class DetectorTrainConfig:
     width: float = 1.0
     max_objects: int = 4
     augment: bool = True
-    score_threshold: float = 0.01
-    iou_threshold: float = 0.45
-    max_detections: int = 100
+    score_threshold: float | None = None
+    iou_threshold: float | None = None
+    max_detections: int | None = None
     seed: int = 0
     class_names: tuple[str, ...] | None = None
 
@@ -207,15 +207,17 @@ def build_detector(cfg: DetectorTrainConfig, num_classes: int) -> keras.Model:
     e = entry(cfg.model)
     if e.task != "detection":
         raise ValueError(f"{cfg.model!r} is a {e.task} model; choose a detection model")
-    params = inspect.signature(e.builder).parameters
     kwargs: dict[str, Any] = {"num_classes": num_classes, "input_shape": (cfg.image_size, cfg.image_size, 3)}
     if cfg.weights is not None:
         kwargs["weights"] = cfg.weights
-    if "width" in params:
+    if cfg.width != 1.0:
         kwargs["width"] = cfg.width
-    elif cfg.width != 1.0:
-        raise ValueError(f"{cfg.model!r} takes no width multiplier; use --width 1")
-    return get_model(cfg.model, **kwargs)
+    try:
+        return get_model(cfg.model, **kwargs)
+    except TypeError as err:
+        if "width" in kwargs and "width" in str(err):
+            raise ValueError(f"{cfg.model!r} takes no width multiplier; use --width 1") from err
+        raise
 
 
 def make_optimizer(
@@ -251,12 +253,14 @@ def evaluate_detector(
     class_names: Sequence[str],
     *,
     max_batches: int | None = None,
-    score_threshold: float = 0.01,
-    iou_threshold: float = 0.45,
-    max_detections: int = 100,
+    score_threshold: float | None = None,
+    iou_threshold: float | None = None,
+    max_detections: int | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Runs ``model.detect_batch`` over a dataset and returns ``DetectionEvaluator.result()``.
+
+    The thresholds default (None) to the model's own ``postprocess`` settings.
 
     Ground truth and detections are both in pixels of the model input (the loaders resize both).
     When the detections and the targets both have ``masks`` (Mask R-CNN on shapes with masks), the
@@ -452,7 +456,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--width", type=float, default=d.width, help="channel multiplier (1 = the paper)")
     p.add_argument("--max-objects", type=int, default=d.max_objects)
     p.add_argument("--no-augment", dest="augment", action="store_false")
-    p.add_argument("--score-threshold", type=float, default=d.score_threshold)
+    p.add_argument(
+        "--score-threshold", type=float, default=d.score_threshold, help="evaluation (default: the model's)"
+    )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument(
         "--class-names", default=None, help="comma-separated names (background first) for PATH data"
