@@ -39,7 +39,7 @@ def test_paper_table_has_24_convolutions_and_counts():
 @pytest.mark.slow
 def test_yolo_v1_full_size_matches_the_paper_table():
     model = zoo.get("yolo_v1")
-    assert model.output_shape == (None, 7, 7, 30)
+    assert tuple(model.get_layer("grid").output.shape) == (None, 7, 7, 30)
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) == 24
     assert model.get_layer("conv24").output.shape[1:3] == (7, 7)
@@ -50,7 +50,7 @@ def test_yolo_v1_full_size_matches_the_paper_table():
 def test_small_yolo_v1_count_matches_table_and_leaky_relu():
     model = zoo.get("yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.125, fc_units=32)
     # 112 px / stride 64 -> a 2x2 last map (same padding); S=7 stays (the FC head makes the grid)
-    assert model.output_shape == (None, 7, 7, 13)
+    assert tuple(model.get_layer("grid").output.shape) == (None, 7, 7, 13)
     assert model.count_params() == _table_params(PAPER_CONVS, 0.125, last_map=2, fc=32, c=3)
     leaky = [layer for layer in model.layers if isinstance(layer, keras.layers.LeakyReLU)]
     assert len(leaky) == 25 and all(abs(layer.negative_slope - 0.1) < 1e-7 for layer in leaky)
@@ -61,7 +61,7 @@ def test_fast_yolo_has_nine_convolutions_and_grid_arguments():
         "fast_yolo_v1", num_classes=6, input_shape=(96, 96, 3), grid_size=4, num_boxes=3, fc_units=16
     )
     assert sum(isinstance(layer, keras.layers.Conv2D) for layer in model.layers) == 9
-    assert model.output_shape == (None, 4, 4, 3 * 5 + 5)
+    assert tuple(model.get_layer("grid").output.shape) == (None, 4, 4, 3 * 5 + 5)
     assert model.num_predicted_boxes == 48
 
 
@@ -202,7 +202,7 @@ def test_detect_through_the_shared_api_and_nms():
         dets["boxes"][0, 0], [cx - 23.04, cx - 23.04, cx + 23.04, cx + 23.04], atol=1e-2
     )
     # the model's own settings are the defaults of detect_batch
-    model.score_threshold = 0.75
+    model.postprocess = {"score_threshold": 0.75}
     dets = model.detect_batch(images[:, :112, :112])
     assert int(dets["num_detections"][0]) == 1 and dets["scores"][0, 0] == pytest.approx(0.9)
 
@@ -239,5 +239,8 @@ def test_fit_step_reaches_every_weight_including_empty_images(tmp_path):
     path = tmp_path / "yolo.keras"
     model.save(path)
     again = keras.models.load_model(path)
-    assert isinstance(again, YOLOv1) and again.get_config()["score_threshold"] == model.score_threshold
-    np.testing.assert_allclose(again.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+    assert isinstance(again, YOLOv1) and again.postprocess == model.postprocess
+    np.testing.assert_allclose(again(images)["grid"], model(images)["grid"], atol=1e-5)
+    # the contract: predict gives detections, model(x) the raw grid
+    dets = model.predict(images, verbose=0)
+    assert isinstance(model, zoo.detection.base.Detector) and dets["boxes"].shape == (2, 100, 4)

@@ -40,6 +40,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from zoo.detection.base import Detector, PostprocessConfig, check_kwargs, resolve_num_classes
 from zoo.ops.boxes import box_iou
 from zoo.ops.nms import batched_nms
 from zoo.registry import register
@@ -310,78 +311,30 @@ def yolo_decode(grid: Any, image_size: tuple[int, int], num_boxes: int = 2) -> t
 
 
 @keras.saving.register_keras_serializable(package="zoo")
-class YOLOPostprocess(keras.layers.Layer):
-    """Grid -> the zoo's detections dict: ``yolo_decode``, threshold, per-class NMS (zoo.ops.nms).
-
-    Example:
-        >>> dets = YOLOPostprocess((448, 448), num_boxes=2, score_threshold=0.2)(model(images))
-    """
-
-    def __init__(
-        self,
-        image_size: Any,
-        num_boxes: int = 2,
-        score_threshold: float = 0.2,
-        iou_threshold: float = 0.5,
-        max_detections: int = 100,
-        **kwargs: Any,
-    ):
-        super().__init__(**kwargs)
-        self.image_size = tuple(int(v) for v in image_size)
-        self.num_boxes = int(num_boxes)
-        self.score_threshold = float(score_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self.max_detections = int(max_detections)
-
-    def call(self, grid):
-        boxes, scores = yolo_decode(grid, self.image_size, self.num_boxes)
-        return batched_nms(
-            boxes,
-            scores,
-            max_detections=self.max_detections,
-            iou_threshold=self.iou_threshold,
-            score_threshold=self.score_threshold,
-            pre_nms_top_k=None,
-            background_class=0,
-        )
-
-    def compute_output_spec(self, grid):
-        batch, k = grid.shape[0], self.max_detections
-        return {
-            "boxes": keras.KerasTensor((batch, k, 4), "float32"),
-            "scores": keras.KerasTensor((batch, k), "float32"),
-            "classes": keras.KerasTensor((batch, k), "int32"),
-            "num_detections": keras.KerasTensor((batch,), "int32"),
-        }
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "image_size": self.image_size,
-            "num_boxes": self.num_boxes,
-            "score_threshold": self.score_threshold,
-            "iou_threshold": self.iou_threshold,
-            "max_detections": self.max_detections,
-        }
-
-
-@keras.saving.register_keras_serializable(package="zoo")
-class YOLOv1(keras.Model):
+class YOLOv1(Detector, keras.Model):
     """YOLO v1 detector: a functional Keras model with the paper's loss built in.
 
-    Outputs ``grid`` [batch, S, S, B * 5 + C] (raw, see the module docstring). ``fit`` takes
+    A contract detector (``zoo.detection.base.Detector``): ``model(images)`` returns the raw
+    ``{"grid": [batch, S, S, B * 5 + C]}`` (see the module docstring; YOLO's scores are no softmax
+    over background + classes, so there are no ``class_logits`` / ``box_deltas`` and
+    ``decode_predictions`` is YOLO's own); ``model.predict`` returns detections. ``fit`` takes
     ``(images, targets)`` with targets = dict(boxes [N, G, 4] xyxy pixels of the input, classes
     [N, G] in 1..num_classes-1 (-1 pad), valid [N, G]), the batch format of ``zoo.data``; target
     assignment and the loss happen in ``compute_loss``. Images without any object are valid
     training data: only the no-object confidence term is non-zero for them.
-    ``detect_batch`` / ``zoo.detection.detect`` give detections (xyxy pixels, classes
-    1..num_classes-1) with the model's ``score_threshold`` / ``iou_threshold`` unless overridden.
+    ``predict`` / ``detect_batch`` / ``zoo.detection.detect`` give detections (xyxy pixels, classes
+    1..num_classes-1) with ``model.postprocess`` (family default: score 0.2, NMS IoU 0.5, all 98
+    boxes enter NMS) unless overridden.
 
     Example:
         >>> model = zoo.get("yolo_v1", num_classes=4, input_shape=(224, 224, 3), width=0.25, fc_units=256)
         >>> model.compile(optimizer="adam")
         >>> model.fit(zoo.data.shapes.shapes_dataset(image_size=224), steps_per_epoch=10)
     """
+
+    POSTPROCESS = PostprocessConfig(
+        score_threshold=0.2, iou_threshold=0.5, max_detections=100, pre_nms_top_k=None
+    )
 
     def __init__(
         self,
@@ -394,9 +347,8 @@ class YOLOv1(keras.Model):
         fc_units: int | None = None,
         lambda_coord: float = LAMBDA_COORD,
         lambda_noobj: float = LAMBDA_NOOBJ,
-        score_threshold: float = 0.2,
-        iou_threshold: float = 0.5,
-        max_detections: int = 100,
+        class_names: Any = None,
+        postprocess: Any = None,
         **kwargs: Any,
     ):
         if variant not in CONFIGS:
@@ -428,10 +380,9 @@ class YOLOv1(keras.Model):
             image, variant, int(grid_size), int(num_boxes), int(num_classes) - 1, float(width), fc
         )
         kwargs.setdefault("name", variant)
-        super().__init__(inputs=image, outputs=grid, **kwargs)
-        self.num_classes = int(num_classes)
+        super().__init__(inputs=image, outputs={"grid": grid}, **kwargs)
+        self.init_detector(int(num_classes), (h, w), class_names=class_names, postprocess=postprocess)
         self.image_shape = (h, w, c)
-        self.image_size = (h, w)
         self.variant = variant
         self.grid_size = int(grid_size)
         self.num_boxes = int(num_boxes)
@@ -439,9 +390,6 @@ class YOLOv1(keras.Model):
         self.fc_units = fc
         self.lambda_coord = float(lambda_coord)
         self.lambda_noobj = float(lambda_noobj)
-        self.score_threshold = float(score_threshold)
-        self.iou_threshold = float(iou_threshold)
-        self.max_detections = int(max_detections)
         self._trackers = {
             k: keras.metrics.Mean(name=k) for k in ("coord_loss", "obj_loss", "noobj_loss", "class_loss")
         }
@@ -471,43 +419,13 @@ class YOLOv1(keras.Model):
             loss = loss + ops.sum(extra)
         return loss
 
-    def detection_model(self, **overrides: Any) -> keras.Model:
-        """A model image -> detections dict (the graph ``predict`` and LiteRT export use).
-
-        Example:
-            >>> model.detection_model(score_threshold=0.3).predict(images)["boxes"]
-        """
-        settings = {
-            "score_threshold": self.score_threshold,
-            "iou_threshold": self.iou_threshold,
-            "max_detections": self.max_detections,
-            **overrides,
-        }
-        image = keras.Input(self.image_shape, name="image")
-        post = YOLOPostprocess(self.image_size, self.num_boxes, name="detections", **settings)
-        return keras.Model(image, post(self(image)), name=f"{self.name}_detections")
-
-    def detect_batch(
-        self,
-        images: Any,
-        *,
-        score_threshold: float | None = None,
-        iou_threshold: float | None = None,
-        max_detections: int | None = None,
-        **_: Any,
-    ) -> dict[str, np.ndarray]:
-        """Detections for a batch already at ``image_size`` (pixels of that size). See ``zoo.detection.detect``."""
-        settings = {
-            "score_threshold": self.score_threshold if score_threshold is None else float(score_threshold),
-            "iou_threshold": self.iou_threshold if iou_threshold is None else float(iou_threshold),
-            "max_detections": self.max_detections if max_detections is None else int(max_detections),
-        }
-        key = tuple(sorted(settings.items()))
-        cache = self.__dict__.setdefault("_yolo_infer", {})
-        if key not in cache:
-            cache[key] = self.detection_model(**settings)
-        out = cache[key].predict_on_batch(np.asarray(ops.convert_to_numpy(images), dtype="float32"))
-        return {k: np.asarray(v) for k, v in out.items()}
+    def decode_predictions(self, raw: dict[str, Any], postprocess: PostprocessConfig | None = None) -> dict:
+        """Grid -> detections dict: ``yolo_decode`` (98 boxes, class-specific confidence), threshold,
+        per-class NMS (``zoo.ops.nms.batched_nms``), with ``postprocess`` or the model's settings."""
+        settings = self.postprocess if postprocess is None else postprocess
+        grid = raw["grid"] if isinstance(raw, dict) else raw
+        boxes, scores = yolo_decode(grid, self.image_size, self.num_boxes)
+        return batched_nms(boxes, scores, background_class=0, **settings.as_dict())
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -522,9 +440,7 @@ class YOLOv1(keras.Model):
             "fc_units": self.fc_units,
             "lambda_coord": self.lambda_coord,
             "lambda_noobj": self.lambda_noobj,
-            "score_threshold": self.score_threshold,
-            "iou_threshold": self.iou_threshold,
-            "max_detections": self.max_detections,
+            **self.detector_config(),
         }
 
     @classmethod
@@ -534,7 +450,9 @@ class YOLOv1(keras.Model):
         return cls(**config)
 
 
-def _yolo(variant: str, num_classes: int, input_shape: Any, weights: Any, **kwargs: Any) -> YOLOv1:
+def _yolo(variant: str, num_classes: Any, input_shape: Any, weights: Any, **kwargs: Any) -> YOLOv1:
+    num_classes = resolve_num_classes(num_classes, kwargs.pop("classes", None), default=21)
+    check_kwargs(YOLOv1, kwargs, variant)
     shape = (448, 448, 3) if input_shape is None else tuple(input_shape)
     model = YOLOv1(num_classes=num_classes, image_shape=shape, variant=variant, **kwargs)
     if weights is None:
@@ -560,7 +478,7 @@ def _yolo(variant: str, num_classes: int, input_shape: Any, weights: Any, **kwar
     },
 )
 def yolo_v1(
-    num_classes: int = 21,
+    num_classes: int | None = None,
     input_shape: tuple[int, int, int] | None = (448, 448, 3),
     weights: Any = None,
     grid_size: int = 7,
@@ -578,7 +496,7 @@ def yolo_v1(
         grid_size: S; num_boxes: B.
         width: channel multiplier of the convolutions (1.0 = the paper).
         fc_units: units of the first fully connected layer (paper: 4096).
-        **kwargs: ``YOLOv1`` settings (lambda_coord, lambda_noobj, score_threshold, iou_threshold, max_detections).
+        **kwargs: ``YOLOv1`` settings (lambda_coord, lambda_noobj, class_names, postprocess, classes).
 
     Example:
         >>> zoo.get("yolo_v1").output_shape
@@ -596,7 +514,7 @@ def yolo_v1(
     references={"fps_titan_x": 155, "voc07_map": 52.7, "voc07_map_source": "paper Table 1 (Fast YOLO)"},
 )
 def fast_yolo_v1(
-    num_classes: int = 21,
+    num_classes: int | None = None,
     input_shape: tuple[int, int, int] | None = (448, 448, 3),
     weights: Any = None,
     grid_size: int = 7,
