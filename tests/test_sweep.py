@@ -48,6 +48,9 @@ KWARGS = {
     "dcgan_generator": dict(image_size=28, channels=1, latent_dim=16, filters=8),
     "dcgan_discriminator": dict(image_size=28, channels=1, filters=8),
     "fast_style_transfer": dict(input_shape=(32, 32, 3), filters=4, num_residual=1),
+    # YOLO v1: the input must be a multiple of the 7x7 grid
+    "yolo_v1": dict(num_classes=3, input_shape=(112, 112, 3), width=0.0625, fc_units=16),
+    "fast_yolo_v1": dict(num_classes=3, input_shape=(112, 112, 3), width=0.0625, fc_units=16),
 }
 # the FPN detectors: ResNet-50 cannot shrink, the proposal counts can
 for _name in (

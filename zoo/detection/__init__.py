@@ -1,4 +1,4 @@
-"""Object detectors (SSD, ...) and what they share: losses, post-processing, drawing.
+"""Object detectors (SSD, YOLO v1, ...) and what they share: losses, post-processing, drawing.
 
 Example:
     >>> model = zoo.get("ssd_vgg16", num_classes=21)
@@ -14,6 +14,7 @@ from zoo.detection import (  # noqa: F401  (registers models)  # noqa: F401,E402
     rpn,
     ssd,
     visualize,
+    yolo,  # noqa: F401  (registers yolo_v1, fast_yolo_v1)
 )
 from zoo.detection.base import Detector, PostprocessConfig  # noqa: F401
 from zoo.detection.faster_rcnn import FasterRCNN  # noqa: F401,E402

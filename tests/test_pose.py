@@ -1,0 +1,56 @@
+"""K-point regression: stick figures, the regressor, PCK against hand values, K = 0, the skeleton PNG."""
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from zoo.data.pose import SKELETON, stick_figure, stick_figure_arrays
+from zoo.pose import draw_skeletons, mean_pixel_error, pck, pose_regressor
+
+
+def _tiny_body(size=32):
+    """A small functional convolutional body (zoo bodies take the same path; see the zoo-body test)."""
+    image = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
+    return keras.Model(image, x, name="tiny")
+
+
+def test_stick_figures_are_deterministic_and_inside():
+    a, b = stick_figure_arrays(5, 48, seed=1), stick_figure_arrays(5, 48, seed=1)
+    np.testing.assert_array_equal(a["images"], b["images"])
+    assert a["joints"].shape == (5, len(SKELETON), 2)
+    assert np.all((a["joints"] > 0) & (a["joints"] < 1))
+    assert stick_figure_arrays(2, 48, num_joints=3)["joints"].shape == (2, 3, 2)
+
+
+def test_k_zero_is_refused():
+    with pytest.raises(ValueError, match="num_joints K must be in 1"):
+        stick_figure(np.random.default_rng(0), 48, num_joints=0)
+    with pytest.raises(ValueError, match="positive integer"):
+        pose_regressor(_tiny_body(), num_joints=0)
+
+
+def test_pck_and_pixel_error_against_hand_values():
+    true = np.array([[[0.0, 0.0], [0.6, 0.8], [0.3, 0.4]]])  # figure size = 1.0
+    pred = true + np.array([[[0.1, 0.0], [0.0, 0.3], [0.19, 0.0]]])
+    assert pck(pred, true, 0.2) == pytest.approx(2 / 3)
+    assert mean_pixel_error(pred, true, 100) == pytest.approx((10 + 30 + 19) / 3)
+    with pytest.raises(ValueError, match="N, K, 2"):
+        pck(pred[0], true[0])
+
+
+def test_regressor_fits_and_draws(tmp_path):
+    model = pose_regressor(
+        zoo.get("vgg11", include_top=False, input_shape=(32, 32, 3)), num_joints=7, fc_units=16
+    )
+    assert model.output_shape == (None, 7, 2)
+    data = stick_figure_arrays(8, 32)
+    model.compile(optimizer="adam", loss="mse")
+    model.fit(data["images"].astype("float32"), data["joints"], epochs=1, verbose=0)
+    pred = model.predict(data["images"].astype("float32"), verbose=0)
+    assert np.all((pred >= 0) & (pred <= 1))
+    path = draw_skeletons(tmp_path / "skel.png", data["images"][:4], pred[:4], data["joints"][:4], SKELETON)
+    assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
