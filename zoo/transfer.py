@@ -37,6 +37,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from zoo.overfeat import convolutionalize  # noqa: F401  (OverFeat: a classifier's dense layers as convolutions)
 from zoo.utils.io import atomic_path, atomic_write_json
 
 POOLING_LAYERS = (
