@@ -217,3 +217,12 @@ def test_postprocess_config_and_builder_arguments():
     assert zoo.registry.entry("ssd300_vgg16").builder is zoo.registry.entry("ssd_vgg16").builder
     with pytest.raises(TypeError, match="nms"):
         model.detect_batch(_images(1), nms=0.5)
+
+
+@pytest.mark.parametrize("value", [float("nan"), 1.0, 1.5, -0.1])
+def test_score_threshold_outside_0_1_is_refused(value):
+    """A NaN or >= 1 threshold used to return no detections silently (issue 20)."""
+    with pytest.raises(ValueError, match="score_threshold must be in"):
+        PostprocessConfig(score_threshold=value)
+    with pytest.raises(ValueError, match="score_threshold must be in"):
+        PostprocessConfig().replace(score_threshold=value)

@@ -23,7 +23,7 @@ from typing import Any
 
 import keras
 
-from zoo.classification._common import finish, image_input, pool, resolve_classes
+from zoo.classification._common import ClassifierCfg, start
 from zoo.registry import register
 
 PAPER = "Ioffe and Szegedy, Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift, ICML 2015"
@@ -117,15 +117,20 @@ def bn_inception(
         >>> model = zoo.get("bn_inception", classes=10, input_shape=(96, 96, 3))
     """
     name = "bn_inception"
-    n = resolve_classes(classes, num_classes, weights, include_top, has_imagenet=False)
-    x, inputs = image_input(
-        input_shape, input_tensor, default_size=224, min_size=32, include_top=include_top, weights=weights,
-        model_name=name,
-    )  # fmt: skip
-    x = bn_inception_features(x)
-    if include_top:
-        x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-        x = keras.layers.Dense(n, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = pool(x, pooling)
-    return finish(inputs, x, name=name, weights=weights, arch=None, include_top=include_top)
+    args = start(
+        name,
+        ClassifierCfg(paper=PAPER, input_size=224, min_size=32),
+        include_top=include_top,
+        weights=weights,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+    )
+
+    def top(x: Any) -> Any:
+        return args.predictions(keras.layers.GlobalAveragePooling2D(name="avg_pool")(x))
+
+    return args.finish(args.tail(bn_inception_features(args.x), top))

@@ -48,8 +48,9 @@ from typing import Any
 
 import keras
 
-from zoo.classification._common import finish, image_input, pool, resolve_classes
+from zoo.classification._common import ClassifierCfg, start
 from zoo.registry import register
+from zoo.weights import IMAGENET
 
 PAPER = "Szegedy et al., Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning, AAAI 2017"
 
@@ -270,24 +271,28 @@ def _build(
     classifier_activation: str | None,
 ) -> keras.Model:
     _, default_size, min_size, arch, _, _ = VARIANTS[variant]
-    n = resolve_classes(classes, num_classes, weights, include_top, has_imagenet=arch is not None)
-    x, inputs = image_input(
-        input_shape,
-        input_tensor,
-        default_size=default_size,
-        min_size=min_size,
+    cfg = ClassifierCfg(
+        paper=PAPER, input_size=default_size, min_size=min_size, imagenet=IMAGENET.get(arch) if arch else None
+    )
+    args = start(
+        variant,
+        cfg,
         include_top=include_top,
         weights=weights,
-        model_name=variant,
+        input_tensor=input_tensor,
+        input_shape=input_shape,
+        pooling=pooling,
+        classes=classes,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
     )
-    x = inception_v4_features(x, variant)
-    if include_top:
+
+    def top(x: Any) -> Any:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
         x = keras.layers.Dropout(0.2, name="dropout")(x)  # Figures 9 and 15: "Dropout (keep 0.8)"
-        x = keras.layers.Dense(n, activation=classifier_activation, name="predictions")(x)
-    else:
-        x = pool(x, pooling)
-    return finish(inputs, x, name=variant, weights=weights, arch=arch, include_top=include_top)
+        return args.predictions(x)
+
+    return args.finish(args.tail(inception_v4_features(args.x, variant), top))
 
 
 def _meta(variant: str) -> dict[str, Any]:

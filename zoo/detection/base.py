@@ -87,6 +87,11 @@ class PostprocessConfig:
         object.__setattr__(self, "max_detections", int(self.max_detections))
         if self.pre_nms_top_k is not None:
             object.__setattr__(self, "pre_nms_top_k", int(self.pre_nms_top_k))
+        if not 0.0 <= self.score_threshold < 1.0:  # NaN fails too
+            raise ValueError(
+                f"score_threshold must be in [0, 1) (scores are probabilities; a detection needs score > "
+                f"threshold), got {self.score_threshold}"
+            )
         if not 0.0 <= self.iou_threshold <= 1.0:
             raise ValueError(f"iou_threshold must be in [0, 1], got {self.iou_threshold}")
         if self.max_detections < 1:
