@@ -223,9 +223,13 @@ class Detector:
         """Image batch at ``image_size`` -> detections dict (keras.ops; traceable, exportable)."""
         return self.decode_predictions(self(images, training=False), postprocess)
 
-    def predict_step(self, data: Any) -> dict[str, Any]:
-        x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self.detections(x)
+    def predict_step(self, *args: Any) -> Any:
+        """Keras' predict step (raw outputs), then ``decode_predictions`` (as keras-hub's RetinaNet)."""
+        outputs = super().predict_step(*args)
+        if keras.backend.backend() == "jax":  # the JAX trainer's step returns (outputs, state)
+            raw, state = outputs
+            return self.decode_predictions(raw), state
+        return self.decode_predictions(outputs)
 
     def detect_batch(
         self,
