@@ -6,6 +6,7 @@ import pytest
 
 import zoo
 from zoo.detection import detect
+from zoo.detection.base import Detector
 
 VGG = dict(weights=None, input_shape=(32, 32, 3))
 
@@ -32,8 +33,8 @@ def test_zoo_get_bad_arguments(name, kwargs, error, text):
         zoo.get(name, **kwargs)
 
 
-class _Detector:
-    """Just what ``detect`` reads before the network runs: the input checks come first."""
+class _Detector(Detector):
+    """A zoo detector (the contract's mixin) whose network must never run: the input checks come first."""
 
     name = "fake"
     image_size = (32, 32)
