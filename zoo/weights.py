@@ -42,19 +42,6 @@ class WeightFile:
 # keras.applications' ImageNet weight files, name -> (with top, without top). The model families
 # fill it from their per-name settings (``zoo.classification.*.default_cfgs``).
 IMAGENET: dict[str, tuple[WeightFile, WeightFile]] = {}
-# Inception-ResNet-v2 (zoo.classification.inception_v4) has no per-name settings table yet.
-IMAGENET["inception_resnet_v2"] = (
-    WeightFile(
-        "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
-        "https://storage.googleapis.com/tensorflow/keras-applications/inception_resnet_v2/inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
-        "e693bd0210a403b3192acc6073ad2e96",
-    ),
-    WeightFile(
-        "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "https://storage.googleapis.com/tensorflow/keras-applications/inception_resnet_v2/inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
-        "d19885ff4a710c122648d3b5c3b684e4",
-    ),
-)
 
 
 def keras_cache_dir() -> Path:

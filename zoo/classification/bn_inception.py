@@ -23,8 +23,7 @@ from typing import Any
 
 import keras
 
-from zoo.classification._common import ClassifierCfg, start
-from zoo.registry import register
+from zoo.classification._common import ClassifierCfg, register_classifier, start
 
 PAPER = "Ioffe and Szegedy, Batch Normalization: Accelerating Deep Network Training by Reducing Internal Covariate Shift, ICML 2015"
 
@@ -90,24 +89,25 @@ def bn_inception_features(x: Any) -> Any:
     return x
 
 
-@register(
-    "bn_inception",
-    task="classification",
-    paper=PAPER,
-    input_shape=(224, 224, 3),
-    references=REFERENCES,
-    preprocess="caffe",
-)
-def bn_inception(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-) -> keras.Model:
+default_cfgs: dict[str, ClassifierCfg] = {
+    "bn_inception": ClassifierCfg(
+        paper=PAPER, references=REFERENCES, input_size=224, min_size=32, preprocess="caffe"
+    ),
+}
+
+
+def _create_bn_inception(variant: str, **kwargs: Any) -> keras.Model:
+    """Builds BN-Inception with keras.applications' arguments."""
+    args = start(variant, default_cfgs[variant], **kwargs)
+
+    def top(x: Any) -> Any:
+        return args.predictions(keras.layers.GlobalAveragePooling2D(name="avg_pool")(x))
+
+    return args.finish(args.tail(bn_inception_features(args.x), top))
+
+
+@register_classifier("bn_inception", default_cfgs, _create_bn_inception)
+def bn_inception(**kwargs: Any) -> keras.Model:
     """BN-Inception (the paper's Appendix network); 11,295,240 trainable parameters at 1000 classes.
 
     Arguments as keras.applications (inputs of at least 32x32). No Keras ImageNet file is
@@ -116,21 +116,4 @@ def bn_inception(
     Example:
         >>> model = zoo.get("bn_inception", classes=10, input_shape=(96, 96, 3))
     """
-    name = "bn_inception"
-    args = start(
-        name,
-        ClassifierCfg(paper=PAPER, input_size=224, min_size=32),
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-    )
-
-    def top(x: Any) -> Any:
-        return args.predictions(keras.layers.GlobalAveragePooling2D(name="avg_pool")(x))
-
-    return args.finish(args.tail(bn_inception_features(args.x), top))
+    return _create_bn_inception("bn_inception", **kwargs)

@@ -48,9 +48,8 @@ from typing import Any
 
 import keras
 
-from zoo.classification._common import ClassifierCfg, start
-from zoo.registry import register
-from zoo.weights import IMAGENET
+from zoo.classification._common import ClassifierCfg, register_classifier, start
+from zoo.weights import WeightFile
 
 PAPER = "Szegedy et al., Inception-v4, Inception-ResNet and the Impact of Residual Connections on Learning, AAAI 2017"
 
@@ -259,33 +258,36 @@ def inception_v4_features(x: Any, variant: str = "inception_v4") -> Any:
     return x
 
 
-def _build(
-    variant: str,
-    include_top: bool,
-    weights: Any,
-    input_tensor: Any,
-    input_shape: tuple[int, ...] | None,
-    pooling: str | None,
-    classes: int | None,
-    num_classes: int | None,
-    classifier_activation: str | None,
-) -> keras.Model:
-    _, default_size, min_size, arch, _, _ = VARIANTS[variant]
-    cfg = ClassifierCfg(
-        paper=PAPER, input_size=default_size, min_size=min_size, imagenet=IMAGENET.get(arch) if arch else None
+_KA_IRV2 = "https://storage.googleapis.com/tensorflow/keras-applications/inception_resnet_v2/"
+default_cfgs: dict[str, ClassifierCfg] = {
+    name: ClassifierCfg(
+        paper=PAPER,
+        references=refs,
+        input_size=size,
+        min_size=min_size,
+        preprocess="inception",
+        imagenet=(
+            WeightFile(
+                "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
+                _KA_IRV2 + "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels.h5",
+                "e693bd0210a403b3192acc6073ad2e96",
+            ),
+            WeightFile(
+                "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                _KA_IRV2 + "inception_resnet_v2_weights_tf_dim_ordering_tf_kernels_notop.h5",
+                "d19885ff4a710c122648d3b5c3b684e4",
+            ),
+        )
+        if arch
+        else None,
     )
-    args = start(
-        variant,
-        cfg,
-        include_top=include_top,
-        weights=weights,
-        input_tensor=input_tensor,
-        input_shape=input_shape,
-        pooling=pooling,
-        classes=classes,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-    )
+    for name, (_, size, min_size, arch, _, refs) in VARIANTS.items()
+}
+
+
+def _create_inception_v4(variant: str, **kwargs: Any) -> keras.Model:
+    """Builds ``variant`` (a key of ``VARIANTS``) with keras.applications' arguments."""
+    args = start(variant, default_cfgs[variant], **kwargs)
 
     def top(x: Any) -> Any:
         x = keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -295,28 +297,8 @@ def _build(
     return args.finish(args.tail(inception_v4_features(args.x, variant), top))
 
 
-def _meta(variant: str) -> dict[str, Any]:
-    return dict(
-        task="classification",
-        paper=PAPER,
-        input_shape=(299, 299, 3),
-        references=VARIANTS[variant][5],
-        preprocess="inception",
-        **({"weights": ("imagenet",)} if VARIANTS[variant][3] else {}),
-    )
-
-
-@register("inception_v4", **_meta("inception_v4"))
-def inception_v4(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-) -> keras.Model:
+@register_classifier("inception_v4", default_cfgs, _create_inception_v4)
+def inception_v4(**kwargs: Any) -> keras.Model:
     """Inception-v4 (paper Figures 3-9); 42,711,400 parameters with the top (osmr/imgclsmob: 42,679,816).
 
     Arguments as keras.applications (inputs of at least 75x75; "inception" preprocessing,
@@ -325,23 +307,11 @@ def inception_v4(
     Example:
         >>> model = zoo.get("inception_v4", classes=10, input_shape=(139, 139, 3))
     """
-    return _build(
-        "inception_v4", include_top, weights, input_tensor, input_shape, pooling, classes, num_classes,
-        classifier_activation,
-    )  # fmt: skip
+    return _create_inception_v4("inception_v4", **kwargs)
 
 
-@register("inception_resnet_v1", **_meta("inception_resnet_v1"))
-def inception_resnet_v1(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-) -> keras.Model:
+@register_classifier("inception_resnet_v1", default_cfgs, _create_inception_v4)
+def inception_resnet_v1(**kwargs: Any) -> keras.Model:
     """Inception-ResNet-v1 (paper Figures 7, 10-15); 22,769,848 parameters with the top.
 
     Arguments as :func:`inception_v4`. No ImageNet weights are published.
@@ -349,23 +319,11 @@ def inception_resnet_v1(
     Example:
         >>> model = zoo.get("inception_resnet_v1", include_top=False, pooling="avg", input_shape=(160, 160, 3))
     """
-    return _build(
-        "inception_resnet_v1", include_top, weights, input_tensor, input_shape, pooling, classes, num_classes,
-        classifier_activation,
-    )  # fmt: skip
+    return _create_inception_v4("inception_resnet_v1", **kwargs)
 
 
-@register("inception_resnet_v2", **_meta("inception_resnet_v2"))
-def inception_resnet_v2(
-    include_top: bool = True,
-    weights: Any = None,
-    input_tensor: Any = None,
-    input_shape: tuple[int, ...] | None = None,
-    pooling: str | None = None,
-    classes: int | None = None,
-    num_classes: int | None = None,
-    classifier_activation: str | None = "softmax",
-) -> keras.Model:
+@register_classifier("inception_resnet_v2", default_cfgs, _create_inception_v4)
+def inception_resnet_v2(**kwargs: Any) -> keras.Model:
     """Inception-ResNet-v2, layer-compatible with keras.applications.InceptionResNetV2 (55,873,736 parameters).
 
     Arguments as keras.applications.InceptionResNetV2 (inputs of at least 75x75; ImageNet
@@ -374,7 +332,4 @@ def inception_resnet_v2(
     Example:
         >>> model = zoo.get("inception_resnet_v2", include_top=False, weights="imagenet", pooling="avg")
     """
-    return _build(
-        "inception_resnet_v2", include_top, weights, input_tensor, input_shape, pooling, classes, num_classes,
-        classifier_activation,
-    )  # fmt: skip
+    return _create_inception_v4("inception_resnet_v2", **kwargs)
