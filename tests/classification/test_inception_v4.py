@@ -114,6 +114,7 @@ def _write_keras_applications_file(path, model):
         f.attrs["layer_names"] = [mapping.get(la.name, la.name).encode("utf8") for la in model.layers]
 
 
+@pytest.mark.slow
 def test_inception_resnet_v2_loads_keras_applications_file_through_the_cache(monkeypatch, tmp_path, rng):
     shape = (75, 75, 3)
     ref = keras.applications.InceptionResNetV2(weights=None, input_shape=shape)

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from zoo.experiments.demo import run_demo
 
 
+@pytest.mark.slow  # 90 s: `make test-slow` (and `make demo` itself)
 def test_quick_demo_runs_end_to_end_and_exports_a_checked_tflite(tmp_path, capsys):
     result = run_demo(tmp_path, quick=True)
     out = capsys.readouterr().out
