@@ -4,6 +4,7 @@ Parity of the networks with torchvision itself is in tests/torch/test_fpn_parity
 """
 
 import math
+import re
 
 import keras
 import numpy as np
@@ -119,3 +120,22 @@ def test_fcn_resnet_trains_with_the_auxiliary_loss(rng):
     loss = model.train_on_batch(x, y)
     assert np.isfinite(loss)
     assert model.predict(x, verbose=0).shape == (2, 64, 64, 3)  # predict gives the main head only
+
+
+@pytest.mark.slow
+def test_fpn_detector_exports_to_litert_with_its_nms(tmp_path):
+    """Faster R-CNN FPN -> float16 LiteRT with the in-graph NMS, run in the interpreter, against Keras."""
+    from zoo.export import export_model
+
+    model = zoo.get(
+        "fasterrcnn_resnet50_fpn",
+        num_classes=3,
+        postprocess={"score_threshold": 0.0, "max_detections": 10},
+        **TINY,
+    )
+    result = export_model(
+        model, tmp_path / "fpn.tflite", quantize="float16", preprocess="none", num_verify=2, latency_runs=1
+    )
+    table = result.report.table()
+    assert re.search(r"detections matched \(class, IoU>=0.5\)\s*\|\s*1\b", table), table
+    assert "single subgraph" in table  # MediaPipe Tasks refuses the NMS while-loops (5 subgraphs)
