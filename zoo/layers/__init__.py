@@ -3,7 +3,15 @@
 from zoo.layers.l2norm import L2Normalization  # noqa: F401
 from zoo.layers.lrn import LocalResponseNormalization  # noqa: F401
 from zoo.layers.pooling import AdaptiveAvgPool2D  # noqa: F401
-from zoo.layers.roi import RoIAlign, RoIPooling, SpatialPyramidPooling, roi_align, roi_pool  # noqa: F401
+from zoo.layers.roi import (  # noqa: F401
+    PSRoIPooling,
+    RoIAlign,
+    RoIPooling,
+    SpatialPyramidPooling,
+    ps_roi_pool,
+    roi_align,
+    roi_pool,
+)
 from zoo.layers.shortcut import ZeroPadShortcut  # noqa: F401
 from zoo.layers.unpooling import (  # noqa: F401
     BilinearInitializer,
