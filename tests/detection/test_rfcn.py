@@ -6,21 +6,9 @@ import keras
 import numpy as np
 import pytest
 
-from tests.detection.test_faster_rcnn import _batch, _np
+from tests.detection.test_faster_rcnn import TINY, _batch, _np
 from tests.layers.test_ps_roi import np_ps_roi_pool
 from zoo.detection.rfcn import RFCN, rfcn_resnet50, rfcn_vgg16
-
-TINY = dict(
-    num_classes=4,
-    input_shape=(64, 64, 3),
-    width=0.0625,
-    anchor_sizes=(16.0, 32.0),
-    train_proposals=(100, 24),
-    test_proposals=(100, 12),
-    rpn_batch=32,
-    roi_batch=16,
-    seed=0,
-)
 
 
 def test_outputs_are_averaged_position_sensitive_votes():
@@ -72,3 +60,12 @@ def test_save_load_round_trip_and_resnet_variant(tmp_path):
     res = rfcn_resnet50(num_classes=3, input_shape=(64, 64, 3), anchor_sizes=(32.0,), test_proposals=(16, 4))
     assert res.head.get_layer("conv5_block3_out").output.shape[1:] == (4, 4, 2048)  # stride 16 kept
     assert tuple(res(images[:1])["class_logits"].shape) == (1, 4, 3)
+
+
+@pytest.mark.slow
+def test_loss_decreases_on_one_batch():
+    model = rfcn_vgg16(**{**TINY, "width": 0.125})
+    images, targets = _batch()
+    model.compile(optimizer=keras.optimizers.Adam(3e-4))
+    hist = model.fit(images, targets, batch_size=2, epochs=8, verbose=0)
+    assert hist.history["loss"][-1] < hist.history["loss"][0]
