@@ -37,6 +37,8 @@ KWARGS = {
     "faster_rcnn_vgg16": dict(num_classes=3, input_shape=(64, 64, 3), width=0.0625, **_TWO_STAGE),
     "faster_rcnn_resnet50": dict(num_classes=3, input_shape=(64, 64, 3), **_TWO_STAGE),
     "mask_rcnn_resnet50": dict(num_classes=3, input_shape=(64, 64, 3), mask_channels=8, **_TWO_STAGE),
+    "rfcn_vgg16": dict(num_classes=3, input_shape=(64, 64, 3), width=0.0625, **_TWO_STAGE),
+    "rfcn_resnet50": dict(num_classes=3, input_shape=(64, 64, 3), **_TWO_STAGE),
     "mask_rcnn_vgg16": dict(
         num_classes=3, input_shape=(64, 64, 3), width=0.0625, mask_channels=8, **_TWO_STAGE
     ),

@@ -11,6 +11,7 @@ from zoo.detection import (  # noqa: F401  (registers models)  # noqa: F401,E402
     losses,
     mask_rcnn,  # noqa: F401,E402  (registers mask_rcnn_resnet50)
     postprocess,
+    rfcn,  # noqa: F401  (registers rfcn_resnet50, rfcn_vgg16)
     rpn,
     ssd,
     visualize,
@@ -20,4 +21,5 @@ from zoo.detection.base import Detector, PostprocessConfig  # noqa: F401
 from zoo.detection.faster_rcnn import FasterRCNN  # noqa: F401,E402
 from zoo.detection.mask_rcnn import MaskRCNN  # noqa: F401,E402
 from zoo.detection.postprocess import detect, detection_model  # noqa: F401
+from zoo.detection.rfcn import RFCN  # noqa: F401
 from zoo.detection.ssd import SSD, default_boxes_for  # noqa: F401

@@ -7,11 +7,13 @@ from zoo.layers.lrn import LocalResponseNormalization  # noqa: F401
 from zoo.layers.pooling import AdaptiveAvgPool2D  # noqa: F401
 from zoo.layers.roi import (  # noqa: F401
     MultiScaleRoIAlign,
+    PSRoIPooling,
     RoIAlign,
     RoIPooling,
     SpatialPyramidPooling,
     fpn_levels,
     multiscale_roi_align,
+    ps_roi_pool,
     roi_align,
     roi_pool,
 )

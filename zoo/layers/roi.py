@@ -15,6 +15,15 @@ output is ``[R, pooled_height, pooled_width, C]``.
   each bin is sampled at ``sampling_ratio x sampling_ratio`` regularly spaced points by
   bilinear interpolation and averaged. ``aligned=True`` shifts by half a cell (pixel centres
   at ``+0.5``), ``aligned=False`` is the original Mask R-CNN (RoI size at least one cell).
+* :class:`PSRoIPooling` (R-FCN, Dai et al. 2016) is position-sensitive average pooling, as
+  torchvision ``ps_roi_pool``: the map has ``C * PH * PW`` channels (channel
+  ``(c * PH + ph) * PW + pw`` is class/coordinate ``c``'s score map for bin ``(ph, pw)``); RoI
+  corners are rounded to cells, the RoI spans ``max(x2 - x1, 1)`` cells, bin ``i`` covers
+  ``[floor(i * b), ceil((i + 1) * b))`` clipped to the map (cells ``0 .. H``, as R-FCN's Caffe
+  ``psroi_pooling``; ``torchvision_clip=True`` clips to ``H - 1`` as torchvision does, so the last
+  row and column are never pooled), and output ``[R, PH, PW, C]`` is the mean of bin ``(ph, pw)``
+  over its own channel group (0 for an empty bin). Bin sums come from
+  an integral image, so any bin size costs four gathers.
 * :class:`SpatialPyramidPooling` (SPP-net) max-pools the whole map into ``n x n`` bins for
   each level ``n`` (default 1, 2, 4) and concatenates them: ``[B, C * sum(n * n)]``.
 
@@ -40,6 +49,8 @@ __all__ = [
     "RoIPooling",
     "RoIAlign",
     "MultiScaleRoIAlign",
+    "PSRoIPooling",
+    "ps_roi_pool",
     "SpatialPyramidPooling",
     "roi_pool",
     "roi_align",
@@ -643,4 +654,131 @@ class MultiScaleRoIAlign(keras.layers.Layer):
             "canonical_scale": self.canonical_scale,
             "canonical_level": self.canonical_level,
             "aligned": self.aligned,
+        }
+
+
+def ps_roi_pool(
+    features: Any,
+    rois: Any,
+    pooled_size: int | tuple[int, int] = 3,
+    spatial_scale: float = 1.0 / 16,
+    torchvision_clip: bool = False,
+) -> Any:
+    """R-FCN position-sensitive RoI average pooling (torchvision ``ps_roi_pool``'s bin rule).
+
+    Args:
+        features: ``[B, H, W, C * PH * PW]`` score maps (static ``H``, ``W``); channel
+            ``(c * PH + ph) * PW + pw`` belongs to output channel ``c`` and bin ``(ph, pw)``.
+        rois: ``[R, 5]`` rows ``(batch_index, x1, y1, x2, y2)``, boxes xyxy in input pixels.
+        pooled_size: bins ``(PH, PW)`` or one int (``k``; 3 in R-FCN, 7 in its ResNet-101 model).
+        spatial_scale: feature cells per input pixel.
+        torchvision_clip: clip bin edges to ``H - 1`` / ``W - 1`` as ``torchvision.ops.ps_roi_pool``
+            (for parity with it); False (default) lets bins reach the map's last row and column.
+
+    Returns:
+        ``[R, PH, PW, C]``: each bin averaged over its own channel group.
+
+    Example:
+        >>> maps = np.ones((1, 8, 8, 2 * 3 * 3), "float32")
+        >>> ps_roi_pool(maps, np.array([[0, 0, 0, 64, 64]], "float32"), 3, 1 / 8).shape
+        (1, 3, 3, 2)
+    """
+    ph_n, pw_n = _pair(pooled_size, "pooled_size")
+    features = ops.convert_to_tensor(features)
+    rois = ops.cast(ops.convert_to_tensor(rois), "float32")
+    _check_rois(rois, "PSRoIPooling")
+    height, width = _static_hw(features, "PSRoIPooling")
+    total = features.shape[-1]
+    if total is None or total % (ph_n * pw_n):
+        raise ValueError(
+            f"PSRoIPooling needs C * {ph_n} * {pw_n} input channels (one score map per output channel "
+            f"and bin); got {total}. Give the score-map convolution k * k * C filters."
+        )
+    channels = total // (ph_n * pw_n)
+
+    batch_idx = ops.cast(rois[:, 0], "int32")
+    x1 = _round_half_away(rois[:, 1] * spatial_scale)
+    y1 = _round_half_away(rois[:, 2] * spatial_scale)
+    roi_w = ops.maximum(_round_half_away(rois[:, 3] * spatial_scale) - x1, 1.0)
+    roi_h = ops.maximum(_round_half_away(rois[:, 4] * spatial_scale) - y1, 1.0)
+
+    def edges(start: Any, size: Any, n: int, limit: int) -> tuple[Any, Any]:
+        # exact integer floor(i * size / n) and ceil((i + 1) * size / n): no float rounding per backend
+        i = ops.arange(n, dtype="int32")[None, :]
+        start, size = ops.cast(start, "int32")[:, None], ops.cast(size, "int32")[:, None]
+        lo = ops.clip(ops.floor_divide(i * size, n) + start, 0, limit)
+        hi = ops.clip(-ops.floor_divide(-(i + 1) * size, n) + start, 0, limit)
+        return lo, hi  # [R, n]
+
+    cut = 1 if torchvision_clip else 0
+    h0, h1 = edges(y1, roi_h, ph_n, height - cut)
+    w0, w1 = edges(x1, roi_w, pw_n, width - cut)
+
+    # Integral image with a zero first row/column: sum of [y0, y1) x [x0, x1) from four corners.
+    x = ops.cast(features, "float32")
+    integral = ops.cumsum(ops.cumsum(x, axis=1), axis=2)
+    integral = ops.pad(integral, [[0, 0], [1, 0], [1, 0], [0, 0]])
+    # [B, H+1, W+1, C, PH, PW] -> [B, H+1, W+1, PH, PW, C], flattened to rows of C
+    integral = ops.reshape(integral, (-1, height + 1, width + 1, channels, ph_n, pw_n))
+    flat = ops.reshape(ops.transpose(integral, (0, 1, 2, 4, 5, 3)), (-1, channels))
+    ph = ops.arange(ph_n, dtype="int32")[None, :, None]
+    pw = ops.arange(pw_n, dtype="int32")[None, None, :]
+    base = batch_idx[:, None, None] * (height + 1)
+
+    def gather(rows: Any, cols: Any) -> Any:
+        idx = (((base + rows[:, :, None]) * (width + 1) + cols[:, None, :]) * ph_n + ph) * pw_n + pw
+        return ops.reshape(ops.take(flat, ops.reshape(idx, (-1,)), axis=0), (-1, ph_n, pw_n, channels))
+
+    sums = gather(h1, w1) - gather(h0, w1) - gather(h1, w0) + gather(h0, w0)
+    area = ops.cast((h1 - h0)[:, :, None] * (w1 - w0)[:, None, :], "float32")[..., None]
+    return ops.where(area > 0, sums / ops.maximum(area, 1.0), ops.zeros_like(sums))
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class PSRoIPooling(keras.layers.Layer):
+    """R-FCN position-sensitive RoI average pooling: ``[score_maps, rois] -> [R, PH, PW, C]``.
+
+    ``score_maps`` has ``C * PH * PW`` channels; ``rois`` is ``[R, 5]`` =
+    ``(batch_index, x1, y1, x2, y2)``, boxes xyxy in input-image pixels (see :func:`ps_roi_pool`).
+    R-FCN's "voting" is the mean of the output over ``(PH, PW)``.
+
+    Args:
+        pooled_size: bins ``k x k`` (or ``(PH, PW)``), 3 by default.
+        spatial_scale: feature cells per input pixel (1/16 for a stride-16 body).
+        torchvision_clip: torchvision's bin clipping (see :func:`ps_roi_pool`).
+
+    Example:
+        >>> votes = PSRoIPooling(3, 1 / 16)([cls_maps, rois])  # [R, 3, 3, num_classes]
+        >>> logits = keras.ops.mean(votes, axis=(1, 2))
+    """
+
+    def __init__(
+        self,
+        pooled_size: int | tuple[int, int] = 3,
+        spatial_scale: float = 1.0 / 16,
+        torchvision_clip: bool = False,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.pooled_size = _pair(pooled_size, "pooled_size")
+        if not spatial_scale > 0:
+            raise ValueError(f"spatial_scale must be positive, got {spatial_scale}")
+        self.spatial_scale = float(spatial_scale)
+        self.torchvision_clip = bool(torchvision_clip)
+
+    def call(self, inputs: Any) -> Any:
+        features, rois = inputs
+        return ps_roi_pool(features, rois, self.pooled_size, self.spatial_scale, self.torchvision_clip)
+
+    def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        feat, rois = input_shape
+        groups = self.pooled_size[0] * self.pooled_size[1]
+        return (rois[0], *self.pooled_size, None if feat[-1] is None else feat[-1] // groups)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            **super().get_config(),
+            "pooled_size": self.pooled_size,
+            "spatial_scale": self.spatial_scale,
+            "torchvision_clip": self.torchvision_clip,
         }
