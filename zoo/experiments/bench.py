@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import platform
 import statistics
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from zoo.utils.timing import time_once
 
 # zoo name -> (keras.applications constructor name, input size)
 PAIRS: dict[str, tuple[str, int]] = {
@@ -30,15 +31,6 @@ PAIRS: dict[str, tuple[str, int]] = {
     "resnet50": ("ResNet50", 224),
     "inception_v3": ("InceptionV3", 299),
 }
-
-
-def _timer(fn: Callable[[], Any]) -> float:
-    import keras
-
-    start = time.perf_counter()
-    out = fn()
-    keras.ops.convert_to_numpy(out)  # wait for the result on asynchronous backends
-    return time.perf_counter() - start
 
 
 def measure_pair(name: str, repeats: int = 5, batch: int = 16) -> dict[str, Any]:
@@ -62,8 +54,8 @@ def measure_pair(name: str, repeats: int = 5, batch: int = 16) -> dict[str, Any]
     for r in range(repeats):
         order = list(models.items()) if r % 2 == 0 else list(models.items())[::-1]  # no position bias
         for key, m in order:
-            thr[key].append(batch / _timer(lambda m=m: m.predict_on_batch(xb)))
-            lat[key].append(1000 * _timer(lambda m=m: m.predict_on_batch(x1)))
+            thr[key].append(batch / time_once(lambda m=m: m.predict_on_batch(xb)))
+            lat[key].append(1000 * time_once(lambda m=m: m.predict_on_batch(x1)))
     row = {"model": name, "reference": f"keras.applications.{ref_name}", "input": size}
     for key in models:
         row[f"{key}_images_per_s"] = statistics.median(thr[key])

@@ -8,6 +8,21 @@ from collections.abc import Callable
 from typing import Any
 
 
+def time_once(fn: Callable[[], Any]) -> float:
+    """Seconds of one ``fn()`` call, waiting for its result on asynchronous backends.
+
+    Example:
+        >>> time_once(lambda: model.predict_on_batch(x))
+    """
+    start = time.perf_counter()
+    out = fn()
+    if out is not None:
+        import keras
+
+        keras.tree.map_structure(keras.ops.convert_to_numpy, out)
+    return time.perf_counter() - start
+
+
 def time_call(fn: Callable[[], Any], repeats: int = 10, warmup: int = 1) -> dict[str, float]:
     """Times ``fn()``: ``warmup`` untimed calls (tracing, allocation), then ``repeats`` timed ones.
 
@@ -24,9 +39,5 @@ def time_call(fn: Callable[[], Any], repeats: int = 10, warmup: int = 1) -> dict
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     for _ in range(max(0, int(warmup))):
         fn()
-    times = []
-    for _ in range(int(repeats)):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000.0)
+    times = [time_once(fn) * 1000.0 for _ in range(int(repeats))]
     return {"median_ms": statistics.median(times), "min_ms": min(times), "repeats": int(repeats)}
