@@ -86,8 +86,9 @@ def recurrent_classifier(
             f"need vocab_size >= 2, units >= 1, classes >= 1; got {vocab_size}, {units}, {classes}"
         )
     inputs = keras.Input((sequence_length,), dtype="int32", name="tokens")
-    emb = embedding_layer(vocab_size, embedding_dim, embeddings, trainable_embeddings)
-    emb.mask_zero = True
+    # mask_zero at construction: set afterwards it reached get_config but not the layer's masking,
+    # so a reloaded model masked the padding and the original did not.
+    emb = embedding_layer(vocab_size, embedding_dim, embeddings, trainable_embeddings, mask_zero=True)
     x = emb(inputs)
     layer = CELLS[cell](units, name=cell)
     x = keras.layers.Bidirectional(layer, name=f"bi{cell}")(x) if bidirectional else layer(x)

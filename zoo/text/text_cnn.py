@@ -112,12 +112,14 @@ def embedding_layer(
     embeddings: np.ndarray | None = None,
     trainable: bool = True,
     name: str = "embedding",
+    mask_zero: bool = False,
 ) -> keras.layers.Embedding:
     """The word-id embedding of the text models: U(-0.25, 0.25) (Kim's range) or ``embeddings``.
 
     Args:
         embeddings: ``[vocab_size, embedding_dim]`` initial vectors (e.g. :func:`embedding_matrix`).
         trainable: False freezes them (Kim's "static").
+        mask_zero: id 0 is padding, masked for the layers after (the recurrent models).
 
     Example:
         >>> layer = embedding_layer(5000, 64)
@@ -132,7 +134,12 @@ def embedding_layer(
             )
         initializer = keras.initializers.Constant(embeddings)
     return keras.layers.Embedding(
-        vocab_size, embedding_dim, embeddings_initializer=initializer, trainable=trainable, name=name
+        vocab_size,
+        embedding_dim,
+        embeddings_initializer=initializer,
+        trainable=trainable,
+        name=name,
+        mask_zero=mask_zero,
     )
 
 
