@@ -1,37 +1,47 @@
-"""Shared test set-up: quiet TensorFlow, a fresh Keras session per test, tiny image helper."""
+"""Shared test set-up: quiet TensorFlow, a fresh Keras session per test, tiny image helper.
+
+The torch parity tests (``tests/torch/``, marker ``torch``, ``make test-torch``) need torch and
+torchvision imported before TensorFlow in one process (the reverse segfaults here), so this file
+imports keras lazily: ``pytest_configure`` imports torch first when the run selects ``torch``
+tests, and ``tests/torch/`` is not collected otherwise.
+"""
 
 import os
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+_TORCH_DIR = Path(__file__).resolve().parent / "torch"
 
 
-def _wants_torch() -> bool:
-    """True when this run selects the torch-marked parity tests (``make test-torch``)."""
-    import sys
-
-    argv = " ".join(sys.argv)
-    return "torch" in argv.split("-m", 1)[-1] if "-m" in argv else False
+def _torch_selected(config) -> bool:
+    """True when the marker expression selects torch tests (``-m torch``, not ``-m 'not torch'``)."""
+    expression = config.getoption("markexpr", "") or ""
+    return re.search(r"(?<!not )\btorch\b", expression) is not None
 
 
-# torch and torchvision must be imported before TensorFlow in one process (the reverse segfaults),
-# so the torch parity run imports them here, before keras.
-if _wants_torch():
-    try:
-        import torch  # noqa: F401
-        import torchvision  # noqa: F401
-    except ImportError:
-        pass
-else:
-    # Parity tests import torch at module level: collecting them after keras would crash.
-    collect_ignore_glob = ["torch/*"]
+def pytest_configure(config):
+    if _torch_selected(config):
+        try:
+            import torch  # noqa: F401
+            import torchvision  # noqa: F401
+        except ImportError:
+            pass  # the parity tests then skip, naming the extra
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+
+def pytest_ignore_collect(collection_path, config):
+    if not _torch_selected(config) and _TORCH_DIR in (collection_path, *collection_path.parents):
+        return True
+    return None
 
 
 @pytest.fixture(autouse=True)
 def _fresh_keras_session():
+    import keras
+
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     yield
