@@ -177,6 +177,7 @@ MIRRORED = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # 30-90 s; the segmenter recipe's mirrored test runs by default
 def test_mirrored_strategy_two_logical_cpus_both_recipes(tmp_path):
     import os
 
