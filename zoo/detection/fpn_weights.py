@@ -11,10 +11,10 @@ Example:
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from zoo.detection.fpn import DEPTHS
+from zoo.preprocessing import coco_category_names
 from zoo.weights_torch import Rule, TorchMapping, is_torch_file, load_torch_weights
 
 
@@ -75,12 +75,6 @@ def fpn_rcnn_mapping(
     kind = "Mask" if mask else "Keypoint" if keypoints else "Faster"
     head = "v2: BatchNorm FPN, 2 RPN convs, FastRCNNConvFCHead" if v2 else "v1: TwoMLPHead box head"
     return TorchMapping(tuple(rows), layout=f"torchvision {kind} R-CNN ResNet-{depth}-FPN ({head})")
-
-
-def coco_category_names() -> tuple[str, ...]:
-    """torchvision's 91 COCO category names (``__background__`` first, ``N/A`` for unused ids)."""
-    path = Path(__file__).resolve().parent.parent / "data" / "coco_names.txt"
-    return tuple(line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
 
 
 MAPPINGS = {
