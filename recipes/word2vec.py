@@ -39,15 +39,29 @@ PLOT_PAIRS = [
 ]
 
 
+def add_word2vec_arguments(parser: argparse.ArgumentParser) -> None:
+    """The :class:`zoo.text.word2vec.Word2VecConfig` flags (all but ``mode`` and ``errors``), derived
+    from the config's fields; ``tools/bench_word2vec.py`` takes the same."""
+    from zoo.text.corpus import LAYOUTS
+    from zoo.text.word2vec import NEGATIVES, Word2VecConfig
+    from zoo.utils.cmdline import add_dataclass_arguments
+
+    add_dataclass_arguments(
+        parser,
+        Word2VecConfig,
+        exclude=("mode", "errors"),
+        choices={"layout": LAYOUTS, "negatives": NEGATIVES},
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
-    from zoo.text.word2vec import add_config_arguments
     from zoo.utils.cmdline import ArgumentParser, run_command
 
     parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", help="plain-text file or folder; 'lee' = gensim's Lee background corpus")
     parser.add_argument("--workdir", required=True)
     parser.add_argument("--mode", default="skipgram", choices=("skipgram", "cbow"))
-    add_config_arguments(parser)
+    add_word2vec_arguments(parser)
     parser.add_argument(
         "--errors",
         default="strict",
@@ -76,13 +90,14 @@ def _run(args: argparse.Namespace) -> int:
     from zoo.runs import open_run
     from zoo.text.corpus import CorpusError
     from zoo.text.vectors import UnknownWordError, eval_file
-    from zoo.text.word2vec import config_from_args, save_outputs, train_word2vec
+    from zoo.text.word2vec import Word2VecConfig, save_outputs, train_word2vec
+    from zoo.utils.cmdline import dataclass_from_args
     from zoo.utils.io import atomic_write_json
 
     verbose = int(args.verbose) if str(args.verbose).isdigit() else args.verbose
     try:
         corpus = eval_file("lee") if args.corpus == "lee" else args.corpus
-        config = config_from_args(args)
+        config = dataclass_from_args(Word2VecConfig, args)
         settings = {"corpus": args.corpus, "mode": args.mode, "errors": args.errors, **vars(config)}
         with open_run(args.workdir, settings):
             wv, report = train_word2vec(corpus, args.workdir, config, verbose=verbose, save=False)

@@ -76,7 +76,9 @@ def run_gensim(sentences, args, sg, seed):
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zoo.text.word2vec import add_config_arguments, config_from_args
+    from zoo.text.corpus import LAYOUTS
+    from zoo.text.word2vec import NEGATIVES, Word2VecConfig
+    from zoo.utils.cmdline import add_dataclass_arguments, dataclass_from_args
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -85,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=1, help="repeat the default corpus N times")
     parser.add_argument("--workdir", default="runs/bench_word2vec")
     parser.add_argument("--mode", nargs="+", default=["skipgram", "cbow"], choices=("skipgram", "cbow"))
-    add_config_arguments(parser)
+    # the Word2VecConfig flags, as recipes/word2vec.py takes them
+    add_dataclass_arguments(
+        parser,
+        Word2VecConfig,
+        exclude=("mode", "errors"),
+        choices={"layout": LAYOUTS, "negatives": NEGATIVES},
+    )
     parser.add_argument("--workers", type=int, default=2, help="gensim worker threads")
     parser.add_argument(
         "--seeds",
@@ -115,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         runs = {"gensim": [], "zoo": []}
         for seed in range(args.seed, args.seed + args.seeds):
             g_wv, g_seconds = run_gensim(sentences, args, int(mode == "skipgram"), seed)
-            config = config_from_args(args, mode=mode, seed=seed)
+            config = dataclass_from_args(Word2VecConfig, args, mode=mode, seed=seed)
             z_wv, report = train_word2vec(corpus, workdir / mode, config, verbose=0)
             epoch_s = report["epoch_seconds"]
             steady = raw_words * (len(epoch_s) - 1) / sum(epoch_s[1:]) if len(epoch_s) > 1 else float("nan")

@@ -786,69 +786,6 @@ def execution_plan(vocab: Vocabulary, config: Word2VecConfig) -> tuple[int, int]
     return executions * per_execution, per_execution
 
 
-def add_config_arguments(parser: Any) -> None:
-    """Adds the :class:`Word2VecConfig` flags (all but ``mode`` and ``errors``) to an argparse parser.
-
-    ``recipes/word2vec.py`` and ``tools/bench_word2vec.py`` share them; :func:`config_from_args`
-    turns the parsed namespace back into a config.
-    """
-    import argparse
-
-    add = parser.add_argument
-    add("--dim", type=int, default=100)
-    add("--window", type=int, default=5)
-    add("--negative", type=int, default=5, help="noise words per positive pair")
-    add("--sample", type=float, default=1e-3, help="subsampling threshold (0: off)")
-    add("--min-count", type=int, default=5)
-    add("--max-vocab", type=int, default=None)
-    add("--epochs", type=int, default=5)
-    add("--alpha", type=float, default=0.025, help="initial learning rate (decays linearly)")
-    add("--min-alpha", type=float, default=0.0001)
-    add(
-        "--batch-size",
-        type=int,
-        default=None,
-        help="centre words per step (default 1024)",
-    )
-    add("--seed", type=int, default=1)
-    add(
-        "--jit-compile",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="XLA-compile the train step (default: on with TensorFlow and JAX, off with torch)",
-    )
-    add(
-        "--layout",
-        choices=LAYOUTS,
-        default=None,
-        help="batch layout (default: stream; see zoo.text.word2vec)",
-    )
-    add(
-        "--negatives",
-        choices=("per_row", "shared"),
-        default=None,
-        help="noise words drawn per row, or shared by groups of rows (default: shared for skip-gram, "
-        "per_row for CBOW; see zoo.text.word2vec)",
-    )
-    add("--shared-negatives", type=int, default=None, help="with shared negatives: noise words per group")
-    add("--shared-rows", type=int, default=None, help="with shared negatives: rows sharing one group")
-    add("--duplicate-cap", type=float, default=None, help="gradient cap for words repeated in a batch")
-    add(
-        "--steps-per-execution",
-        type=int,
-        default=None,
-        help="most train steps per compiled call (default 32)",
-    )
-
-
-def config_from_args(args: Any, **overrides: Any) -> Word2VecConfig:
-    """A :class:`Word2VecConfig` from an argparse namespace (fields it lacks keep their defaults)."""
-    fields = {f.name for f in dataclasses.fields(Word2VecConfig)}
-    kwargs = {k: v for k, v in vars(args).items() if k in fields}
-    kwargs.update(overrides)
-    return Word2VecConfig(**kwargs)
-
-
 def train_word2vec(
     corpus: str | os.PathLike,
     workdir: str | os.PathLike,

@@ -17,9 +17,14 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import inspect
 import os
+import re
 import sys
-from collections.abc import Callable
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
 from zoo.utils.signals import stop_on_signals
@@ -48,6 +53,82 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         sys.exit(2)
+
+
+def _field_docs(cls: type) -> dict[str, str]:
+    """The first sentence of each entry of a dataclass docstring's ``Attributes:`` section."""
+    doc = inspect.getdoc(cls) or ""
+    if "Attributes:" not in doc:
+        return {}
+    entries: dict[str, str] = {}
+    name = None
+    for line in doc.split("Attributes:", 1)[1].splitlines():
+        m = re.match(r"^    (\w+):\s*(.*)$", line)
+        if m:
+            name = m.group(1)
+            entries[name] = m.group(2)
+        elif name and line.startswith("        "):
+            entries[name] += " " + line.strip()
+        elif line.strip():
+            break
+    plain = (re.sub(r":\w+:`([^`]+)`", r"\1", v).replace("``", "") for v in entries.values())
+    first = (re.split(r"(?<=[^.]\.)\s", v, maxsplit=1)[0] for v in plain)
+    return {k: v.rstrip(".") for k, v in zip(entries, first)}
+
+
+def _flag_type(hint: Any) -> type:
+    """The scalar type of a field annotation such as ``int`` or ``float | None``."""
+    args = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    scalars = [a for a in args if a is not type(None)]
+    if len(scalars) != 1 or scalars[0] not in (bool, int, float, str):
+        raise TypeError(f"no command-line flag for a field of type {hint!r}")
+    return scalars[0]
+
+
+def add_dataclass_arguments(
+    parser: argparse.ArgumentParser,
+    cls: type,
+    *,
+    exclude: Iterable[str] = (),
+    choices: Mapping[str, Iterable[str]] | None = None,
+) -> None:
+    """Adds one ``--flag`` per field of the dataclass ``cls`` (``max_vocab`` -> ``--max-vocab``).
+
+    The type comes from the field's annotation (``int``, ``float``, ``str``, optionally ``| None``;
+    a ``bool`` field gets ``--x / --no-x``), the default from the field, and the help from the
+    first sentence of the field's entry in the class docstring's ``Attributes:`` section.
+    :func:`dataclass_from_args` turns the parsed namespace back into an instance.
+
+    Example:
+        >>> add_dataclass_arguments(parser, Word2VecConfig, exclude=("mode",), choices={"layout": LAYOUTS})
+    """
+    hints = typing.get_type_hints(cls)
+    docs = _field_docs(cls)
+    skip, choices = set(exclude), dict(choices or {})
+    for f in dataclasses.fields(cls):
+        if f.name in skip or not f.init:
+            continue
+        kind = _flag_type(hints[f.name])
+        default = f.default if f.default is not dataclasses.MISSING else None
+        flag = "--" + f.name.replace("_", "-")
+        text = docs.get(f.name, "").replace("%", "%%")  # argparse formats help with %
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=text)
+            continue
+        shown = text if default is None else f"{text} (default: {default})" if text else f"default: {default}"
+        options = tuple(choices.pop(f.name)) if f.name in choices else None
+        parser.add_argument(flag, type=kind, default=default, choices=options, help=shown)
+    if choices:
+        raise ValueError(f"choices given for fields {cls.__name__} lacks or excludes: {sorted(choices)}")
+
+
+def dataclass_from_args(cls: type, args: argparse.Namespace, **overrides: Any) -> Any:
+    """``cls(**fields)`` from a namespace made with :func:`add_dataclass_arguments` (absent fields keep
+    their defaults; ``overrides`` win)."""
+    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    kwargs = {k: v for k, v in vars(args).items() if k in names}
+    kwargs.update(overrides)
+    return cls(**kwargs)
 
 
 def error_line(exc: BaseException) -> str:
