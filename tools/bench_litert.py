@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zoo.utils.timing import time_call
+
 # Smallest first, so that a run cut short still has the most rows.
 DEFAULT_MODELS = ("alexnet", "resnet50", "inception_v3", "ssd300_vgg16", "vgg16")
 
@@ -44,14 +46,8 @@ def keras_latency(model, x: np.ndarray, runs: int) -> dict[str, float]:
     post-processing is eager NumPy-facing code in ``detect_batch``; the LiteRT numbers include
     decoding and NMS, so the detector speed-up is a lower bound.
     """
-    for _ in range(2):
-        model.predict_on_batch(x)
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        model.predict_on_batch(x)
-        times.append((time.perf_counter() - t0) * 1000)
-    return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90))}
+    t = time_call(lambda: model.predict_on_batch(x), repeats=runs, warmup=2)
+    return {"median": t["median_ms"], "p90": t["p90_ms"]}
 
 
 def bench_model(

@@ -14,7 +14,6 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
 sys.modules.setdefault("triton", None)  # torchvision after TensorFlow crashes in triton's C extension
 import numpy as np  # noqa: E402
@@ -22,16 +21,12 @@ import torch  # noqa: E402
 import torchvision  # noqa: E402
 
 import zoo  # noqa: E402
+from zoo.utils.timing import time_call  # noqa: E402
 
 
 def _time(fn, repeats: int) -> float:
-    fn()  # warm-up (compilation)
-    best = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        best.append(time.perf_counter() - t)
-    return float(np.median(best))
+    """Median seconds of ``repeats`` calls after one warm-up (compilation)."""
+    return time_call(fn, repeats=repeats, warmup=1)["median_ms"] / 1000.0
 
 
 def main(argv: list[str] | None = None) -> int:

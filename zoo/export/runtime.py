@@ -9,10 +9,11 @@ Example:
 from __future__ import annotations
 
 import os
-import time
 from typing import Any
 
 import numpy as np
+
+from zoo.utils.timing import time_call
 
 
 def describe(d: dict[str, Any]) -> str:
@@ -87,16 +88,13 @@ class TFLiteRunner:
     def latency(self, x: np.ndarray, runs: int = 10, warmup: int = 2) -> dict[str, float]:
         """Median and p90 (ms) of ``runs`` invocations after ``warmup`` untimed ones."""
         q = self._quantize_input(x)
-        for _ in range(warmup):
-            self.interpreter.set_tensor(self.input["index"], q)
-            self.interpreter.invoke()
-        times = []
-        for _ in range(max(1, runs)):
-            self.interpreter.set_tensor(self.input["index"], q)
-            t0 = time.perf_counter()
-            self.interpreter.invoke()
-            times.append((time.perf_counter() - t0) * 1000.0)
-        return {"median": float(np.median(times)), "p90": float(np.percentile(times, 90)), "runs": len(times)}
+        t = time_call(
+            self.interpreter.invoke,
+            repeats=max(1, runs),
+            warmup=warmup,
+            setup=lambda: self.interpreter.set_tensor(self.input["index"], q),
+        )
+        return {"median": t["median_ms"], "p90": t["p90_ms"], "runs": t["repeats"]}
 
 
 def latency(
