@@ -75,3 +75,12 @@ def test_every_registered_preprocessing_mode_exists():
         mode = zoo.registry.entry(name).preprocess
         assert mode is None or mode in MODES, f"{name}: unknown preprocessing mode {mode!r}"
         assert callable(zoo.preprocess(name))
+
+
+@pytest.mark.parametrize("name", ["resnet18", "ssd_vgg16", "fasterrcnn_resnet50_fpn", "fcn_resnet50"])
+def test_class_count_spellings_share_one_check(name):
+    """classes / num_classes: one helper (zoo.registry.resolve_num_classes) for every task."""
+    assert zoo.registry.resolve_num_classes(None, 5, default=21) == 5
+    assert zoo.registry.resolve_num_classes(None, None, default=21) == 21
+    with pytest.raises(ValueError, match="num_classes=3 and classes=4 disagree"):
+        zoo.get(name, num_classes=3, classes=4)

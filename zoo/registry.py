@@ -128,6 +128,22 @@ def unknown_model_message(name: str, names: list[str]) -> str:
     return f"Unknown model {name!r}.{hint} Run `python -m zoo list` or zoo.list_models() to see all."
 
 
+def resolve_num_classes(num_classes: int | None, classes: int | None, default: int) -> int:
+    """The class count a builder was given under either spelling (``num_classes`` or ``classes``).
+
+    Classifiers (keras.applications) say ``classes``, detectors and segmenters ``num_classes``;
+    builders accept both through this one helper, which refuses two values that disagree.
+
+    Example:
+        >>> resolve_num_classes(None, 5, default=21)
+        5
+    """
+    if num_classes is not None and classes is not None and int(num_classes) != int(classes):
+        raise ValueError(f"num_classes={num_classes} and classes={classes} disagree; pass one of them")
+    value = num_classes if num_classes is not None else classes
+    return default if value is None else value
+
+
 def _check_kwargs(e: ModelEntry, kwargs: dict[str, Any]) -> None:
     params = inspect.signature(e.builder).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):

@@ -25,7 +25,7 @@ from typing import Any
 import keras
 
 from zoo import weights_torch
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 from zoo.weights import IMAGENET, WeightFile, load_weights
 
 
@@ -193,9 +193,7 @@ def start(
     (ImageNet tops need 1000). ``fixed_top_size`` overrides the settings' value (VGG with
     adaptive pooling takes any size).
     """
-    if classes is not None and num_classes is not None and classes != num_classes:
-        raise ValueError(f"classes={classes} and num_classes={num_classes} disagree; pass one of them")
-    n = classes if classes is not None else num_classes if num_classes is not None else 1000
+    n = resolve_num_classes(num_classes, classes, default=1000)
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"classes must be a positive integer, got {n!r}")
     _check_weights(name, cfg, weights, include_top, n)

@@ -317,19 +317,6 @@ def flip_input_channels(layer: keras.layers.Layer) -> None:
     layer.set_weights([kernel[:, :, ::-1, :], *rest])
 
 
-def resolve_num_classes(num_classes: int | None, classes: int | None, default: int) -> int:
-    """The class count from either spelling (detectors say ``num_classes``, classifiers ``classes``).
-
-    Example:
-        >>> resolve_num_classes(None, 5, default=21)
-        5
-    """
-    if num_classes is not None and classes is not None and int(num_classes) != int(classes):
-        raise ValueError(f"num_classes={num_classes} and classes={classes} disagree; pass one of them")
-    value = num_classes if num_classes is not None else classes
-    return default if value is None else value
-
-
 def check_kwargs(cls: type, kwargs: Mapping[str, Any], builder: str) -> None:
     """Raises a ``TypeError`` naming the accepted arguments when ``kwargs`` has one that ``cls`` lacks.
 

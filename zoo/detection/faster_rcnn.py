@@ -55,14 +55,13 @@ from zoo.detection.base import (
     caffe_normalization,
     check_kwargs,
     flip_input_channels,
-    resolve_num_classes,
 )
 from zoo.detection.losses import scale_loss_for_replicas, smooth_l1, softmax_cross_entropy
 from zoo.detection.rpn import RPN_TEST, RPN_TRAIN, RPNHead, propose, roi_targets, rpn_loss, rpn_targets
 from zoo.layers.roi import RoIAlign, RoIPooling
 from zoo.ops.anchors import grid_anchors
 from zoo.ops.boxes import FASTER_RCNN_WEIGHTS
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 from zoo.weights import WeightsError, imagenet_file, load_by_name
 
 PAPER = (

@@ -52,7 +52,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.detection.base import Detector, PostprocessConfig, resolve_num_classes
+from zoo.detection.base import Detector, PostprocessConfig
 from zoo.detection.faster_rcnn import TwoStageTraining
 from zoo.detection.fpn import PAPER as FPN_PAPER
 from zoo.detection.fpn import feature_pyramid, freeze_stages, resnet_body
@@ -61,7 +61,7 @@ from zoo.detection.rpn import RPNHead
 from zoo.layers.roi import MultiScaleRoIAlign
 from zoo.ops.boxes import FASTER_RCNN_WEIGHTS, clip_boxes, decode_boxes
 from zoo.ops.nms import batched_nms, non_max_suppression
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 
 TORCHVISION_MEAN = (0.485, 0.456, 0.406)
 TORCHVISION_STD = (0.229, 0.224, 0.225)

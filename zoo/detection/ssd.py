@@ -50,13 +50,12 @@ from zoo.detection.base import (
     caffe_normalization,
     check_kwargs,
     flip_input_channels,
-    resolve_num_classes,
 )
 from zoo.detection.losses import multibox_loss, scale_loss_for_replicas
 from zoo.layers import L2Normalization
 from zoo.ops import anchors as anchor_ops
 from zoo.ops.boxes import SSD_WEIGHTS
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 from zoo.weights import WeightsError, imagenet_file, load_by_name, load_weights
 
 PAPER = "Liu et al., SSD: Single Shot MultiBox Detector, ECCV 2016"

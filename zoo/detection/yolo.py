@@ -40,10 +40,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from zoo.detection.base import Detector, PostprocessConfig, check_kwargs, resolve_num_classes
+from zoo.detection.base import Detector, PostprocessConfig, check_kwargs
 from zoo.ops.boxes import box_iou
 from zoo.ops.nms import batched_nms
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 from zoo.weights import WeightsError, load_weights
 
 PAPER = (

@@ -28,7 +28,7 @@ import keras
 from keras import ops
 
 from zoo.detection.fpn import BN_EPSILON, resnet_body
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 
 PAPER = "Long, Shelhamer & Darrell, FCN, CVPR 2015 (torchvision's dilated ResNet form; Yu & Koltun 2016)"
 TORCHVISION_MEAN = (0.485, 0.456, 0.406)
@@ -136,9 +136,7 @@ class FCNResNet(keras.Model):
 def _create(
     depth: int, num_classes: Any, classes: Any, input_shape: Any, weights: Any, aux: Any
 ) -> FCNResNet:
-    if num_classes is not None and classes is not None and int(num_classes) != int(classes):
-        raise ValueError(f"num_classes={num_classes} and classes={classes} disagree; pass one of them")
-    num_classes = int(num_classes if num_classes is not None else classes if classes is not None else 21)
+    num_classes = int(resolve_num_classes(num_classes, classes, default=21))
     torch_weights = weights is not None and not str(weights).endswith(".weights.h5")
     aux = torch_weights if aux is None else bool(aux)  # the COCO checkpoints hold the auxiliary head
     names = VOC_CLASSES if num_classes == 21 else None
