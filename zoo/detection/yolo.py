@@ -481,29 +481,24 @@ def yolo_v1(
     num_classes: int | None = None,
     input_shape: tuple[int, int, int] | None = (448, 448, 3),
     weights: Any = None,
-    grid_size: int = 7,
-    num_boxes: int = 2,
-    width: float = 1.0,
-    fc_units: int | None = None,
     **kwargs: Any,
 ) -> YOLOv1:
     """YOLO v1 (paper Fig. 3): 24 conv + 2 FC layers, 7 x 7 x 30 output for VOC at 448 x 448.
 
     Args:
-        num_classes: classes including the background id 0 (VOC: 21 -> C = 20).
+        num_classes: classes including the background id 0 (VOC: 21 -> C = 20; ``classes=`` also works).
         input_shape: (height, width, 3), a multiple of ``grid_size`` and at least 64 px.
         weights: None or a path to a saved YOLO weight file.
-        grid_size: S; num_boxes: B.
-        width: channel multiplier of the convolutions (1.0 = the paper).
-        fc_units: units of the first fully connected layer (paper: 4096).
-        **kwargs: ``YOLOv1`` settings (lambda_coord, lambda_noobj, class_names, postprocess, classes).
+        **kwargs: ``YOLOv1`` settings: ``grid_size`` (S, 7), ``num_boxes`` (B, 2), ``width``
+            (channel multiplier of the convolutions, 1.0 = the paper), ``fc_units`` (units of the
+            first fully connected layer; paper: 4096), ``lambda_coord``, ``lambda_noobj``,
+            ``class_names``, ``postprocess``.
 
     Example:
         >>> zoo.get("yolo_v1").output_shape
         (None, 7, 7, 30)
     """
-    return _yolo("yolo_v1", num_classes, input_shape, weights, grid_size=grid_size, num_boxes=num_boxes,
-                 width=width, fc_units=fc_units, **kwargs)  # fmt: skip
+    return _yolo("yolo_v1", num_classes, input_shape, weights, **kwargs)
 
 
 @register(
@@ -517,10 +512,6 @@ def fast_yolo_v1(
     num_classes: int | None = None,
     input_shape: tuple[int, int, int] | None = (448, 448, 3),
     weights: Any = None,
-    grid_size: int = 7,
-    num_boxes: int = 2,
-    width: float = 1.0,
-    fc_units: int | None = None,
     **kwargs: Any,
 ) -> YOLOv1:
     """Fast YOLO: 9 conv layers (16 ... 1024 filters) + the same 2 FC layers. Arguments as ``yolo_v1``.
@@ -529,5 +520,4 @@ def fast_yolo_v1(
         >>> zoo.get("fast_yolo_v1", num_classes=4, input_shape=(224, 224, 3)).output_shape
         (None, 7, 7, 13)
     """
-    return _yolo("fast_yolo_v1", num_classes, input_shape, weights, grid_size=grid_size, num_boxes=num_boxes,
-                 width=width, fc_units=fc_units, **kwargs)  # fmt: skip
+    return _yolo("fast_yolo_v1", num_classes, input_shape, weights, **kwargs)

@@ -36,6 +36,7 @@ convolutionalised: fc1 -> fc6, fc2 -> fc7; :func:`load_convolutionalized_vgg16`)
 
 from __future__ import annotations
 
+import inspect
 import os
 from typing import Any
 
@@ -244,39 +245,38 @@ def fcn32s_vgg16(
     return _fcn("fcn32s_vgg16", num_classes, input_shape, weights, upsampling, fc_units, dropout)
 
 
-@register("fcn16s_vgg16", **_meta("fcn16s_vgg16"))
-def fcn16s_vgg16(
-    num_classes: int = 21,
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    weights: str | None = None,
-    upsampling: str = "bilinear",
-    fc_units: int = 4096,
-    dropout: float = 0.5,
-) -> keras.Model:
+def _fcn_variant(name: str, doc: str) -> Any:
+    """The registered builder of the variant ``name``: :func:`fcn32s_vgg16`'s arguments and defaults."""
+    signature = inspect.signature(fcn32s_vgg16)
+
+    def builder(**kwargs: Any) -> keras.Model:
+        bound = signature.bind(**kwargs)
+        bound.apply_defaults()
+        return _fcn(name, **bound.arguments)
+
+    builder.__name__ = builder.__qualname__ = name
+    builder.__doc__ = doc
+    builder.__signature__ = signature  # type: ignore[attr-defined]
+    return register(name, **_meta(name))(builder)
+
+
+fcn16s_vgg16 = _fcn_variant(
+    "fcn16s_vgg16",
     """FCN-16s: FCN-32s plus the pool4 skip, scores upsampled 16x.
 
     Arguments as :func:`fcn32s_vgg16`. Reference: 134,815,994 parameters for 21 classes.
 
     Example:
         >>> model = zoo.get("fcn16s_vgg16", num_classes=21, weights="imagenet_backbone")
-    """
-    return _fcn("fcn16s_vgg16", num_classes, input_shape, weights, upsampling, fc_units, dropout)
-
-
-@register("fcn8s_vgg16", **_meta("fcn8s_vgg16"))
-def fcn8s_vgg16(
-    num_classes: int = 21,
-    input_shape: tuple[int | None, int | None, int] | None = None,
-    weights: str | None = None,
-    upsampling: str = "bilinear",
-    fc_units: int = 4096,
-    dropout: float = 0.5,
-) -> keras.Model:
+    """,
+)
+fcn8s_vgg16 = _fcn_variant(
+    "fcn8s_vgg16",
     """FCN-8s: FCN-16s plus the pool3 skip, scores upsampled 8x.
 
     Arguments as :func:`fcn32s_vgg16`. Reference: 134,489,759 parameters for 21 classes.
 
     Example:
         >>> model = zoo.get("fcn8s_vgg16", num_classes=4, input_shape=(64, 64, 3), fc_units=256)
-    """
-    return _fcn("fcn8s_vgg16", num_classes, input_shape, weights, upsampling, fc_units, dropout)
+    """,
+)

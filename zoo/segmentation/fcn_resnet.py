@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from typing import Any
 
@@ -133,9 +134,16 @@ class FCNResNet(keras.Model):
         return cls(**config)
 
 
-def _create(
-    depth: int, num_classes: Any, classes: Any, input_shape: Any, weights: Any, aux: Any
+def _create_fcn_resnet(
+    name: str,
+    num_classes: int | None = None,
+    input_shape: Sequence[int] = (520, 520, 3),
+    weights: Any = None,
+    aux: bool | None = None,
+    classes: int | None = None,
 ) -> FCNResNet:
+    """The one FCN-ResNet creator: ``DEFAULT_CFGS[name]`` + the arguments of ``fcn_resnet50``."""
+    depth = DEFAULT_CFGS[name]["depth"]
     num_classes = int(resolve_num_classes(num_classes, classes, default=21))
     torch_weights = weights is not None and not str(weights).endswith(".weights.h5")
     aux = torch_weights if aux is None else bool(aux)  # the COCO checkpoints hold the auxiliary head
@@ -148,40 +156,43 @@ def _create(
         return model
     from zoo.segmentation.fcn_resnet_weights import load_torchvision_weights
 
-    return load_torchvision_weights(model, f"fcn_resnet{depth}", weights)
+    return load_torchvision_weights(model, name, weights)
 
 
-_REFS = {
-    50: {"miou": 60.5, "pixel_acc": 91.4},
-    101: {"miou": 63.7, "pixel_acc": 91.9},
+#: One entry per public name: the ResNet depth and torchvision's COCO_WITH_VOC_LABELS_V1 numbers.
+DEFAULT_CFGS: dict[str, dict[str, Any]] = {
+    "fcn_resnet50": {"depth": 50, "miou": 60.5, "pixel_acc": 91.4},
+    "fcn_resnet101": {"depth": 101, "miou": 63.7, "pixel_acc": 91.9},
 }
 
 
-def _register(depth: int):
+def _register(name: str) -> Any:
+    """``register`` with ``DEFAULT_CFGS[name]``'s entry data; the builder gets the creator's signature."""
+    cfg = DEFAULT_CFGS[name]
     refs = {
-        "coco_voc_miou": _REFS[depth]["miou"],
-        "coco_voc_pixel_acc": _REFS[depth]["pixel_acc"],
-        "coco_voc_source": f"torchvision FCN_ResNet{depth}_Weights.COCO_WITH_VOC_LABELS_V1 (COCO val2017, VOC classes)",
+        "coco_voc_miou": cfg["miou"],
+        "coco_voc_pixel_acc": cfg["pixel_acc"],
+        "coco_voc_source": f"torchvision FCN_ResNet{cfg['depth']}_Weights.COCO_WITH_VOC_LABELS_V1 (COCO val2017, VOC classes)",
     }
-    return register(
-        f"fcn_resnet{depth}",
-        task="segmentation",
-        paper=PAPER,
-        input_shape=(520, 520, 3),
-        weights=("torchvision", "COCO_WITH_VOC_LABELS_V1"),
-        references=refs,
-        preprocess="none",
-    )
+    params = list(inspect.signature(_create_fcn_resnet).parameters.values())[1:]
+
+    def decorator(fn: Any) -> Any:
+        fn.__signature__ = inspect.Signature(params, return_annotation=FCNResNet)
+        return register(
+            name,
+            task="segmentation",
+            paper=PAPER,
+            input_shape=(520, 520, 3),
+            weights=("torchvision", "COCO_WITH_VOC_LABELS_V1"),
+            references=refs,
+            preprocess="none",
+        )(fn)
+
+    return decorator
 
 
-@_register(50)
-def fcn_resnet50(
-    num_classes: int | None = None,
-    input_shape: Sequence[int] = (520, 520, 3),
-    weights: Any = None,
-    aux: bool | None = None,
-    classes: int | None = None,
-) -> FCNResNet:
+@_register("fcn_resnet50")
+def fcn_resnet50(**kwargs: Any) -> FCNResNet:
     """FCN-ResNet-50 (dilated, output stride 8; torchvision COCO_WITH_VOC_LABELS_V1: mIoU 60.5).
 
     Args:
@@ -193,20 +204,14 @@ def fcn_resnet50(
     Example:
         >>> model = zoo.get("fcn_resnet50", num_classes=3, input_shape=(64, 64, 3))
     """
-    return _create(50, num_classes, classes, input_shape, weights, aux)
+    return _create_fcn_resnet("fcn_resnet50", **kwargs)
 
 
-@_register(101)
-def fcn_resnet101(
-    num_classes: int | None = None,
-    input_shape: Sequence[int] = (520, 520, 3),
-    weights: Any = None,
-    aux: bool | None = None,
-    classes: int | None = None,
-) -> FCNResNet:
+@_register("fcn_resnet101")
+def fcn_resnet101(**kwargs: Any) -> FCNResNet:
     """FCN-ResNet-101 (torchvision COCO_WITH_VOC_LABELS_V1: mIoU 63.7). Arguments as ``fcn_resnet50``.
 
     Example:
         >>> model = zoo.get("fcn_resnet101", num_classes=3, input_shape=(64, 64, 3))
     """
-    return _create(101, num_classes, classes, input_shape, weights, aux)
+    return _create_fcn_resnet("fcn_resnet101", **kwargs)

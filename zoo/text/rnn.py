@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -99,23 +100,12 @@ def recurrent_classifier(
 
 
 def _register_classifier(cell: str):
-    def builder(
-        vocab_size: int = 20000,
-        sequence_length: int | None = 64,
-        embedding_dim: int = 128,
-        units: int = 128,
-        bidirectional: bool = False,
-        dropout: float = 0.0,
-        classes: int = 2,
-        classifier_activation: str | None = "softmax",
-        embeddings: np.ndarray | None = None,
-        trainable_embeddings: bool = True,
-    ) -> keras.Model:
-        return recurrent_classifier(
-            cell, vocab_size, sequence_length, embedding_dim, units, bidirectional, dropout, classes,
-            classifier_activation, embeddings, trainable_embeddings,
-        )  # fmt: skip
+    def builder(**kwargs: Any) -> keras.Model:
+        return recurrent_classifier(cell, **kwargs)
 
+    # the public signature: recurrent_classifier's arguments but the cell and the name
+    params = list(inspect.signature(recurrent_classifier).parameters.values())[1:-1]
+    builder.__signature__ = inspect.Signature(params, return_annotation=keras.Model)  # type: ignore[attr-defined]
     builder.__name__ = f"text_{cell}"
     builder.__doc__ = f"""Text classifier with one {CELLS[cell].__name__} layer ({_PAPERS[cell]}).
 
