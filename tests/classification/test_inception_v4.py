@@ -143,7 +143,7 @@ def test_inception_resnet_v2_loads_keras_applications_file_through_the_cache(mon
     np.testing.assert_allclose(np.asarray(again(x)), np.asarray(ref(x)), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.slow  # ~10 s each; tests/test_sweep.py runs all three at 75x75 in the default run
+@pytest.mark.slow  # ~10 s each; test_sweep.py runs all three at 75x75 under -m slow too (HEAVY); counts run by default
 @pytest.mark.parametrize("name", ["inception_v4", "inception_resnet_v1"])
 def test_small_input_forward_pass_and_pooling(name, rng):
     model = zoo.get(name, include_top=False, pooling="avg", input_shape=(75, 75, 3))
