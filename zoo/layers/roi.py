@@ -439,9 +439,7 @@ def spatial_pyramid_pool(
         spatial_scale = 1.0
     rois = ops.cast(ops.convert_to_tensor(rois), "float32")
     channels = features.shape[-1]
-    parts = [
-        ops.reshape(roi_pool(features, rois, n, spatial_scale), (-1, n * n * channels)) for n in levels
-    ]
+    parts = [ops.reshape(roi_pool(features, rois, n, spatial_scale), (-1, n * n * channels)) for n in levels]
     return ops.concatenate(parts, axis=1)
 
 
