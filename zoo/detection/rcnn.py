@@ -79,6 +79,25 @@ NMS_IOU = 0.3
 
 
 # ----- features
+def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` compiled by the backend (tf.function / jax.jit); retraced once per input shape."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(fn, autograph=False)
+    if backend == "jax":
+        import jax
+
+        return jax.jit(fn)
+    return fn
+
+
+def _bucket(n: int, size: int = 64) -> int:
+    """Rows padded up to a multiple of ``size`` (few compiled shapes for any proposal count)."""
+    return max(size, -(-int(n) // size) * size)
+
+
 def context_boxes(boxes: np.ndarray, warp_size: int, padding: float) -> np.ndarray:
     """Boxes dilated so that warped to ``warp_size`` they sit inside ``padding`` pixels of context.
 
@@ -214,7 +233,7 @@ class WindowRegionFeatures:
         self.stride = int(stride)
         self.levels = tuple(int(v) for v in levels)
         self.pool = SpatialPyramidPooling(self.levels, spatial_scale=1.0 / self.stride, name="spp")
-        self._features = None
+        self._pool = _jit(lambda fmap, rois: self.pool([fmap, rois]))
 
     def __call__(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
         """[N, D] features of the N boxes of one image (one convolution pass)."""
@@ -226,8 +245,9 @@ class WindowRegionFeatures:
                 "resize the image first"
             )
         fmap = self.body.predict_on_batch(image[None])
-        rois = np.concatenate([np.zeros((len(boxes), 1), np.float32), boxes], axis=1)
-        return np.asarray(keras.ops.convert_to_numpy(self.pool([fmap, rois])))
+        rois = np.zeros((_bucket(len(boxes)), 5), np.float32)  # zero rows: padding, dropped below
+        rois[: len(boxes), 1:] = boxes
+        return np.asarray(keras.ops.convert_to_numpy(self._pool(fmap, rois)))[: len(boxes)]
 
 
 # ----- SVMs with hard negative mining
@@ -382,6 +402,15 @@ class RegionSVMDetector:
         self.reg_w: np.ndarray | None = None  # [C, D, 4]
         self.reg_b: np.ndarray | None = None  # [C, 4]
         self.timings: dict[str, float] = {}
+        self._nms = _jit(self._batched_nms)
+
+    def _batched_nms(self, boxes: Any, scores: Any) -> dict[str, Any]:
+        from zoo.ops.nms import batched_nms
+
+        return batched_nms(
+            boxes, scores, max_detections=self.max_detections, iou_threshold=self.nms_iou,
+            score_threshold=self.score_threshold, pre_nms_top_k=None, background_class=0,
+        )  # fmt: skip
 
     def _timed(self, stage: str, fn: Callable[..., Any], *args: Any) -> Any:
         start = time.perf_counter()
@@ -465,22 +494,19 @@ class RegionSVMDetector:
 
     def classify(self, features: np.ndarray, boxes: np.ndarray) -> dict[str, np.ndarray]:
         """SVM scores, regressed boxes and per-class NMS for one image's region features."""
-        from zoo.ops.nms import batched_nms
-
         if self.svm_w is None:
             raise ValueError("the detector is not trained: call fit() or load() first")
         boxes = np.asarray(boxes, np.float32).reshape(-1, 4)
         x = np.asarray(features, np.float32) * self.feature_scale
         scores = x @ self.svm_w.T + self.svm_b  # [N, C]; column 0 is -inf
         deltas = np.einsum("nd,cdk->nck", x, self.reg_w) + self.reg_b  # [N, C, 4]
-        per_class = to_numpy(decode_boxes(deltas, boxes[:, None, :]))
-        if not len(boxes):
-            per_class = np.zeros((1, self.num_classes, 4), np.float32)
-            scores = np.full((1, self.num_classes), -np.inf, np.float32)
-        out = batched_nms(
-            per_class[None], scores[None], max_detections=self.max_detections, iou_threshold=self.nms_iou,
-            score_threshold=self.score_threshold, pre_nms_top_k=None, background_class=0,
-        )  # fmt: skip
+        n = _bucket(len(boxes))  # padded rows score -inf: never kept
+        per_class = np.zeros((1, n, self.num_classes, 4), np.float32)
+        padded = np.full((1, n, self.num_classes), -np.inf, np.float32)
+        if len(boxes):
+            per_class[0, : len(boxes)] = to_numpy(decode_boxes(deltas, boxes[:, None, :]))
+            padded[0, : len(boxes)] = scores
+        out = self._nms(per_class, padded)
         return {k: to_numpy(v)[0] for k, v in out.items()}
 
     def detect(self, image: np.ndarray, proposals: np.ndarray) -> dict[str, np.ndarray]:
