@@ -27,13 +27,17 @@ def test_every_config_field_is_a_flag_and_methods_agree():
 
 
 def test_shapes_split_is_the_shapes_dataset():
-    from zoo.data.shapes import shapes_dataset
+    """Image i of the split is shapes_dataset's image i (default_rng([seed, i])), padded ground truth."""
+    from zoo.data.shapes import generate_shapes_example
 
-    cfg = LineageConfig(image_size=64, val_images=3)
+    cfg = LineageConfig(image_size=64, val_images=3, max_objects=4)
     val = shapes_split(cfg, train=False)
-    images, targets = next(iter(shapes_dataset(3, 64, seed=cfg.seed + 1_000_003, batch_size=3)))
-    np.testing.assert_array_equal(val["images"], images.numpy())
-    np.testing.assert_array_equal(val["classes"], targets["classes"].numpy())
+    for i in range(3):
+        ex = generate_shapes_example(np.random.default_rng([cfg.seed + 1_000_003, i]), 64, 4, 1)
+        n = len(ex["classes"])
+        np.testing.assert_array_equal(val["images"][i], ex["image"].astype(np.float32))
+        np.testing.assert_array_equal(val["boxes"][i, :n], ex["boxes"])
+        assert val["valid"][i].sum() == n and np.all(val["classes"][i, n:] == -1)
 
 
 def test_clear_errors(tmp_path):
