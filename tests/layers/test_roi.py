@@ -148,6 +148,22 @@ def test_spp_matches_adaptive_max_pool():
     assert got.shape == (2, 21 * 4)
 
 
+@pytest.mark.multibackend
+def test_spp_of_roi_windows_matches_numpy_roi_pool_levels():
+    """SPP-net's detector: each window pooled at every level by the Caffe RoI pooling rule (NumPy loops)."""
+    rng = np.random.default_rng(3)
+    feat = rng.normal(size=(2, 7, 9, 3)).astype(np.float32)
+    rois = _rois(rng, 12, 120, 2)
+    layer = SpatialPyramidPooling((1, 2, 3), spatial_scale=1 / 16)
+    got = keras.ops.convert_to_numpy(layer([feat, rois]))
+    want = np.concatenate(
+        [np_roi_pool(feat, rois, n, n, 1 / 16).reshape(len(rois), -1) for n in (1, 2, 3)], axis=1
+    )
+    np.testing.assert_allclose(got, want, atol=1e-6)
+    assert layer.compute_output_shape([(2, 7, 9, 3), (12, 5)]) == (12, 14 * 3)
+    assert SpatialPyramidPooling.from_config(layer.get_config()).spatial_scale == 1 / 16
+
+
 def _grad_norms(layer, feat, rois):
     backend = keras.backend.backend()
     if backend == "tensorflow":

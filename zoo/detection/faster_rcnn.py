@@ -164,10 +164,7 @@ class TwoStageTraining:
         gt_valid = y.get("valid")
         gt_valid = gt_classes > 0 if gt_valid is None else ops.cast(gt_valid, "bool") & (gt_classes > 0)
         feats = y_pred["features"]
-        logits, deltas = y_pred["rpn_logits"], y_pred["rpn_deltas"]
-
-        t = rpn_targets(self.anchors, gt_boxes, gt_valid, num_samples=self.rpn_batch, seed=self.sampler)
-        rpn_cls, rpn_reg = rpn_loss(logits, deltas, t, sigma=self.rpn_sigma)
+        parts = self.rpn_losses(gt_boxes, gt_valid, y_pred)
 
         boxes, _, valid = self.training_proposals(y_pred)
         r = roi_targets(
@@ -184,8 +181,14 @@ class TwoStageTraining:
         )
         cls_logits, box_deltas = self.roi_head(feats, r["rois"], training=training)
         cls_loss, box_loss = head_loss(cls_logits, box_deltas, r, sigma=self.head_sigma)
-        parts = {"rpn_cls_loss": rpn_cls, "rpn_reg_loss": rpn_reg, "cls_loss": cls_loss, "box_loss": box_loss}
+        parts.update(cls_loss=cls_loss, box_loss=box_loss)
         return parts, r, feats
+
+    def rpn_losses(self, gt_boxes: Any, gt_valid: Any, y_pred: dict[str, Any]) -> dict[str, Any]:
+        """The RPN's two losses (Fast R-CNN, fed external proposals, has none)."""
+        t = rpn_targets(self.anchors, gt_boxes, gt_valid, num_samples=self.rpn_batch, seed=self.sampler)
+        rpn_cls, rpn_reg = rpn_loss(y_pred["rpn_logits"], y_pred["rpn_deltas"], t, sigma=self.rpn_sigma)
+        return {"rpn_cls_loss": rpn_cls, "rpn_reg_loss": rpn_reg}
 
     def _total_loss(self, parts: dict[str, Any]) -> Any:
         loss = 0.0
@@ -243,6 +246,7 @@ class FasterRCNN(TwoStageTraining, Detector, keras.Model):
     )
     box_weights = FASTER_RCNN_WEIGHTS
     loss_names: tuple[str, ...] = ("rpn_cls_loss", "rpn_reg_loss", "cls_loss", "box_loss")
+    has_rpn: bool = True  # Fast R-CNN (zoo.detection.fast_rcnn): False, the proposals are an input
 
     def __init__(
         self,
@@ -302,7 +306,7 @@ class FasterRCNN(TwoStageTraining, Detector, keras.Model):
         self.feature_size = (fh, fw)
         self.anchors = grid_anchors((fh, fw), self.stride, self.anchor_sizes, self.anchor_ratios)
         k = len(self.anchor_sizes) * len(self.anchor_ratios)
-        self.rpn = RPNHead(k, _scaled(cfg["rpn_channels"], self.width), name="rpn")
+        self.rpn = RPNHead(k, _scaled(cfg["rpn_channels"], self.width), name="rpn") if self.has_rpn else None
         p = cfg["pooled_size"]
         if cfg["pooler"] == "roi_pool":
             self.roi_pooler = RoIPooling(p, 1.0 / self.stride, name="roi_pool")
@@ -325,7 +329,8 @@ class FasterRCNN(TwoStageTraining, Detector, keras.Model):
         self.sampler = keras.random.SeedGenerator(seed)
         self.loss_trackers = {name: keras.metrics.Mean(name=name) for name in self.loss_names}
         # Build every weight now (summary, weight loading and counting work before the first call).
-        self.rpn.build((None, fh, fw, fc))
+        if self.rpn is not None:
+            self.rpn.build((None, fh, fw, fc))
         self.cls_score.build((None, int(self.head.output.shape[-1])))
         self.bbox_pred.build((None, int(self.head.output.shape[-1])))
         self.built = True

@@ -25,7 +25,8 @@ output is ``[R, pooled_height, pooled_width, C]``.
   over its own channel group (0 for an empty bin). Bin sums come from
   an integral image, so any bin size costs four gathers.
 * :class:`SpatialPyramidPooling` (SPP-net) max-pools the whole map into ``n x n`` bins for
-  each level ``n`` (default 1, 2, 4) and concatenates them: ``[B, C * sum(n * n)]``.
+  each level ``n`` (default 1, 2, 4) and concatenates them: ``[B, C * sum(n * n)]``; given
+  ``[features, rois]`` it pools each RoI's window instead (SPP-net's detector): ``[R, C * sum(n * n)]``.
 
 Only ``keras.ops`` is used, so the layers run (and differentiate) on TensorFlow and JAX.
 RoI max pooling is computed exactly for any bin size without a per-RoI loop: a 2-D sparse
@@ -52,6 +53,7 @@ __all__ = [
     "PSRoIPooling",
     "ps_roi_pool",
     "SpatialPyramidPooling",
+    "spatial_pyramid_pool",
     "roi_pool",
     "roi_align",
     "multiscale_roi_align",
@@ -402,54 +404,86 @@ class RoIAlign(keras.layers.Layer):
         }
 
 
+def spatial_pyramid_pool(
+    features: Any,
+    rois: Any = None,
+    levels: tuple[int, ...] = (1, 2, 4),
+    spatial_scale: float = 1.0,
+) -> Any:
+    """SPP-net pyramid max pooling of the whole map, or of each RoI's window on it (SPP-net's detector).
+
+    Level ``n`` splits the region into ``n x n`` bins by the RoI pooling rule (``roi_pool``) and
+    max-pools each; the levels are concatenated (order: level, row-major bin, channel).
+
+    Args:
+        features: ``[B, H, W, C]`` feature map (static ``H``, ``W``).
+        rois: None (the whole map of every image: ``[B, ...]`` out) or ``[R, 5]`` rows
+            ``(batch_index, x1, y1, x2, y2)`` in input pixels (``[R, ...]`` out).
+        levels: pyramid grid sizes.
+        spatial_scale: feature cells per input pixel (ignored for the whole map).
+
+    Returns:
+        ``[B or R, C * sum(n * n for n in levels)]``.
+
+    Example:
+        >>> spatial_pyramid_pool(np.ones((1, 6, 6, 8), "float32"), np.array([[0, 0, 0, 47, 47.]]), (1, 2), 1 / 16)
+    """
+    features = ops.convert_to_tensor(features)
+    if rois is None:
+        height, width = _static_hw(features, "SpatialPyramidPooling")
+        idx = ops.cast(ops.arange(ops.shape(features)[0]), "float32")[:, None]
+        zero = ops.zeros_like(idx)
+        rois = ops.concatenate(
+            [idx, zero, zero, ops.full_like(idx, width - 1.0), ops.full_like(idx, height - 1.0)], axis=1
+        )
+        spatial_scale = 1.0
+    rois = ops.cast(ops.convert_to_tensor(rois), "float32")
+    channels = features.shape[-1]
+    parts = [ops.reshape(roi_pool(features, rois, n, spatial_scale), (-1, n * n * channels)) for n in levels]
+    return ops.concatenate(parts, axis=1)
+
+
 @keras.saving.register_keras_serializable(package="zoo")
 class SpatialPyramidPooling(keras.layers.Layer):
-    """SPP-net pyramid max pooling: ``[B, H, W, C] -> [B, C * sum(n * n for n in levels)]``.
+    """SPP-net pyramid max pooling: ``[B, H, W, C] -> [B, C * sum(n * n for n in levels)]``, or of
+    each RoI's window: ``[features, rois [R, 5]] -> [R, C * sum(n * n)]`` (SPP-net's detector).
 
-    Level ``n`` splits the whole map into ``n x n`` bins, bin ``i`` covering cells
-    ``[floor(i * H / n), ceil((i + 1) * H / n))`` (the RoI pooling rule applied to the whole
-    map), max-pooled. Output order: level, then row-major bin, then channel.
+    Level ``n`` splits the whole map (or the window) into ``n x n`` bins, bin ``i`` covering cells
+    ``[floor(i * H / n), ceil((i + 1) * H / n))`` (the RoI pooling rule, ``roi_pool``), max-pooled.
+    Output order: level, then row-major bin, then channel.
 
     Args:
         levels: pyramid grid sizes, default ``(1, 2, 4)`` (21 bins).
+        spatial_scale: feature cells per input pixel, for RoI windows (1/16 for VGG16 conv5_3).
 
     Example:
         >>> SpatialPyramidPooling((1, 2, 4))(keras.Input((13, 13, 256))).shape
         (None, 5376)
+        >>> SpatialPyramidPooling((1, 2, 4), 1 / 16)([features, rois])  # [R, 21 * C]
     """
 
-    def __init__(self, levels: tuple[int, ...] = (1, 2, 4), **kwargs: Any):
+    def __init__(self, levels: tuple[int, ...] = (1, 2, 4), spatial_scale: float = 1.0, **kwargs: Any):
         super().__init__(**kwargs)
         levels = tuple(int(n) for n in levels)
         if not levels or min(levels) < 1:
             raise ValueError(f"levels must be positive ints, got {levels!r}")
         self.levels = levels
+        self.spatial_scale = float(spatial_scale)
 
     def call(self, inputs: Any) -> Any:
-        height, width = _static_hw(inputs, "SpatialPyramidPooling")
-        batch = ops.shape(inputs)[0]
-        idx = ops.cast(ops.arange(batch), "float32")[:, None]
-        whole = ops.concatenate(
-            [
-                idx,
-                ops.zeros_like(idx),
-                ops.zeros_like(idx),
-                ops.full_like(idx, width - 1.0),
-                ops.full_like(idx, height - 1.0),
-            ],
-            axis=1,
-        )
-        parts = [
-            ops.reshape(roi_pool(inputs, whole, n, 1.0), (batch, n * n * inputs.shape[-1]))
-            for n in self.levels
-        ]
-        return ops.concatenate(parts, axis=1)
+        if isinstance(inputs, (list, tuple)):
+            features, rois = inputs
+            _check_rois(ops.convert_to_tensor(rois), "SpatialPyramidPooling")
+            return spatial_pyramid_pool(features, rois, self.levels, self.spatial_scale)
+        return spatial_pyramid_pool(inputs, None, self.levels)
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
+        if isinstance(input_shape, (list, tuple)) and isinstance(input_shape[0], (list, tuple)):
+            return (input_shape[1][0], input_shape[0][-1] * sum(n * n for n in self.levels))
         return (input_shape[0], input_shape[-1] * sum(n * n for n in self.levels))
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "levels": self.levels}
+        return {**super().get_config(), "levels": self.levels, "spatial_scale": self.spatial_scale}
 
 
 def _bilinear_sample(table: Any, base: Any, height: Any, width: Any, ys: Any, xs: Any) -> Any:
