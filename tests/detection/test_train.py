@@ -183,6 +183,12 @@ def test_keypoint_pck_and_box_frame_masks_in_the_evaluation(tmp_path):
     assert result["voc_map"] == pytest.approx(1.0)
     # box-frame masks of ones pasted into each box: the IoU of the box with the shape (not 1, not 0)
     assert 0.4 < result["mean_mask_iou"] < 1.0
+    from zoo.detection.visualize import save_detections_png
+
+    dets = _PerfectKeypointModel(targets).detect_batch(images)
+    dets["keypoints"] = targets["keypoints"].numpy()
+    png = save_detections_png(images.numpy(), dets, tmp_path / "kp.png", ground_truth=targets)
+    assert png.stat().st_size > 0
     with pytest.raises(ValueError, match="keypoints"):
         load_detection_data(_tiny(tmp_path, data=str(tmp_path)), with_keypoints=True)
 

@@ -470,12 +470,18 @@ def train_detector(
     dets = {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()}
     if "mask_probs" in dets and "masks" not in dets:
         dets["masks"] = _pasted_masks(model, dets, np.asarray(images).shape[1:3])
+    if "keypoint_heatmaps" in dets:
+        dets["keypoints"] = np.stack(
+            [model.decode_keypoints(h, b)[0] for h, b in zip(dets["keypoint_heatmaps"], dets["boxes"])]
+        )
     png = save_detections_png(
         np.asarray(images), dets,
         workdir / "detections.png", class_names=data.class_names,
         ground_truth={k: np.asarray(v) for k, v in targets.items()},
         title=f"{cfg.model}: validation detections (score > 0.3; dashed: ground truth"
-        + ("; shaded: predicted masks)" if "masks" in dets else ")"),
+        + ("; shaded: predicted masks" if "masks" in dets else "")
+        + ("; dots / crosses: predicted / true keypoints" if "keypoints" in dets else "")
+        + ")",
     )  # fmt: skip
     report = {
         "config": dataclasses.asdict(cfg),
