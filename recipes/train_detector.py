@@ -113,7 +113,10 @@ def _run(args: argparse.Namespace) -> int:
         else ""
     )
     if "keypoint_pck" in m:
-        masks += f", keypoint PCK@0.2 {m['keypoint_pck']:.4f} ({m['keypoint_matched']}/{m['keypoint_objects']} matched)"
+        masks += (
+            f", keypoint PCK@0.2 {m['keypoint_pck']:.4f} ({m['keypoint_matched']}/{m['keypoint_objects']} "
+            f"matched; {m['keypoint_pck_matched']:.4f} over the matched)"
+        )
     print(
         f"{cfg.model} on {cfg.data}: mAP@0.5 (VOC all-point) {m['voc_map']:.4f}, VOC07 11-point "
         f"{m['voc07_map']:.4f}, COCO mAP@[.5:.95] {m['coco_map']:.4f}{masks}; files in {os.fspath(cfg.workdir)}"

@@ -132,6 +132,6 @@ def test_keypoint_pck_evaluator_matches_like_mask_iou_and_counts_misses():
     ev.add_image(det_boxes, [0.9, 0.8, 0.95], [1, 1, 2], det_kp, gt_boxes, [1, 1], gt_kp)
     r = ev.result()
     assert r["matched"] == 1 and r["num_objects"] == 2 and r["num_keypoints"] == 5
-    assert r["pck"] == pytest.approx(1 / 5)
+    assert r["pck"] == pytest.approx(1 / 5) and r["pck_matched"] == pytest.approx(1 / 2)
     with pytest.raises(ValueError, match="same P"):
         ev.add_image(det_boxes, [0.9] * 3, [1] * 3, det_kp[:, :2], gt_boxes, [1, 1], gt_kp)

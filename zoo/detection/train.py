@@ -352,6 +352,7 @@ def evaluate_detector(
     if keypoint_evaluator.num_images:
         kp = keypoint_evaluator.result()
         result["keypoint_pck"] = kp["pck"]
+        result["keypoint_pck_matched"] = kp["pck_matched"]
         result["keypoint_matched"] = kp["matched"]
         result["keypoint_objects"] = kp["num_objects"]
     return result

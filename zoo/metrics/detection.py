@@ -895,19 +895,20 @@ class KeypointPCKEvaluator:
         self.num_images += 1
 
     def result(self) -> dict[str, Any]:
-        """Returns dict(pck (NaN without visible keypoints), alpha, matched, num_objects, num_images,
+        """Returns dict(pck (NaN without visible keypoints), pck_matched (over the matched objects only:
+        the keypoints' accuracy without the detection recall), alpha, matched, num_objects, num_images,
         num_keypoints: the visible ground-truth keypoints counted)."""
         from zoo.pose import pck
 
         n = len(self._true)
         visible = np.asarray(self._visible, bool).reshape(n, -1)
-        value = (
-            pck(np.asarray(self._pred), np.asarray(self._true), self.alpha, visible)
-            if n and visible.any()
-            else float("nan")
-        )
+        pred, true = np.asarray(self._pred).reshape(n, -1, 2), np.asarray(self._true).reshape(n, -1, 2)
+        value = pck(pred, true, self.alpha, visible) if n and visible.any() else float("nan")
+        hit = ~np.isnan(pred).any(axis=(1, 2))
+        matched = pck(pred[hit], true[hit], self.alpha, visible[hit]) if visible[hit].any() else float("nan")
         return {
             "pck": value,
+            "pck_matched": matched,
             "alpha": self.alpha,
             "matched": self.matched,
             "num_objects": n,
