@@ -9,6 +9,9 @@ Examples:
     python recipes/train_detector.py --model mask_rcnn_vgg16 --data shapes --image-size 128 --width 0.125 \
         --epochs 40 --steps-per-epoch 50 --learning-rate 5e-4 --no-augment --eval-every 3 \
         --workdir runs/mask_rcnn_shapes   # + mean mask IoU in report.json, masks in detections.png
+    python recipes/train_detector.py --model keypointrcnn_resnet50_fpn --data shapes --image-size 128 \
+        --epochs 4 --steps-per-epoch 25 --batch-size 2 --roi-batch 64 --workdir runs/kprcnn_shapes
+        # the shapes' 5 keypoints per object (no augmentation); + keypoint PCK@0.2 in report.json
 
 Re-running the same command with the same --workdir resumes an interrupted run.
 """
@@ -31,8 +34,8 @@ def build_parser() -> ArgumentParser:
 
     d = DetectorTrainConfig()
     p = ArgumentParser(
-        description="Train and evaluate a zoo detector (SSD, Faster R-CNN, Mask R-CNN) with checkpoints, mAP "
-        "(and mean mask IoU) and plots.",
+        description="Train and evaluate a zoo detector (SSD, Faster / Mask / Keypoint R-CNN) with checkpoints, "
+        "mAP (and mean mask IoU, keypoint PCK) and plots.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--model", default=d.model, help="detection model name (python -m zoo list)")
@@ -59,6 +62,12 @@ def build_parser() -> ArgumentParser:
     p.add_argument("--optimizer", choices=("adam", "sgd"), default=d.optimizer)
     p.add_argument("--clipnorm", type=float, default=d.clipnorm)
     p.add_argument("--width", type=float, default=d.width, help="channel multiplier (1 = the paper)")
+    p.add_argument(
+        "--roi-batch",
+        type=int,
+        default=d.roi_batch,
+        help="two-stage detectors: RoIs per image (None: the model's)",
+    )
     p.add_argument("--max-objects", type=int, default=d.max_objects)
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--score-threshold", type=float, default=d.score_threshold)
@@ -103,6 +112,11 @@ def _run(args: argparse.Namespace) -> int:
         if "mean_mask_iou" in m
         else ""
     )
+    if "keypoint_pck" in m:
+        masks += (
+            f", keypoint PCK@0.2 {m['keypoint_pck']:.4f} ({m['keypoint_matched']}/{m['keypoint_objects']} "
+            f"matched; {m['keypoint_pck_matched']:.4f} over the matched)"
+        )
     print(
         f"{cfg.model} on {cfg.data}: mAP@0.5 (VOC all-point) {m['voc_map']:.4f}, VOC07 11-point "
         f"{m['voc07_map']:.4f}, COCO mAP@[.5:.95] {m['coco_map']:.4f}{masks}; files in {os.fspath(cfg.workdir)}"

@@ -54,3 +54,14 @@ def test_regressor_fits_and_draws(tmp_path):
     assert np.all((pred >= 0) & (pred <= 1))
     path = draw_skeletons(tmp_path / "skel.png", data["images"][:4], pred[:4], data["joints"][:4], SKELETON)
     assert open(path, "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_pck_with_visibility_counts_only_visible_joints_and_misses_nan():
+    true = np.array([[[0.0, 0.0], [3.0, 4.0], [9.0, 9.0]], [[0.0, 0.0], [6.0, 8.0], [1.0, 1.0]]])
+    visible = np.array([[True, True, False], [True, True, True]])  # sizes: 5 (joint 2 hidden) and 10
+    pred = true + np.array([[[0.9, 0], [0, 1.1], [0, 0]], [[1.9, 0], [np.nan, 0], [0, 2.1]]])
+    # figure 0: 0.9 <= 1, 1.1 > 1; figure 1: 1.9 <= 2, NaN never correct, 2.1 > 2  ->  2 of 5
+    assert pck(pred, true, 0.2, visible) == pytest.approx(2 / 5)
+    assert np.isnan(pck(pred, true, 0.2, np.zeros((2, 3), bool)))
+    with pytest.raises(ValueError, match="visible must be"):
+        pck(pred, true, 0.2, visible[:, :2])

@@ -2,9 +2,11 @@
 
 Both models have the same random weights (the zoo loads torchvision's state_dict), run on the same
 640x480 photo resized by torchvision's rule to 800 x 1067 and padded to 800 x 1088; the zoo model is
-built for that canvas. Runs alternate (zoo, torchvision, zoo, ...) so that machine load hits both.
+built for that canvas. Runs alternate (zoo, torchvision, zoo, ...) so that machine load hits both;
+the 1-minute load average is read before every run and reported (min / median / max).
 
     python tools/bench_fpn.py --model fasterrcnn_resnet50_fpn --repeats 3 --json runs/bench_fpn.json
+    KERAS_BACKEND=jax python tools/bench_fpn.py --repeats 3     # the zoo pieces under jax.jit
 
 Needs torch and torchvision (``pip install -e ".[torch]"``); prints one table.
 """
@@ -120,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     _zoo_split(parts, model, photo)  # compile
     _torch_split(ref, x)  # warm up
     rows = {"zoo": [], "torchvision": []}
+    loads = []
     for _ in range(args.repeats):
+        loads.append(os.getloadavg()[0])
         rows["zoo"].append(_zoo_split(parts, model, photo))
+        loads.append(os.getloadavg()[0])
         rows["torchvision"].append(_torch_split(ref, x))
     backend = keras.backend.backend()
     print(
@@ -136,8 +141,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label:22s}" + "".join(f"{v:>{w}.3f}" for v, w in zip(medians[name], (14, 15, 11, 9))))
     ratio = medians["torchvision"][-1] / medians["zoo"][-1]
     print(f"speed ratio (torchvision time / zoo time): {ratio:.2f}")
+    load = {"min": min(loads), "median": float(np.median(loads)), "max": max(loads)}
+    print(
+        f"1-minute load average before the runs: min {load['min']:.1f}, median {load['median']:.1f}, max {load['max']:.1f}"
+    )
     if args.json:
         out = {"model": args.model, "backend": backend, "runs": rows, "medians": medians, "ratio": ratio}
+        out["load"] = load
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(out, indent=1))
     return 0

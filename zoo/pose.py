@@ -40,8 +40,15 @@ def pose_regressor(
     return keras.Model(body.input, x, name=f"{body.name}_pose{num_joints}")
 
 
-def pck(pred: np.ndarray, true: np.ndarray, alpha: float = 0.2) -> float:
+def pck(pred: np.ndarray, true: np.ndarray, alpha: float = 0.2, visible: np.ndarray | None = None) -> float:
     """PCK@alpha: fraction of joints within alpha x the figure's size (diagonal of its joints' box).
+
+    Args:
+        pred, true: [N, K, 2] joints (any unit, the same for both); a NaN prediction (e.g. a figure
+            nobody detected) is never correct.
+        alpha: the fraction of the size.
+        visible: optional [N, K] flags: only visible joints count, and the size is that of the
+            visible joints' box (figures without any visible joint are left out).
 
     Example:
         >>> pck(np.zeros((1, 2, 2)), np.array([[[0, 0], [1, 1.]]]), 0.2)
@@ -50,9 +57,18 @@ def pck(pred: np.ndarray, true: np.ndarray, alpha: float = 0.2) -> float:
     pred, true = np.asarray(pred, "float64"), np.asarray(true, "float64")
     if pred.shape != true.shape or pred.ndim != 3 or pred.shape[-1] != 2:
         raise ValueError(f"pred and true must both be [N, K, 2], got {pred.shape} and {true.shape}")
-    size = np.linalg.norm(true.max(1) - true.min(1), axis=-1)  # [N]
+    if visible is None:
+        visible = np.ones(true.shape[:2], bool)
+    visible = np.asarray(visible, bool)
+    if visible.shape != true.shape[:2]:
+        raise ValueError(f"visible must be [N, K] = {true.shape[:2]}, got {visible.shape}")
+    hi = np.where(visible[..., None], true, -np.inf).max(1)
+    lo = np.where(visible[..., None], true, np.inf).min(1)
+    size = np.linalg.norm(np.where(visible.any(1)[:, None], hi - lo, 0.0), axis=-1)  # [N]
     dist = np.linalg.norm(pred - true, axis=-1)  # [N, K]
-    return float(np.mean(dist <= alpha * size[:, None]))
+    if not visible.any():
+        return float("nan")
+    return float(np.mean((dist <= alpha * size[:, None])[visible]))
 
 
 def mean_pixel_error(pred: np.ndarray, true: np.ndarray, image_size: int) -> float:

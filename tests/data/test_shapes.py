@@ -82,3 +82,41 @@ def test_shapes_dataset_augmented_masks_follow_boxes():
 def test_bad_arguments_fail_when_the_dataset_is_made(kwargs, text):
     with pytest.raises(ValueError, match=text):  # before: a tf InvalidArgumentError at the first batch
         shapes_dataset(num_images=2, **kwargs)
+
+
+def test_shape_keypoints_are_the_vertices_and_centre_inside_the_box():
+    from zoo.data.shapes import KEYPOINT_NAMES
+
+    seen = set()
+    for i in range(12):
+        ex = generate_shapes_example(np.random.default_rng([5, i]), image_size=96)
+        kp = ex["keypoints"]
+        assert kp.shape == (len(ex["classes"]), len(KEYPOINT_NAMES), 3)
+        for box, kind, points in zip(ex["boxes"], ex["classes"], kp):
+            seen.add(int(kind))
+            vis = points[:, 2] > 0
+            assert np.all(points[vis, 0] >= box[0]) and np.all(points[vis, 0] <= box[2])
+            assert np.all(points[vis, 1] >= box[1]) and np.all(points[vis, 1] <= box[3])
+            (x0, y0, x1, y1), p = box, points
+            if kind == 2:  # square: the four corners of its tight box, clockwise from the top-left
+                np.testing.assert_allclose(p[:4, :2], [[x0, y0], [x1, y0], [x1, y1], [x0, y1]], atol=1.0)
+            if kind == 3:  # triangle: apex, bottom-right, bottom-left; no fourth vertex
+                assert list(vis) == [True, True, True, False, True]
+                np.testing.assert_allclose(p[0, :2], [(x0 + x1) / 2, y0], atol=1.0)
+                np.testing.assert_allclose(p[1:3, :2], [[x1, y1], [x0, y1]], atol=1.0)
+                np.testing.assert_allclose(p[4, 1], y0 + 2 * (y1 - y0) / 3, atol=1.0)  # centroid
+            if kind == 1:  # circle: top, right, bottom, left extreme points and the centre
+                np.testing.assert_allclose(p[[0, 2], 1], [y0, y1], atol=1.0)
+                np.testing.assert_allclose(p[[1, 3], 0], [x1, x0], atol=1.0)
+                np.testing.assert_allclose(p[4, :2], [(x0 + x1) / 2, (y0 + y1) / 2], atol=1.0)
+    assert seen == {1, 2, 3}
+
+
+def test_shapes_dataset_keypoints_and_their_refusal_with_augment():
+    ds = shapes_dataset(num_images=4, image_size=32, max_objects=3, batch_size=4, with_keypoints=True)
+    images, targets = next(iter(ds))
+    kp = targets["keypoints"].numpy()
+    assert kp.shape == (4, 3, 5, 3)
+    assert np.all(kp[~targets["valid"].numpy()] == 0)  # padding objects have no visible keypoints
+    with pytest.raises(ValueError, match="augment=False"):
+        shapes_dataset(num_images=4, with_keypoints=True, augment=True)

@@ -82,8 +82,8 @@ def test_fpn_detectors_train_a_step(name, rng):
     assert not np.allclose(model.get_layer("cls_score").get_weights()[0], head)
     # the frozen stem and BatchNorm keep their values
     assert (
-        not model.backbone.get_layer("conv1").trainable
-        and not model.backbone.get_layer("layer2_0_bn1").trainable
+        not model.backbone.get_layer("conv1_conv").trainable
+        and not model.backbone.get_layer("conv3_block1_1_bn").trainable
     )
 
 
@@ -138,3 +138,57 @@ def test_fpn_detector_exports_to_litert_with_its_nms(tmp_path):
     table = result.report.table()
     assert re.search(r"detections matched \(class, IoU>=0.5\)\s*\|\s*1\b", table), table
     assert "single subgraph" in table  # MediaPipe Tasks refuses the NMS while-loops (5 subgraphs)
+
+
+@pytest.mark.slow  # ~2-4 min each on 2 shared cores
+@pytest.mark.parametrize("quantize", ["none", "float16"])
+def test_fpn_mask_rcnn_exports_its_masks_to_litert(tmp_path, quantize):
+    """Mask R-CNN FPN -> LiteRT with a fifth output ``mask_probs`` [1, K, 28, 28], run in the interpreter:
+    detections and the matched detections' masks against Keras."""
+    from zoo.export import export_model
+    from zoo.export.metadata import read_metadata
+
+    model = zoo.get(
+        "maskrcnn_resnet50_fpn",
+        num_classes=3,
+        postprocess={"score_threshold": 0.0, "max_detections": 10},
+        **TINY,
+    )
+    path = tmp_path / f"mask_{quantize}.tflite"
+    result = export_model(model, path, quantize=quantize, preprocess="none", num_verify=2, latency_runs=0)
+    m = result.report.metrics
+    print(result.report.table())  # the figures in docs/RESULTS.md (pytest -s)
+    assert m["detections matched (class, IoU>=0.5)"] == 1.0, result.report.table()
+    assert m["mask IoU at 0.5 (matched)"] > 0.98, result.report.table()
+    assert m["max abs error (mask_probs, matched)"] < (1e-3 if quantize == "none" else 5e-2), (
+        result.report.table()
+    )
+    assert any("[1, 10, 28, 28]" in o for o in result.report.outputs), result.report.outputs
+    names = [t.name for t in read_metadata(path.read_bytes()).subgraphMetadata[0].outputTensorMetadata]
+    assert sorted(names) == sorted(["location", "category", "score", "number of detections", "mask_probs"])
+    # MediaPipe Tasks refuses it: several subgraphs (the NMS while-loops); 5 outputs would be refused next
+    assert "single subgraph" in str(m.get("MediaPipe", "")), result.report.table()
+
+
+def test_resnet_body_is_the_torchvision_layout_classifier_body():
+    """One ResNet: the FPN / FCN body is ``resnet50(layout="torchvision")``'s, dilated as torchvision's
+    ``replace_stride_with_dilation``; torchvision's resnet50 has 25,557,032 parameters, 2,049,000 in fc."""
+    from zoo.detection.fpn import resnet_body
+
+    image = keras.Input((64, 64, 3))
+    taps = resnet_body(image, 50, dilation=(False, True, True), frozen_bn=False)
+    body = keras.Model(image, taps)
+    assert [t.shape[1] for t in taps] == [16, 8, 8, 8]  # output stride 8
+    trainable = sum(int(np.prod(w.shape)) for w in body.trainable_weights)
+    assert trainable == 25_557_032 - 2_049_000
+    # layer4 (conv5_x): first block at the previous rate 2, the others at 4; no stride anywhere
+    assert body.get_layer("conv5_block1_2_conv").dilation_rate == (2, 2)
+    assert body.get_layer("conv5_block2_2_conv").dilation_rate == (4, 4)
+    assert body.get_layer("conv5_block1_0_conv").strides == (1, 1)
+    # every weighted layer is a target of the classifiers' torchvision rows (the mapping both use)
+    rows = zoo.classification.resnet.torchvision_rules("bottleneck", (3, 4, 6, 3), "backbone.body.")
+    assert {r.layer for r in rows} == {layer.name for layer in body.layers if layer.weights}
+    with pytest.raises(ValueError, match="dilation needs torchvision-layout"):
+        zoo.classification.resnet.resnet_stages(
+            image, "bottleneck", (3, 4, 6, 3), dilation=(False, False, True)
+        )

@@ -84,3 +84,20 @@ def test_mismatches_are_errors(tflite_bytes):
         md.labels_file([])
     with pytest.raises(md.MetadataError, match="single lines"):
         md.labels_file(["ok", "two\nlines"])
+
+
+def test_detector_metadata_with_the_mask_output():
+    order = ("location", "mask_probs", "category", "score", "number of detections")
+    meta = md.detector_metadata(
+        64, 64, normalization=None, input_dtype="float32", has_labels=False, output_order=order
+    )
+    assert [t.name for t in meta.subgraphMetadata[0].outputTensorMetadata] == list(order)
+    with pytest.raises(md.MetadataError, match="mask_probs"):
+        md.detector_metadata(
+            1,
+            1,
+            normalization=None,
+            input_dtype="uint8",
+            has_labels=False,
+            output_order=order[:1] + order[2:] + ("x",),
+        )

@@ -113,3 +113,25 @@ def test_inconsistent_inputs_are_errors():
         ev.add_image(GT_BOX, [0.9], [1], np.zeros((2, H, W)), GT_BOX, [1], GT_MASK)
     with pytest.raises(ValueError, match="differ in size"):
         ev.add_image(GT_BOX, [0.9], [1], np.zeros((1, 8, 8)), GT_BOX, [1], GT_MASK)
+
+
+def test_keypoint_pck_evaluator_matches_like_mask_iou_and_counts_misses():
+    from zoo.metrics.detection import KeypointPCKEvaluator
+
+    gt_boxes = np.array([[0, 0, 30, 40], [50, 50, 60, 60]], "float32")
+    gt_kp = np.array(
+        [[[0, 0, 2], [30, 40, 2], [15, 20, 0]], [[50, 50, 2], [60, 60, 2], [55, 55, 2]]], "float32"
+    )  # object 0: size 50 (visible 0, 1), PCK radius 10; object 1: never detected
+    det_boxes = np.array([[0, 0, 30, 40], [1, 1, 30, 40], [0, 0, 30, 40]], "float32")
+    det_kp = np.array(
+        [[[9, 0], [30, 29], [0, 0]], [[0, 0], [30, 40], [15, 20]], [[0, 0], [30, 40], [15, 20]]], "float32"
+    )
+    ev = KeypointPCKEvaluator()
+    # detection 0 (score 0.9) is the match: joint 0 within 9 <= 10, joint 1 off by 11; detection 2 is another
+    # class, detection 1 scores lower
+    ev.add_image(det_boxes, [0.9, 0.8, 0.95], [1, 1, 2], det_kp, gt_boxes, [1, 1], gt_kp)
+    r = ev.result()
+    assert r["matched"] == 1 and r["num_objects"] == 2 and r["num_keypoints"] == 5
+    assert r["pck"] == pytest.approx(1 / 5) and r["pck_matched"] == pytest.approx(1 / 2)
+    with pytest.raises(ValueError, match="same P"):
+        ev.add_image(det_boxes, [0.9] * 3, [1] * 3, det_kp[:, :2], gt_boxes, [1, 1], gt_kp)

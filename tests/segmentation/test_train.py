@@ -108,3 +108,18 @@ def test_recipe_with_mirrored_strategy_on_two_logical_cpus(tmp_path):
     report = json.loads((tmp_path / "mirrored" / "report.json").read_text())
     assert report["replicas"] == 2 and report["config"]["strategy"] == "mirrored"
     assert report["epochs_completed"] == 1
+
+
+@pytest.mark.slow  # dilated ResNet-50 at 64 px: ~1-3 min on 2 shared cores
+def test_fcn_resnet50_trains_through_the_recipe_with_its_auxiliary_head(tmp_path):
+    from zoo.segmentation.train import preprocess_mode
+
+    cfg = SegmentationConfig(
+        epochs=1, workdir=str(tmp_path / "fcn"), **{**TINY, "model": "fcn_resnet50", "image_size": 64}
+    )
+    assert preprocess_mode(cfg) == "none"  # RGB 0..255: the model normalises as torchvision does
+    report = train(cfg)
+    assert 0.0 <= report["metrics"]["mean_iou"] <= 1.0 and report["epochs_completed"] == 1
+    assert "val_mean_iou" in report["history"]  # the compiled metric runs on the main head
+    for name in report["files"]:
+        assert (tmp_path / "fcn" / name).exists(), name

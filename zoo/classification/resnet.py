@@ -24,6 +24,13 @@ stride in the 3x3 convolution, convolutions without bias, BN eps 1e-5: 25,557,03
 picks this layout). The two layouts have the same tensor shapes apart from the biases, so a
 checkpoint never loads into the other layout: the mapping and the builder refuse it.
 
+The same builder is the body of the torchvision-layout detectors and segmenters
+(``zoo.detection.fpn.resnet_body``): :func:`resnet_stages` returns the four stage outputs (C2..C5),
+``dilation`` replaces the stride of the last stages by dilation (torchvision's
+``replace_stride_with_dilation``, FCN's output stride 8) and ``bn_trainable=False`` freezes the
+batch normalisation (torchvision's ``FrozenBatchNorm2d``); :func:`torchvision_mapping` takes the
+state-dict ``prefix`` (``backbone.body.``) of such a model.
+
 Layer names (both block types): ``conv1_pad``, ``conv1_conv``, ``conv1_bn``, ``conv1_relu``,
 ``pool1_pad``, ``pool1_pool``, then per stage s = 2..5 and block b: ``conv{s}_block{b}_0_conv``
 / ``_0_bn`` (projection), ``_1_conv`` ... ``_{2|3}_bn``, ``_add``, ``_out``; with the top
@@ -118,48 +125,88 @@ def _conv_bn(
     layout: str,
     relu: bool,
     padding: str = "valid",
+    dilation: int = 1,
+    bn_trainable: bool = True,
 ) -> Any:
     """Conv (bias only in the keras.applications layout) + BN (+ ReLU)."""
     settings = _LAYOUT[layout]
     x = keras.layers.Conv2D(
-        filters, kernel, strides=strides, padding=padding, use_bias=settings["use_bias"], name=f"{name}_conv"
-    )(x)
-    x = keras.layers.BatchNormalization(**settings["bn"], name=f"{name}_bn")(x)
+        filters, kernel, strides=strides, padding=padding, dilation_rate=dilation,
+        use_bias=settings["use_bias"], name=f"{name}_conv",
+    )(x)  # fmt: skip
+    x = keras.layers.BatchNormalization(**settings["bn"], trainable=bn_trainable, name=f"{name}_bn")(x)
     if relu:
         x = keras.layers.Activation("relu", name=f"{name}_relu")(x)
     return x
 
 
-def _conv3x3(x: Any, filters: int, strides: int, name: str, layout: str, relu: bool) -> Any:
-    """3x3 conv + BN; strided with symmetric padding, as torchvision's padding=1 (Keras "same" pads (0, 1))."""
+def _conv3x3(
+    x: Any,
+    filters: int,
+    strides: int,
+    name: str,
+    layout: str,
+    relu: bool,
+    dilation: int = 1,
+    bn_trainable: bool = True,
+) -> Any:
+    """3x3 conv + BN; strided with symmetric padding, as torchvision's padding=1 (Keras "same" pads (0, 1)).
+    Dilated (stride 1): "same" pads ``dilation`` on each side, torchvision's ``padding=dilation``."""
     if strides > 1:
         x = keras.layers.ZeroPadding2D(1, name=f"{name}_pad")(x)
-        return _conv_bn(x, filters, 3, strides, name, layout, relu=relu)
-    return _conv_bn(x, filters, 3, 1, name, layout, relu=relu, padding="same")
+        return _conv_bn(x, filters, 3, strides, name, layout, relu=relu, bn_trainable=bn_trainable)
+    return _conv_bn(
+        x,
+        filters,
+        3,
+        1,
+        name,
+        layout,
+        relu=relu,
+        padding="same",
+        dilation=dilation,
+        bn_trainable=bn_trainable,
+    )
 
 
-def _shortcut(x: Any, filters: int, strides: int, shortcut: str, layout: str, name: str) -> Any:
+def _shortcut(
+    x: Any, filters: int, strides: int, shortcut: str, layout: str, name: str, bn_trainable: bool = True
+) -> Any:
     """Identity, option A (strided zero-padded identity) or option B (1x1 projection + BN)."""
     if strides == 1 and x.shape[-1] == filters:
         return x
     if shortcut == "A":
         return ZeroPadShortcut(filters, strides, name=f"{name}_0_pad")(x)
-    return _conv_bn(x, filters, 1, strides, f"{name}_0", layout, relu=False)
+    return _conv_bn(x, filters, 1, strides, f"{name}_0", layout, relu=False, bn_trainable=bn_trainable)
 
 
 def _basic_block(
-    x: Any, filters: int, strides: int, shortcut: str, name: str, layout: str = "torchvision"
+    x: Any,
+    filters: int,
+    strides: int,
+    shortcut: str,
+    name: str,
+    layout: str = "torchvision",
+    dilation: int = 1,
+    bn_trainable: bool = True,
 ) -> Any:
-    """Two 3x3 convolutions (torchvision's BasicBlock); the first carries the stride."""
-    short = _shortcut(x, filters, strides, shortcut, "torchvision", name)
-    x = _conv3x3(x, filters, strides, f"{name}_1", "torchvision", relu=True)
-    x = _conv3x3(x, filters, 1, f"{name}_2", "torchvision", relu=False)
+    """Two 3x3 convolutions (torchvision's BasicBlock); the first carries the stride (no dilation)."""
+    short = _shortcut(x, filters, strides, shortcut, "torchvision", name, bn_trainable)
+    x = _conv3x3(x, filters, strides, f"{name}_1", "torchvision", relu=True, bn_trainable=bn_trainable)
+    x = _conv3x3(x, filters, 1, f"{name}_2", "torchvision", relu=False, bn_trainable=bn_trainable)
     x = keras.layers.Add(name=f"{name}_add")([short, x])
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
 
 def bottleneck_block(
-    x: Any, width: int, strides: int, shortcut: str = "B", name: str = "block", layout: str = "keras"
+    x: Any,
+    width: int,
+    strides: int,
+    shortcut: str = "B",
+    name: str = "block",
+    layout: str = "keras",
+    dilation: int = 1,
+    bn_trainable: bool = True,
 ) -> Any:
     """ResNet's bottleneck: 1x1 - 3x3 - 1x1 x4 plus the shortcut.
 
@@ -171,16 +218,20 @@ def bottleneck_block(
         name: layer name prefix (``conv4_block1``).
         layout: ``"keras"`` (keras.applications' residual_block_v1: the stride in the first 1x1,
             convolutions with bias) or ``"torchvision"`` (v1.5: the stride in the 3x3, no biases).
+        dilation: the 3x3 convolution's dilation (torchvision layout, stride 1).
+        bn_trainable: False freezes the block's batch normalisation (torchvision's FrozenBatchNorm2d).
 
     Example:
         >>> y = bottleneck_block(keras.Input((14, 14, 1024)), 512, 2, "B", "conv5_block1")
     """
     filters = BOTTLENECK_EXPANSION * width
-    short = _shortcut(x, filters, strides, shortcut, layout, name)
+    short = _shortcut(x, filters, strides, shortcut, layout, name, bn_trainable)
     first, second = (strides, 1) if layout == "keras" else (1, strides)
-    x = _conv_bn(x, width, 1, first, f"{name}_1", layout, relu=True)
-    x = _conv3x3(x, width, second, f"{name}_2", layout, relu=True)
-    x = _conv_bn(x, filters, 1, 1, f"{name}_3", layout, relu=False)
+    x = _conv_bn(x, width, 1, first, f"{name}_1", layout, relu=True, bn_trainable=bn_trainable)
+    x = _conv3x3(
+        x, width, second, f"{name}_2", layout, relu=True, dilation=dilation, bn_trainable=bn_trainable
+    )
+    x = _conv_bn(x, filters, 1, 1, f"{name}_3", layout, relu=False, bn_trainable=bn_trainable)
     x = keras.layers.Add(name=f"{name}_add")([short, x])
     return keras.layers.Activation("relu", name=f"{name}_out")(x)
 
@@ -197,6 +248,62 @@ def _check(block: str, shortcut: str, layout: str) -> None:
         raise ValueError(f"layout must be {allowed} for {block} blocks, got {layout!r}")
 
 
+def resnet_stages(
+    x: Any,
+    block: str,
+    depths: tuple[int, ...] | list[int],
+    shortcut: str = "B",
+    layout: str | None = None,
+    dilation: tuple[bool, ...] | list[bool] = (False, False, False),
+    bn_trainable: bool = True,
+) -> list[Any]:
+    """Applies ResNet's stem and four stages to ``x``; returns the stage outputs [C2, C3, C4, C5]
+    (``conv{2..5}_block{n}_out``, strides 4, 8, 16, 32).
+
+    Args:
+        x: a 4-D Keras tensor (channels-last image batch).
+        block: ``"basic"`` (torchvision layout) or ``"bottleneck"``.
+        depths: blocks per stage (conv2_x .. conv5_x), e.g. ``(3, 4, 6, 3)``.
+        shortcut: ``"A"`` (zero-padding identity) or ``"B"`` (projection where the shape changes).
+        layout: ``"keras"`` (default for bottlenecks) or ``"torchvision"`` (basic blocks' only one).
+        dilation: for conv3_x..conv5_x, replace the stride 2 by dilation, as torchvision's
+            ``replace_stride_with_dilation`` (the first block of a stage keeps the previous rate;
+            torchvision-layout bottlenecks only).
+        bn_trainable: False makes every batch normalisation not trainable (FrozenBatchNorm2d).
+
+    Example:
+        >>> c2, c3, c4, c5 = resnet_stages(keras.Input((64, 64, 3)), "bottleneck", (3, 4, 6, 3), layout="torchvision")
+    """
+    layout = layout or ("torchvision" if block == "basic" else "keras")
+    _check(block, shortcut, layout)
+    if len(depths) != len(STAGE_FILTERS) or any(int(d) < 1 for d in depths):
+        raise ValueError(f"depths must be {len(STAGE_FILTERS)} positive block counts, got {depths!r}")
+    if len(dilation) != len(STAGE_FILTERS) - 1:
+        raise ValueError(f"dilation needs one flag for each of conv3_x..conv5_x, got {dilation!r}")
+    if any(dilation) and (block, layout) != ("bottleneck", "torchvision"):
+        raise ValueError(
+            "dilation needs torchvision-layout bottlenecks (torchvision's BasicBlock does not dilate), "
+            f"got block={block!r}, layout={layout!r}"
+        )
+    x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
+    x = _conv_bn(x, 64, 7, 2, "conv1", layout, relu=True, bn_trainable=bn_trainable)
+    x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
+    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
+    make = _basic_block if block == "basic" else bottleneck_block
+    taps, rate = [], 1
+    for stage, (filters, n) in enumerate(zip(STAGE_FILTERS, depths), start=2):
+        strides, previous = (2 if stage > 2 else 1), rate
+        if stage > 2 and dilation[stage - 3]:
+            rate, strides = rate * strides, 1
+        for b in range(1, n + 1):
+            x = make(
+                x, filters, strides if b == 1 else 1, shortcut, f"conv{stage}_block{b}", layout=layout,
+                dilation=previous if b == 1 else rate, bn_trainable=bn_trainable,
+            )  # fmt: skip
+        taps.append(x)
+    return taps
+
+
 def resnet_features(
     x: Any,
     block: str,
@@ -206,47 +313,22 @@ def resnet_features(
 ) -> Any:
     """Applies ResNet's stem and four stages to ``x`` (output: ``conv5_block{n}_out``, stride 32).
 
-    Args:
-        x: a 4-D Keras tensor (channels-last image batch).
-        block: ``"basic"`` (torchvision layout) or ``"bottleneck"``.
-        depths: blocks per stage (conv2_x .. conv5_x), e.g. ``(3, 4, 6, 3)``.
-        shortcut: ``"A"`` (zero-padding identity) or ``"B"`` (projection where the shape changes).
-        layout: ``"keras"`` (default for bottlenecks) or ``"torchvision"`` (basic blocks' only one).
-
-    Returns:
-        The last stage's output tensor.
+    Arguments as :func:`resnet_stages`, which this is the last output of.
 
     Example:
         >>> x = resnet_features(keras.Input((64, 64, 3)), "basic", (2, 2, 2, 2))
     """
-    layout = layout or ("torchvision" if block == "basic" else "keras")
-    _check(block, shortcut, layout)
-    if len(depths) != len(STAGE_FILTERS) or any(int(d) < 1 for d in depths):
-        raise ValueError(f"depths must be {len(STAGE_FILTERS)} positive block counts, got {depths!r}")
-    x = keras.layers.ZeroPadding2D(3, name="conv1_pad")(x)
-    x = _conv_bn(x, 64, 7, 2, "conv1", layout, relu=True)
-    x = keras.layers.ZeroPadding2D(1, name="pool1_pad")(x)
-    x = keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool")(x)
-    make = _basic_block if block == "basic" else bottleneck_block
-    for stage, (filters, n) in enumerate(zip(STAGE_FILTERS, depths), start=2):
-        for b in range(1, n + 1):
-            strides = 2 if (b == 1 and stage > 2) else 1
-            x = make(x, filters, strides, shortcut, f"conv{stage}_block{b}", layout=layout)
-    return x
+    return resnet_stages(x, block, depths, shortcut, layout)[-1]
 
 
-def torchvision_mapping(block: str, depths: tuple[int, ...] | list[int]) -> TorchMapping:
-    """torchvision ResNet state-dict names -> zoo layers (``layout="torchvision"``, shortcut B).
-
-    ``layer{s}.{b}.conv{i}`` / ``bn{i}`` -> ``conv{s+1}_block{b+1}_{i}_conv`` / ``_bn``;
-    ``downsample.0`` / ``.1`` -> ``_0_conv`` / ``_0_bn`` (first block of a stage that changes
-    shape); ``conv1``/``bn1`` -> the stem, ``fc`` -> ``predictions``.
-    """
+def torchvision_rules(block: str, depths: tuple[int, ...] | list[int], prefix: str = "") -> list[Rule]:
+    """The body's rows of :func:`torchvision_mapping` (no ``fc``), torch names under ``prefix``
+    (``backbone.body.`` in torchvision's detectors, ``backbone.`` in its segmenters)."""
     convs = 2 if block == "basic" else 3
-    rows = [Rule("conv1", "conv1_conv", "conv"), Rule("bn1", "conv1_bn", "bn")]
+    rows = [Rule(f"{prefix}conv1", "conv1_conv", "conv"), Rule(f"{prefix}bn1", "conv1_bn", "bn")]
     for s, n in enumerate(depths, start=1):
         for b in range(n):
-            tv, zoo_name = f"layer{s}.{b}", f"conv{s + 1}_block{b + 1}"
+            tv, zoo_name = f"{prefix}layer{s}.{b}", f"conv{s + 1}_block{b + 1}"
             for i in range(1, convs + 1):
                 rows += [
                     Rule(f"{tv}.conv{i}", f"{zoo_name}_{i}_conv", "conv"),
@@ -257,6 +339,17 @@ def torchvision_mapping(block: str, depths: tuple[int, ...] | list[int]) -> Torc
                     Rule(f"{tv}.downsample.0", f"{zoo_name}_0_conv", "conv"),
                     Rule(f"{tv}.downsample.1", f"{zoo_name}_0_bn", "bn"),
                 ]
+    return rows
+
+
+def torchvision_mapping(block: str, depths: tuple[int, ...] | list[int]) -> TorchMapping:
+    """torchvision ResNet state-dict names -> zoo layers (``layout="torchvision"``, shortcut B).
+
+    ``layer{s}.{b}.conv{i}`` / ``bn{i}`` -> ``conv{s+1}_block{b+1}_{i}_conv`` / ``_bn``;
+    ``downsample.0`` / ``.1`` -> ``_0_conv`` / ``_0_bn`` (first block of a stage that changes
+    shape); ``conv1``/``bn1`` -> the stem, ``fc`` -> ``predictions``.
+    """
+    rows = torchvision_rules(block, depths)
     rows.append(Rule("fc", "predictions", "dense", top=True))
     return TorchMapping(tuple(rows), layout="torchvision ResNet (v1.5 for bottlenecks), shortcut B")  # fmt: skip
 

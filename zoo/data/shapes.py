@@ -8,6 +8,10 @@ Provides:
     shapes_dataset: a ``tf.data`` pipeline of such images (finite or infinite), padded to the batch
         format shared by every zoo detection loader (see ``zoo.data.detection``), optionally with the
         SSD augmentations.
+    KEYPOINT_NAMES: the K = 5 keypoints of every shape (Keypoint R-CNN targets, ``with_keypoints``):
+        its vertices clockwise from the top (circle: the top, right, bottom and left extreme points;
+        square: the corners from the top-left; triangle: apex, bottom-right, bottom-left, and
+        ``vertex_4`` not visible) and its centre (the centroid for the triangle).
 
 Image i of a dataset is generated from ``numpy.random.default_rng([seed, i])``: the same seed always
 gives the same images, in any order and with any parallelism. Objects do not overlap (their boxes are
@@ -23,6 +27,8 @@ import numpy as np
 CLASS_NAMES = ("background", "circle", "square", "triangle")
 NUM_CLASSES = len(CLASS_NAMES)
 TEXTURES = ("noise", "gradient", "stripes")
+KEYPOINT_NAMES = ("vertex_1", "vertex_2", "vertex_3", "vertex_4", "centre")
+NUM_KEYPOINTS = len(KEYPOINT_NAMES)
 
 
 def _background(rng: np.random.Generator, size: int) -> np.ndarray:
@@ -70,6 +76,25 @@ def _shape_mask(kind: int, size: int, x0: float, y0: float, s: float) -> tuple[n
     return local, ya, xa
 
 
+def _shape_keypoints(kind: int, x0: float, y0: float, s: float, box: np.ndarray) -> np.ndarray:
+    """The :data:`KEYPOINT_NAMES` of a shape inscribed in [x0, x0 + s]^2: [K, 3] = (x, y, visibility),
+    visibility 2 (COCO's "labelled and visible") or 0 (the triangle's missing fourth vertex), points
+    clipped to the shape's tight box (a keypoint outside its box is no training target)."""
+    x1, y1 = x0 + s, y0 + s
+    cx, cy = x0 + s / 2, y0 + s / 2
+    if kind == 1:  # circle: extreme points top, right, bottom, left
+        points = [(cx, y0, 2), (x1, cy, 2), (cx, y1, 2), (x0, cy, 2), (cx, cy, 2)]
+    elif kind == 2:  # square: corners clockwise from the top-left
+        points = [(x0, y0, 2), (x1, y0, 2), (x1, y1, 2), (x0, y1, 2), (cx, cy, 2)]
+    else:  # triangle: apex, bottom-right, bottom-left, (none), centroid
+        points = [(cx, y0, 2), (x1, y1, 2), (x0, y1, 2), (0.0, 0.0, 0), (cx, y0 + 2 * s / 3, 2)]
+    kp = np.asarray(points, np.float32)
+    kp[:, 0] = np.clip(kp[:, 0], box[0], box[2])
+    kp[:, 1] = np.clip(kp[:, 1], box[1], box[3])
+    kp[kp[:, 2] == 0, :2] = 0.0
+    return kp
+
+
 def generate_shapes_example(
     rng: np.random.Generator,
     image_size: int = 64,
@@ -88,7 +113,8 @@ def generate_shapes_example(
 
     Returns:
         dict(image uint8 [S, S, 3], boxes float32 [n, 4] xyxy pixels (tight around the mask),
-        classes int32 [n] in 1..3, masks uint8 [n, S, S] with 1 inside the shape).
+        classes int32 [n] in 1..3, masks uint8 [n, S, S] with 1 inside the shape, keypoints float32
+        [n, K, 3] = (x, y, visibility) pixels, the :data:`KEYPOINT_NAMES`).
 
     Example:
         >>> ex = generate_shapes_example(np.random.default_rng(0), image_size=64)
@@ -100,7 +126,7 @@ def generate_shapes_example(
         raise ValueError(f"Need 1 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
     img = _background(rng, image_size)
     n_target = int(rng.integers(min_objects, max_objects + 1))
-    boxes, classes, masks = [], [], []
+    boxes, classes, masks, keypoints = [], [], [], []
     for _ in range(n_target * 20):
         if len(boxes) == n_target:
             break
@@ -127,11 +153,13 @@ def generate_shapes_example(
         boxes.append(box)
         classes.append(kind)
         masks.append(mask)
+        keypoints.append(_shape_keypoints(kind, x0, y0, s, box))
     return {
         "image": np.clip(img, 0, 255).astype(np.uint8),
         "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
         "classes": np.asarray(classes, np.int32),
         "masks": np.asarray(masks, np.uint8).reshape(-1, image_size, image_size),
+        "keypoints": np.asarray(keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3),
     }
 
 
@@ -145,8 +173,14 @@ def _padded_example(
     boxes = np.zeros((max_objects, 4), np.float32)
     classes = np.full((max_objects,), -1, np.int32)
     masks = np.zeros((max_objects, image_size, image_size), np.uint8)
-    boxes[:n], classes[:n], masks[:n] = ex["boxes"], ex["classes"], ex["masks"]
-    return ex["image"].astype(np.float32), boxes, classes, masks
+    keypoints = np.zeros((max_objects, NUM_KEYPOINTS, 3), np.float32)
+    boxes[:n], classes[:n], masks[:n], keypoints[:n] = (
+        ex["boxes"],
+        ex["classes"],
+        ex["masks"],
+        ex["keypoints"],
+    )
+    return ex["image"].astype(np.float32), boxes, classes, masks, keypoints
 
 
 def shapes_dataset(
@@ -160,6 +194,7 @@ def shapes_dataset(
     min_objects: int = 1,
     output_size: int | None = None,
     drop_remainder: bool = False,
+    with_keypoints: bool = False,
 ) -> Any:
     """A ``tf.data.Dataset`` of synthetic shapes in the zoo's detection batch format.
 
@@ -175,11 +210,15 @@ def shapes_dataset(
         min_objects: objects per image at least.
         output_size: size of the augmented images (default ``image_size``).
         drop_remainder: drop a last partial batch.
+        with_keypoints: add ``keypoints`` [B, G, K, 3] float32 = (x, y, visibility) pixels, the
+            :data:`KEYPOINT_NAMES` (Keypoint R-CNN); not with ``augment`` (the SSD augmentations
+            do not move keypoints).
 
     Returns:
         Dataset of ``(images float32 [B, S, S, 3] in 0..255, targets)`` with targets =
         dict(boxes [B, G, 4] float32 xyxy pixels, classes [B, G] int32 (1..3; -1 padding),
-        valid [B, G] bool, difficult [B, G] bool (all False) [, masks [B, G, S, S] uint8]).
+        valid [B, G] bool, difficult [B, G] bool (all False) [, masks [B, G, S, S] uint8]
+        [, keypoints [B, G, K, 3] float32]).
 
     Example:
         >>> ds = shapes_dataset(num_images=256, image_size=64, batch_size=16, seed=1)
@@ -202,20 +241,26 @@ def shapes_dataset(
         raise ValueError(f"image_size must be >= 16 pixels, got {image_size}")
     if not 1 <= min_objects <= max_objects:
         raise ValueError(f"Need 1 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
+    if with_keypoints and augment:
+        raise ValueError(
+            "with_keypoints=True cannot be combined with augment=True: the SSD augmentations move boxes and "
+            "masks but not keypoints; pass augment=False (recipes: --no-augment)"
+        )
     size, g = int(image_size), int(max_objects)
     index = tf.data.Dataset.range(num_images) if num_images is not None else tf.data.Dataset.range(2**62)
 
     def make(i):
-        image, boxes, classes, masks = tf.numpy_function(
+        image, boxes, classes, masks, keypoints = tf.numpy_function(
             lambda j: _padded_example(int(j), seed, size, g, min_objects),
             [i],
-            [tf.float32, tf.float32, tf.int32, tf.uint8],
+            [tf.float32, tf.float32, tf.int32, tf.uint8, tf.float32],
             stateful=False,
         )
         image.set_shape((size, size, 3))
         boxes.set_shape((g, 4))
         classes.set_shape((g,))
         masks.set_shape((g, size, size))
+        keypoints.set_shape((g, NUM_KEYPOINTS, 3))
         targets = {
             "boxes": boxes,
             "classes": classes,
@@ -224,6 +269,8 @@ def shapes_dataset(
         }
         if with_masks:
             targets["masks"] = masks
+        if with_keypoints:
+            targets["keypoints"] = keypoints
         if augment:
             aug_seed = tf.stack([tf.cast(seed, tf.int64), i])
             image, targets = ssd_augment(image, targets, output_size or size, seed=aug_seed)

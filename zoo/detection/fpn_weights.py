@@ -1,7 +1,8 @@
 """torchvision checkpoints for the FPN detectors: the tensor-name mappings, as data.
 
-The zoo layers carry torchvision's module paths (``zoo.detection.fpn``), so each mapping is a short
-table of name patterns; ``zoo.weights_torch`` checks every tensor (missing, extra, wrongly shaped)
+The body's rows are the ResNet classifiers' (``zoo.classification.resnet.torchvision_rules`` under
+``backbone.body.``); the heads' layers carry torchvision's module paths, so each mapping is a short
+table of names; ``zoo.weights_torch`` checks every tensor (missing, extra, wrongly shaped)
 before anything is assigned.
 
 Example:
@@ -13,33 +14,17 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from zoo.classification.resnet import torchvision_rules
 from zoo.detection.fpn import DEPTHS
 from zoo.preprocessing import coco_category_names
 from zoo.weights_torch import Rule, TorchMapping, is_torch_file, load_torch_weights
-
-
-def resnet_rules(prefix: str, depth: int = 50) -> list[Rule]:
-    """``<prefix>conv1``, ``bn1`` and every bottleneck of torchvision's ResNet (``zoo.detection.fpn.resnet_body``)."""
-    rows = [Rule(f"{prefix}conv1", "conv1", "conv"), Rule(f"{prefix}bn1", "bn1", "bn")]
-    for stage, blocks in enumerate(DEPTHS[depth], start=1):
-        for block in range(blocks):
-            name = f"layer{stage}.{block}"
-            for i in (1, 2, 3):
-                rows.append(Rule(f"{prefix}{name}.conv{i}", f"layer{stage}_{block}_conv{i}", "conv"))
-                rows.append(Rule(f"{prefix}{name}.bn{i}", f"layer{stage}_{block}_bn{i}", "bn"))
-            if block == 0:
-                rows.append(
-                    Rule(f"{prefix}{name}.downsample.0", f"layer{stage}_{block}_downsample_0", "conv")
-                )
-                rows.append(Rule(f"{prefix}{name}.downsample.1", f"layer{stage}_{block}_downsample_1", "bn"))
-    return rows
 
 
 def fpn_rcnn_mapping(
     depth: int = 50, mask: bool = False, keypoints: bool = False, v2: bool = False
 ) -> TorchMapping:
     """The mapping of ``fasterrcnn_resnet50_fpn`` (with ``mask``: Mask R-CNN; ``keypoints``: Keypoint R-CNN)."""
-    rows = resnet_rules("backbone.body.", depth)
+    rows = torchvision_rules("bottleneck", DEPTHS[depth], "backbone.body.")
     for i in range(4):
         for block in ("inner_blocks", "layer_blocks"):
             rows.append(Rule(f"backbone.fpn.{block}.{i}.0", f"fpn_{block}_{i}", "conv"))

@@ -5,7 +5,10 @@ model whose ``compute_loss`` takes the zoo's detection batches ``(images, target
 ``image_size`` and ``detect_batch`` (SSD, Faster R-CNN, Mask R-CNN). Data comes from ``zoo.data``:
 the synthetic shapes, TFDS ``voc/2007`` / ``coco/2017`` in a data_dir, or a folder of Pascal VOC XML
 annotations. Models with a mask branch (Mask R-CNN) train on the shapes with their instance masks
-and are also scored by mean mask IoU (``val_mask_iou``, ``mean_mask_iou`` in the report).
+and are also scored by mean mask IoU (``val_mask_iou``, ``mean_mask_iou`` in the report). Models with
+a keypoint branch (Keypoint R-CNN) train on the shapes with their K = 5 keypoints
+(``zoo.data.shapes.KEYPOINT_NAMES``; the model is built with ``num_keypoints`` = K, no augmentation)
+and are also scored by PCK@0.2 (``val_pck``, ``keypoint_pck`` in the report).
 Training runs through ``zoo.training.fit_resumable`` (checkpoint every epoch, resumable after an
 interruption, ``history.csv`` + ``curves.png``), optionally under ``tf.distribute.MirroredStrategy``;
 the validation mAP is computed every epoch (``val_map50`` in the log and curves) and in full at the
@@ -63,6 +66,9 @@ class DetectorTrainConfig:
         lr_schedule: "constant" or "cosine" (linear warm-up over the first 3 % of the steps, then cosine
             decay to 0 at the last step; needs a known number of steps per epoch).
         width: channel multiplier passed to models that take one (1.0 = the paper).
+        roi_batch: RoIs sampled per image for the second stage of the two-stage detectors (None: the
+            model's own, e.g. 512 for the FPN family; a smaller one makes CPU runs of the heavy
+            keypoint and mask heads affordable).
         max_objects: shapes per synthetic image at most.
         augment: SSD augmentations on the training data.
         score_threshold, iou_threshold, max_detections: post-processing used for evaluation (None:
@@ -91,6 +97,7 @@ class DetectorTrainConfig:
     clipnorm: float | None = 10.0
     weight_decay: float = 0.0
     width: float = 1.0
+    roi_batch: int | None = None
     max_objects: int = 4
     augment: bool = True
     score_threshold: float | None = None
@@ -132,31 +139,52 @@ def has_mask_branch(model: Any) -> bool:
     return getattr(model, "mask_head", None) is not None
 
 
-def load_detection_data(cfg: DetectorTrainConfig, with_masks: bool = False) -> DetectionData:
+def has_keypoint_branch(model: Any) -> bool:
+    """True for detectors that predict keypoints (Keypoint R-CNN) and train on ``targets["keypoints"]``."""
+    return getattr(model, "keypoint_head", None) is not None
+
+
+def _builder_takes(model_name: str, argument: str) -> bool:
+    import inspect
+
+    return argument in inspect.signature(entry(model_name).builder).parameters
+
+
+def load_detection_data(
+    cfg: DetectorTrainConfig, with_masks: bool = False, with_keypoints: bool = False
+) -> DetectionData:
     """Builds the training (repeated, augmented) and validation pipelines of ``cfg.data``.
 
-    ``with_masks=True`` adds the instance masks ``targets["masks"]`` [B, G, H, W] (Mask R-CNN); only
-    the synthetic shapes have them.
+    ``with_masks=True`` adds the instance masks ``targets["masks"]`` [B, G, H, W] (Mask R-CNN);
+    ``with_keypoints=True`` adds ``targets["keypoints"]`` [B, G, K, 3] (Keypoint R-CNN; training
+    without augmentation, which would not move them); only the synthetic shapes have them.
 
     Example:
         >>> data = load_detection_data(DetectorTrainConfig(data="shapes", image_size=96))
         >>> data.class_names  # -> ("background", "circle", "square", "triangle")
     """
     size = int(cfg.image_size)
-    if with_masks and cfg.data != "shapes":
-        raise ValueError(
-            f"{cfg.model!r} trains on instance masks; only --data shapes provides them here, not {cfg.data!r}"
-        )
+    for wanted, what in ((with_masks, "instance masks"), (with_keypoints, "keypoints")):
+        if wanted and cfg.data != "shapes":
+            raise ValueError(
+                f"{cfg.model!r} trains on {what}; only --data shapes provides them here, not {cfg.data!r}"
+            )
     if cfg.data == "shapes":
         from zoo.data.shapes import CLASS_NAMES, shapes_dataset
 
+        augment = cfg.augment and not with_keypoints
+        if cfg.augment and with_keypoints:
+            print(
+                "note: keypoint targets: training without the SSD augmentations (they do not move keypoints)"
+            )
+        extra = dict(with_masks=with_masks, with_keypoints=with_keypoints)
         train = shapes_dataset(
             num_images=None, image_size=size, max_objects=cfg.max_objects, seed=cfg.seed,
-            batch_size=cfg.batch_size, augment=cfg.augment, drop_remainder=True, with_masks=with_masks,
+            batch_size=cfg.batch_size, augment=augment, drop_remainder=True, **extra,
         )  # fmt: skip
         val = shapes_dataset(
             num_images=cfg.val_images, image_size=size, max_objects=cfg.max_objects,
-            seed=cfg.seed + 1_000_003, batch_size=cfg.batch_size, augment=False, with_masks=with_masks,
+            seed=cfg.seed + 1_000_003, batch_size=cfg.batch_size, augment=False, **extra,
         )  # fmt: skip
         return DetectionData(_fit_ready(train), val, tuple(CLASS_NAMES), cfg.steps_per_epoch or 50, None)
     from zoo.data import detection as det
@@ -216,15 +244,23 @@ def build_detector(cfg: DetectorTrainConfig, num_classes: int) -> keras.Model:
     if e.task != "detection":
         raise ValueError(f"{cfg.model!r} is a {e.task} model; choose a detection model")
     kwargs: dict[str, Any] = {"num_classes": num_classes, "input_shape": (cfg.image_size, cfg.image_size, 3)}
+    if cfg.data == "shapes" and _builder_takes(cfg.model, "num_keypoints"):  # Keypoint R-CNN: K of the data
+        from zoo.data.shapes import KEYPOINT_NAMES
+
+        kwargs.update(num_keypoints=len(KEYPOINT_NAMES), keypoint_names=KEYPOINT_NAMES)
     if cfg.weights is not None:
         kwargs["weights"] = cfg.weights
     if cfg.width != 1.0:
         kwargs["width"] = cfg.width
+    if cfg.roi_batch is not None:
+        kwargs["roi_batch"] = int(cfg.roi_batch)
     try:
         return get_model(cfg.model, **kwargs)
     except TypeError as err:
         if "width" in kwargs and "width" in str(err):
             raise ValueError(f"{cfg.model!r} takes no width multiplier; use --width 1") from err
+        if "roi_batch" in kwargs and "roi_batch" in str(err):
+            raise ValueError(f"{cfg.model!r} has no second-stage RoI sampler; drop --roi-batch") from err
         raise
 
 
@@ -281,10 +317,11 @@ def evaluate_detector(
     """
     from tqdm.auto import tqdm
 
-    from zoo.metrics.detection import DetectionEvaluator, MaskIoUEvaluator
+    from zoo.metrics.detection import DetectionEvaluator, KeypointPCKEvaluator, MaskIoUEvaluator
 
     evaluator = DetectionEvaluator(len(class_names), class_names=list(class_names))
     mask_evaluator = MaskIoUEvaluator(len(class_names), class_names=list(class_names))
+    keypoint_evaluator = KeypointPCKEvaluator()
     batches = dataset.take(max_batches) if max_batches is not None and hasattr(dataset, "take") else dataset
     for images, targets in tqdm(
         batches, desc="evaluating", disable=not progress, leave=False, total=max_batches
@@ -297,9 +334,13 @@ def evaluate_detector(
         )
         dets = {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()}
         targets = {k: np.asarray(v) for k, v in targets.items()}
-        evaluator.update(dets, {k: v for k, v in targets.items() if k != "masks"})
+        if "mask_probs" in dets and "masks" not in dets and "masks" in targets:
+            dets["masks"] = _pasted_masks(model, dets, targets["masks"].shape[-2:])
+        evaluator.update(dets, {k: v for k, v in targets.items() if k not in ("masks", "keypoints")})
         if "masks" in dets and "masks" in targets:
-            mask_evaluator.update(dets, targets)
+            mask_evaluator.update(dets, {k: v for k, v in targets.items() if k != "keypoints"})
+        if "keypoint_heatmaps" in dets and "keypoints" in targets:
+            _add_keypoints(keypoint_evaluator, model, dets, targets)
     result = evaluator.result()
     if mask_evaluator.num_images:
         masks = mask_evaluator.result()
@@ -308,7 +349,37 @@ def evaluate_detector(
         result["mask_objects"] = masks["num_objects"]
         for name, entry in result["per_class"].items():
             entry["mean_mask_iou"] = masks["per_class"].get(name, {}).get("mean_mask_iou", float("nan"))
+    if keypoint_evaluator.num_images:
+        kp = keypoint_evaluator.result()
+        result["keypoint_pck"] = kp["pck"]
+        result["keypoint_pck_matched"] = kp["pck_matched"]
+        result["keypoint_matched"] = kp["matched"]
+        result["keypoint_objects"] = kp["num_objects"]
     return result
+
+
+def _pasted_masks(model: Any, dets: dict[str, np.ndarray], size: Sequence[int]) -> np.ndarray:
+    """[B, K, H, W] masks in the input's pixels from the box-frame ``mask_probs`` [B, K, M, M]."""
+    probs, boxes = dets["mask_probs"], dets["boxes"]
+    out = np.zeros((*probs.shape[:2], *size), "float32")
+    for b, n in enumerate(np.asarray(dets["num_detections"])):
+        out[b, :n] = model.paste_masks(probs[b, :n], boxes[b, :n], size)
+    return out
+
+
+def _add_keypoints(
+    evaluator: Any, model: Any, dets: dict[str, np.ndarray], targets: dict[str, np.ndarray]
+) -> None:
+    """Decodes each image's keypoint heatmaps (``model.decode_keypoints``) into the PCK evaluator."""
+    valid = targets.get("valid", targets["classes"] > 0)
+    for b, n in enumerate(np.asarray(dets["num_detections"])):
+        boxes = dets["boxes"][b, :n]
+        points, _ = model.decode_keypoints(dets["keypoint_heatmaps"][b, :n], boxes)
+        v = np.asarray(valid[b], bool)
+        evaluator.add_image(
+            boxes, dets["scores"][b, :n], dets["classes"][b, :n], points,
+            targets["boxes"][b][v], targets["classes"][b][v], targets["keypoints"][b][v],
+        )  # fmt: skip
 
 
 class MapCallback(keras.callbacks.Callback):
@@ -329,10 +400,13 @@ class MapCallback(keras.callbacks.Callback):
             return
         spec = getattr(self.dataset, "element_spec", (None, {}))[1]
         masks = has_mask_branch(self.model) and isinstance(spec, dict) and "masks" in spec
+        keypoints = has_keypoint_branch(self.model) and isinstance(spec, dict) and "keypoints" in spec
         if self.every <= 0 or (epoch + 1) % self.every:
             logs["val_map50"] = float("nan")  # the CSV log's columns are fixed by the first epoch
             if masks:
                 logs["val_mask_iou"] = float("nan")
+            if keypoints:
+                logs["val_pck"] = float("nan")
             return
         result = evaluate_detector(self.model, self.dataset, self.class_names, max_batches=self.max_batches)
         logs["val_map50"] = float(result["voc_map"])
@@ -340,6 +414,9 @@ class MapCallback(keras.callbacks.Callback):
         if masks:
             logs["val_mask_iou"] = float(result["mean_mask_iou"])
             line += f" - val_mask_iou: {logs['val_mask_iou']:.4f}"
+        if keypoints:
+            logs["val_pck"] = float(result["keypoint_pck"])
+            line += f" - val_pck: {logs['val_pck']:.4f}"
         print(line)
 
 
@@ -366,8 +443,10 @@ def train_detector(
     with strategy_scope(strategy):
         model = build_detector(cfg, data.num_classes)
         model.compile(optimizer=make_optimizer(cfg, data.steps_per_epoch))
-    if has_mask_branch(model):  # Mask R-CNN: the same pipelines with the instance masks
-        data = load_detection_data(cfg, with_masks=True)
+    if has_mask_branch(model) or has_keypoint_branch(model):  # the same pipelines with masks / keypoints
+        data = load_detection_data(
+            cfg, with_masks=has_mask_branch(model), with_keypoints=has_keypoint_branch(model)
+        )
     val_cb = MapCallback(data.val, data.class_names, every=cfg.eval_every, max_batches=data.val_batches)
     start = time.time()
     history = fit_resumable(
@@ -389,12 +468,21 @@ def train_detector(
     eval_seconds = time.time() - start
     images, targets = next(iter(data.val))
     dets = model.detect_batch(images, score_threshold=0.3, iou_threshold=cfg.iou_threshold, max_detections=20)
+    dets = {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()}
+    if "mask_probs" in dets and "masks" not in dets:
+        dets["masks"] = _pasted_masks(model, dets, np.asarray(images).shape[1:3])
+    if "keypoint_heatmaps" in dets:
+        dets["keypoints"] = np.stack(
+            [model.decode_keypoints(h, b)[0] for h, b in zip(dets["keypoint_heatmaps"], dets["boxes"])]
+        )
     png = save_detections_png(
-        np.asarray(images), {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()},
+        np.asarray(images), dets,
         workdir / "detections.png", class_names=data.class_names,
         ground_truth={k: np.asarray(v) for k, v in targets.items()},
         title=f"{cfg.model}: validation detections (score > 0.3; dashed: ground truth"
-        + ("; shaded: predicted masks)" if "masks" in dets else ")"),
+        + ("; shaded: predicted masks" if "masks" in dets else "")
+        + ("; dots / crosses: predicted / true keypoints" if "keypoints" in dets else "")
+        + ")",
     )  # fmt: skip
     report = {
         "config": dataclasses.asdict(cfg),

@@ -103,7 +103,9 @@ def save_detections_png(
     Args:
         images: [B, H, W, 3] (or a list) RGB images the boxes refer to.
         detections: the zoo detections dict (boxes, scores, classes, num_detections; with ``masks``
-            [B, K, H, W], e.g. Mask R-CNN's, the masks are shaded in).
+            [B, K, H, W], e.g. Mask R-CNN's, the masks are shaded in; with ``keypoints`` [B, K, P, 3],
+            decoded Keypoint R-CNN keypoints, they are dotted, and the ground truth's visible
+            ``keypoints`` crossed).
         path: PNG file (written atomically).
         class_names: names by class id (index 0 = background).
         ground_truth: optional dict(boxes [B, G, 4], valid [B, G]) drawn dashed.
@@ -145,6 +147,13 @@ def save_detections_png(
             masks=dets["masks"][i, :k][keep] if "masks" in dets else None,
             title=f"{int(keep.sum())} detections > {score_threshold:g}",
         )
+        if "keypoints" in dets:  # [B, K, P, 3]: predicted keypoints as dots (ground truth: crosses)
+            pts = dets["keypoints"][i, :k][keep].reshape(-1, dets["keypoints"].shape[-1])
+            ax.scatter(pts[:, 0], pts[:, 1], s=10, c="yellow", edgecolors="black", linewidths=0.5, zorder=5)
+            if gt is not None and "keypoints" in ground_truth:
+                g = np.asarray(ground_truth["keypoints"][i]).reshape(-1, 3)
+                g = g[g[:, 2] > 0]
+                ax.scatter(g[:, 0], g[:, 1], s=14, c="cyan", marker="x", linewidths=0.8, zorder=4)
     if title:
         fig.suptitle(title)
     return save_figure(fig, path)

@@ -188,6 +188,8 @@ def serving_function(
             num = tf.cast(tf.reshape(d["num_detections"], [-1]), tf.float32)
             classes = exact_class_ids(tf.cast(d["classes"], tf.float32), num)
             scores = tf.cast(d["scores"], tf.float32)
+            if "mask_probs" in d:  # the FPN Mask R-CNN: [1, K, M, M] masks in each box's frame, 0 past num
+                return yxyx, classes, scores, num, tf.cast(d["mask_probs"], tf.float32)
             return yxyx, classes, scores, num
         out = model(x, training=False)
         if isinstance(out, (list, tuple, dict)):

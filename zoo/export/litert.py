@@ -135,7 +135,8 @@ def build_metadata(
         meta = md.classifier_metadata(h, w, **kw)
     elif spec.task == "detection":
         # Metadata lists tensors in file order; the serving function returned them canonically.
-        file_order = [md.DETECTION_OUTPUT_NAMES[order.index(pos)] for pos in range(len(order))]
+        names = (*md.DETECTION_OUTPUT_NAMES, md.MASK_OUTPUT_NAME)[: len(order)]
+        file_order = [names[order.index(pos)] for pos in range(len(order))]
         meta = md.detector_metadata(h, w, output_order=file_order, **kw)
     else:
         meta = md.segmenter_metadata(h, w, activation=_segmentation_activation(model), **kw)

@@ -45,6 +45,8 @@ LABEL_FILE = "labels.txt"
 DETECTION_GROUP = "detection_result"
 #: Output tensor names MediaPipe's ObjectDetector looks up (in this order when unnamed).
 DETECTION_OUTPUT_NAMES = ("location", "category", "score", "number of detections")
+#: The fifth output of an instance-mask detector (the FPN Mask R-CNN), after the four above.
+MASK_OUTPUT_NAME = "mask_probs"
 
 
 class MetadataError(ValueError):
@@ -190,15 +192,21 @@ def detector_metadata(
     float32 class ids (labels as TENSOR_VALUE_LABELS), ``score`` [1, K] float32 and
     ``number of detections`` [1] float32.
 
+    An instance-mask detector has a fifth output, ``mask_probs`` [1, K, M, M] float32: each
+    detection's mask probabilities in its box's frame (to be resized into the box). MediaPipe's
+    ObjectDetector takes exactly the four outputs, so such a file is for the plain interpreter.
+
     Args:
-        output_order: the four names above in the order of the model's output tensors.
+        output_order: the four names above (and ``mask_probs``) in the order of the model's output tensors.
 
     Example:
         >>> md = detector_metadata(300, 300, normalization=None, input_dtype="uint8", has_labels=True)
     """
-    if sorted(output_order) != sorted(DETECTION_OUTPUT_NAMES):
+    allowed = (sorted(DETECTION_OUTPUT_NAMES), sorted((*DETECTION_OUTPUT_NAMES, MASK_OUTPUT_NAME)))
+    if sorted(output_order) not in allowed:
         raise MetadataError(
-            f"output_order must be a permutation of {DETECTION_OUTPUT_NAMES}, got {output_order}"
+            f"output_order must be a permutation of {DETECTION_OUTPUT_NAMES} (and {MASK_OUTPUT_NAME!r}), "
+            f"got {output_order}"
         )
     tensors = {}
     loc = _md.TensorMetadataT()
@@ -222,6 +230,9 @@ def detector_metadata(
         t.content.range.min, t.content.range.max = 2, 2
         tensors[key] = t
     tensors["number of detections"] = _feature_tensor("number of detections", "Number of valid detections.")
+    tensors[MASK_OUTPUT_NAME] = _feature_tensor(
+        MASK_OUTPUT_NAME, "Mask probabilities of each detection in its box's frame (resize into the box)."
+    )
     sg = _md.SubGraphMetadataT()
     sg.inputTensorMetadata = [_image_input(height, width, normalization, input_dtype)]
     sg.outputTensorMetadata = [tensors[n] for n in output_order]

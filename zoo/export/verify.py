@@ -8,8 +8,9 @@ output format), eagerly, on the same images. Agreement:
 * classifiers: top-1 agreement (share of images whose arg-max class is the same);
 * detectors (the interpreter at ONE thread, see docs/litert_postprocess_threads.md): detections
   matched by class and IoU, the share of exact integer class ids, and mAP@0.5 of the LiteRT
-  detections scored against the Keras detections as ground truth; then whether 2 threads give
-  the same outputs;
+  detections scored against the Keras detections as ground truth (with a ``mask_probs`` output:
+  the matched detections' mask differences and mask IoU); then whether 2 threads give the same
+  outputs;
 * segmenters: mIoU of the LiteRT per-pixel class map against the Keras one
   (``zoo.metrics.segmentation``) and pixel agreement.
 
@@ -124,9 +125,13 @@ def match_detections(
 
 
 def _detection_metrics(ref: list[np.ndarray], test: list[np.ndarray]) -> dict[str, float]:
-    """Matched-detection agreement of the four export outputs (see :func:`compare_outputs`)."""
+    """Matched-detection agreement of the four export outputs (see :func:`compare_outputs`), and of
+    the fifth, ``mask_probs`` [N, K, M, M], where both have it: the largest difference of the matched
+    detections' mask probabilities and the mean IoU of their masks binarised at 0.5."""
     matched = total = 0
     errs = [0.0]
+    mask_errs, mask_ious = [0.0], []
+    masks = len(ref) > 4 and len(test) > 4
     used = []
     for i in range(len(ref[3])):
         nr, nt = int(ref[3][i]), int(test[3][i])
@@ -137,14 +142,23 @@ def _detection_metrics(ref: list[np.ndarray], test: list[np.ndarray]) -> dict[st
         for a, b in pairs:
             errs.append(float(np.abs(ref[0][i, a] - test[0][i, b]).max()))
             errs.append(float(abs(ref[2][i, a] - test[2][i, b])))
+            if masks:
+                mask_errs.append(float(np.abs(ref[4][i, a] - test[4][i, b]).max()))
+                r, t = ref[4][i, a] >= 0.5, test[4][i, b] >= 0.5
+                union = np.logical_or(r, t).sum()
+                mask_ious.append(float(np.logical_and(r, t).sum() / union) if union else 1.0)
     ids = np.concatenate(used) if used else np.zeros(0)
-    return {
+    out = {
         "max abs error (boxes, scores)": max(errs),
         "detections matched (class, IoU>=0.5)": float(matched / total) if total else 1.0,
         "class ids exact": float(np.mean(integer_ids(ids) >= 0)) if len(ids) else 1.0,
         "num detections equal": float(np.mean(ref[3] == test[3])),
         "mAP@0.5 agreement": detection_map(ref, test),
     }
+    if masks:
+        out["max abs error (mask_probs, matched)"] = max(mask_errs)
+        out["mask IoU at 0.5 (matched)"] = float(np.mean(mask_ious)) if mask_ious else 1.0
+    return out
 
 
 def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: float = 0.5) -> float:
@@ -156,8 +170,8 @@ def detection_map(ref: list[np.ndarray], test: list[np.ndarray], iou_threshold: 
     """
     from zoo.metrics.detection import DetectionEvaluator
 
-    boxes_r, cls_r, _, num_r = ref
-    boxes_t, cls_t, sc_t, num_t = test
+    boxes_r, cls_r, _, num_r = ref[:4]
+    boxes_t, cls_t, sc_t, num_t = test[:4]
     counts_r, counts_t = [int(n) for n in num_r], [int(n) for n in num_t]
     ids = [cls_r[i, :n] for i, n in enumerate(counts_r)] + [cls_t[i, :n] for i, n in enumerate(counts_t)]
     num_classes = int(max((int(np.max(integer_ids(c))) for c in ids if len(c)), default=0)) + 1

@@ -13,6 +13,8 @@ Provides:
     MaskIoUEvaluator: mean mask IoU of instance masks over ground-truth objects (each object's
         best-scoring same-class detection with score > 0.5 and box IoU >= 0.5; unmatched: 0).
     mask_iou: IoU of two binary masks.
+    KeypointPCKEvaluator: PCK@0.2 of detected keypoints over ground-truth objects (the same match as
+        ``MaskIoUEvaluator``; a missed object's visible keypoints count as wrong).
 
 Matching rules. VOC (devkit ``VOCevaldet.m``): detections of a class sorted by score over all images
 (equal scores keep their arrival order); each takes the ground truth with the highest IoU in its image
@@ -817,4 +819,99 @@ class MaskIoUEvaluator:
             "num_images": self.num_images,
             "dropped_gt": self.dropped_gt,
             "per_class": per_class,
+        }
+
+
+class KeypointPCKEvaluator:
+    """Streaming PCK of detected keypoints (Keypoint R-CNN) over ground-truth objects (NumPy).
+
+    Each ground-truth object is matched as in :class:`MaskIoUEvaluator` (the highest-scoring
+    detection with score > ``score_threshold``, same class, box IoU >= ``box_iou``); its visible
+    keypoints are correct when within ``alpha`` x the diagonal of the object's visible keypoints'
+    box of the match's keypoints (``zoo.pose.pck``); without a match, all of them are wrong. So the
+    number measures keypoint accuracy and detection recall together (it is not COCO keypoint AP).
+
+    Example:
+        >>> ev = KeypointPCKEvaluator()
+        >>> ev.add_image(det_boxes, det_scores, det_classes, det_keypoints, gt_boxes, gt_classes, gt_keypoints)
+        >>> ev.result()["pck"]
+    """
+
+    def __init__(self, alpha: float = 0.2, score_threshold: float = 0.5, box_iou: float = 0.5) -> None:
+        self.alpha = float(alpha)
+        self.score_threshold = float(score_threshold)
+        self.box_iou = float(box_iou)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forgets every accumulated object."""
+        self._pred: list[np.ndarray] = []
+        self._true: list[np.ndarray] = []
+        self._visible: list[np.ndarray] = []
+        self.matched = 0
+        self.num_images = 0
+
+    def add_image(
+        self,
+        det_boxes: Any,
+        det_scores: Any,
+        det_classes: Any,
+        det_keypoints: Any,
+        gt_boxes: Any,
+        gt_classes: Any,
+        gt_keypoints: Any,
+    ) -> None:
+        """Adds one image: unpadded detections [D, 4], [D], [D], keypoints [D, P, 2+] and ground
+        truth [G, 4], [G], keypoints [G, P, 3] = (x, y, visibility) (pixels of the same image)."""
+        where = f" of image {self.num_images}"
+        db = _floats(det_boxes, "det_boxes", where, (4,))
+        ds = _floats(det_scores, "det_scores", where)
+        dc = _class_ids(det_classes, "det_classes", where, None)
+        dk = _np(det_keypoints).astype(np.float64)
+        gb = _gt_boxes(gt_boxes, where)
+        gc = _class_ids(gt_classes, "gt_classes", where, None)
+        gk = _np(gt_keypoints).astype(np.float64)
+        if not (len(db) == len(ds) == len(dc) == len(dk)) or not (len(gb) == len(gc) == len(gk)):
+            raise ValueError(
+                f"Lengths disagree{where}: detections {len(db)}/{len(ds)}/{len(dc)}/{len(dk)} (boxes, scores, "
+                f"classes, keypoints), ground truth {len(gb)}/{len(gc)}/{len(gk)}"
+            )
+        if gk.ndim != 3 or gk.shape[-1] != 3 or (len(dk) and (dk.ndim != 3 or dk.shape[1] != gk.shape[1])):
+            raise ValueError(
+                f"Keypoints{where} must be [D, P, 2+] and [G, P, 3] with the same P, got {dk.shape} and {gk.shape}"
+            )
+        keep = ds > self.score_threshold
+        db, ds, dc, dk = db[keep], ds[keep], dc[keep], dk[keep]
+        overlaps = pairwise_iou(gb, db)  # [G, D]
+        for g in range(len(gb)):
+            candidates = np.flatnonzero((dc == gc[g]) & (overlaps[g] >= self.box_iou))
+            if len(candidates):
+                self._pred.append(dk[candidates[np.argmax(ds[candidates])], :, :2])
+                self.matched += 1
+            else:
+                self._pred.append(np.full((gk.shape[1], 2), np.nan))
+            self._true.append(gk[g, :, :2])
+            self._visible.append(gk[g, :, 2] > 0)
+        self.num_images += 1
+
+    def result(self) -> dict[str, Any]:
+        """Returns dict(pck (NaN without visible keypoints), pck_matched (over the matched objects only:
+        the keypoints' accuracy without the detection recall), alpha, matched, num_objects, num_images,
+        num_keypoints: the visible ground-truth keypoints counted)."""
+        from zoo.pose import pck
+
+        n = len(self._true)
+        visible = np.asarray(self._visible, bool).reshape(n, -1)
+        pred, true = np.asarray(self._pred).reshape(n, -1, 2), np.asarray(self._true).reshape(n, -1, 2)
+        value = pck(pred, true, self.alpha, visible) if n and visible.any() else float("nan")
+        hit = ~np.isnan(pred).any(axis=(1, 2))
+        matched = pck(pred[hit], true[hit], self.alpha, visible[hit]) if visible[hit].any() else float("nan")
+        return {
+            "pck": value,
+            "pck_matched": matched,
+            "alpha": self.alpha,
+            "matched": self.matched,
+            "num_objects": n,
+            "num_images": self.num_images,
+            "num_keypoints": int(visible.sum()),
         }

@@ -3,8 +3,8 @@
 The network of ``torchvision.models.segmentation.fcn_resnet50`` (Long et al.'s FCN head on a ResNet
 whose layer3 and layer4 use dilation 2 and 4 instead of stride, output stride 8):
 
-- body: ``zoo.detection.fpn.resnet_body(depth, dilation=(False, True, True))`` (torchvision's layout
-  and names; BatchNorm eps 1e-5);
+- body: ``zoo.detection.fpn.resnet_body(depth, dilation=(False, True, True))`` (torchvision's layout,
+  the ResNet classifiers' layer names; BatchNorm eps 1e-5);
 - head (``classifier_*``): 3x3 conv 2048 -> 512 without bias, BatchNorm, ReLU, dropout 0.1, 1x1
   conv to the class logits; the auxiliary head (``aux_classifier_*``, on layer3, 1024 -> 256) the
   same, used in training only (torchvision's ``aux_loss``: total = main + 0.5 aux);
@@ -112,6 +112,10 @@ class FCNResNet(keras.Model):
         for extra in self.losses:
             total = total + ops.sum(extra)
         return total
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        """The compiled metrics on ``out`` (the auxiliary head is a training aid)."""
+        return super().compute_metrics(x, y, y_pred["out"] if self.aux else y_pred, sample_weight)
 
     def predict_step(self, data: Any) -> Any:
         x, _, _ = keras.utils.unpack_x_y_sample_weight(data)

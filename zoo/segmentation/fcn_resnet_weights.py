@@ -9,13 +9,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from zoo.detection.fpn_weights import resnet_rules
+from zoo.classification.resnet import torchvision_rules
+from zoo.detection.fpn import DEPTHS
 from zoo.weights_torch import Rule, TorchMapping, load_torch_weights
 
 
 def fcn_resnet_mapping(depth: int, aux: bool) -> TorchMapping:
     """``backbone.*`` (torchvision's ResNet), ``classifier.{0,1,4}`` and ``aux_classifier.{0,1,4}``."""
-    rows = resnet_rules("backbone.", depth)
+    rows = torchvision_rules("bottleneck", DEPTHS[depth], "backbone.")
     heads = ["classifier"] + (["aux_classifier"] if aux else [])
     for head in heads:
         rows += [Rule(f"{head}.0", f"{head}_0", "conv"), Rule(f"{head}.1", f"{head}_1", "bn")]

@@ -163,7 +163,10 @@ def make_data(cfg: SegmentationConfig) -> SegmentationData:
 
 
 def preprocess_mode(cfg: SegmentationConfig) -> str:
-    """``"caffe"`` for ImageNet VGG16 weights, else ``"unit"`` (pixels / 255)."""
+    """``"caffe"`` for ImageNet VGG16 weights, ``"none"`` for models that normalise inside (FCN-ResNet:
+    RGB 0..255 in), else ``"unit"`` (pixels / 255)."""
+    if entry(cfg.model).preprocess == "none":
+        return "none"
     return "caffe" if cfg.weights in ("imagenet", "imagenet_backbone") else "unit"
 
 
@@ -177,6 +180,8 @@ def _preprocess_dataset(ds: Any, mode: str) -> Any:
     def fn(image, mask):
         if mode == "caffe":
             return image[..., ::-1] - mean, mask
+        if mode == "none":
+            return image, mask
         return image / 255.0, mask
 
     return ds.map(fn, num_parallel_calls=tf.data.AUTOTUNE)
@@ -197,6 +202,8 @@ def build_model(cfg: SegmentationConfig, num_classes: int) -> keras.Model:
             filters=cfg.filters,
             batch_norm=cfg.batch_norm,
         )
+    if cfg.model.startswith("fcn_resnet"):  # torchvision's FCN: trained with its auxiliary head
+        return e.builder(num_classes=num_classes, input_shape=shape, weights=cfg.weights, aux=True)
     if cfg.model.startswith("fcn"):
         return e.builder(
             num_classes=num_classes, input_shape=shape, weights=cfg.weights, fc_units=cfg.fc_units
@@ -242,9 +249,14 @@ def evaluate(model: keras.Model, dataset: Any, num_classes: int, class_names: li
     """Pixel accuracy, per-class and mean IoU of ``model`` over ``dataset`` (streamed by batch)."""
     evaluator = SegmentationEvaluator(num_classes, ignore_label=IGNORE_LABEL, class_names=class_names)
     for images, masks in dataset:
-        logits = model(images, training=False)
+        logits = _main_output(model(images, training=False))
         evaluator.update(np.asarray(masks), keras.ops.convert_to_numpy(logits))
     return evaluator.result()
+
+
+def _main_output(out: Any) -> Any:
+    """The logits of a model called in inference, ``out`` of a model with an auxiliary head (FCN-ResNet)."""
+    return out["out"] if isinstance(out, dict) else out
 
 
 def _palette(num_classes: int) -> np.ndarray:
@@ -362,7 +374,7 @@ def train(cfg: SegmentationConfig, callbacks: Iterable[keras.callbacks.Callback]
 
     raw_images, raw_masks = next(iter(data.val.unbatch().batch(cfg.grid_rows)))
     first = next(iter(val_ds.unbatch().batch(cfg.grid_rows)))[0]
-    preds = np.argmax(keras.ops.convert_to_numpy(model(first, training=False)), axis=-1)
+    preds = np.argmax(keras.ops.convert_to_numpy(_main_output(model(first, training=False))), axis=-1)
     save_prediction_grid(
         np.asarray(raw_images),
         np.asarray(raw_masks),
