@@ -36,7 +36,14 @@ def main(argv: list[str] | None = None) -> dict:
         val_images=a.val_images, attach=tuple(a.attach), class_epochs=a.class_epochs, box_epochs=a.box_epochs,
         batch_size=a.batch_size, class_lr=a.class_lr, box_lr=a.box_lr, seed=a.seed,
     )  # fmt: skip
-    print(json.dumps({k: {m: v[m] for m in ("accuracy", "mean_iou", "iou_at_0.5")} for k, v in report["results"].items()}))
+    print(
+        json.dumps(
+            {
+                k: {m: v[m] for m in ("accuracy", "mean_iou", "iou_at_0.5")}
+                for k, v in report["results"].items()
+            }
+        )
+    )
     return report
 
 

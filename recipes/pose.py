@@ -16,7 +16,9 @@ from zoo.pose import run_pose_experiment
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workdir", required=True, help="checkpoints, report.json and skeletons.png (a rerun resumes)")
+    p.add_argument(
+        "--workdir", required=True, help="checkpoints, report.json and skeletons.png (a rerun resumes)"
+    )
     p.add_argument("--body", default="vgg11")
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--image-size", type=int, default=64)

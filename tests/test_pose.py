@@ -67,7 +67,9 @@ def test_crop_windows_and_refiner_targets_point_at_the_joint():
         images[0, y, x] = 255
     w, o = crop_windows(images, joints, crop)
     np.testing.assert_array_equal(o[0, 0], np.round(joints[0, 0] * s - 6))
-    (win, onehot), target = refiner_training_data(images, joints, np.full(2, 3 / s), crop, np.random.default_rng(0))
+    (win, onehot), target = refiner_training_data(
+        images, joints, np.full(2, 3 / s), crop, np.random.default_rng(0)
+    )
     assert win.shape == (2, crop, crop, 3) and onehot.tolist() == [[1, 0], [0, 1]]
     for m in range(2):
         ty, tx = np.argwhere(win[m, ..., 0] == 255)[0]

@@ -71,7 +71,9 @@ def split_scores(model: Any, dataset: Any, class_names: Any, score: float) -> di
     }
 
 
-def interleaved_fps(models: dict[str, Any], image_size: int, repeats: int, warmup: int = 3) -> dict[str, float]:
+def interleaved_fps(
+    models: dict[str, Any], image_size: int, repeats: int, warmup: int = 3
+) -> dict[str, float]:
     """Batch-1 detection FPS of each model, timed in alternation (median per model)."""
     from zoo.utils.timing import time_once
 
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     for run in args.run:
         model, report = load_run(run)
         if report["config"]["data"] != "shapes":
-            raise ValueError(f"{run}: trained on {report['config']['data']!r}; this comparison needs --data shapes")
+            raise ValueError(
+                f"{run}: trained on {report['config']['data']!r}; this comparison needs --data shapes"
+            )
         models[report["config"]["model"]], reports[report["config"]["model"]] = model, report
     sizes = {r["config"]["image_size"] for r in reports.values()}
     if len(sizes) != 1:

@@ -15,7 +15,6 @@ Example:
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
@@ -61,11 +60,15 @@ def main(argv: list[str] | None = None) -> int:
         mh, mw = scores.shape[1:3]
         boxes = window_boxes((mh, mw), stride, (args.window, args.window)).astype(int)
         crops = np.stack([image[0, y0:y1, x0:x1] for x0, y0, x1, y1 in boxes])
-        one_pass = time_call(lambda: net.predict_on_batch(image), repeats=args.repeats, warmup=2)["median_ms"]
-        batched = time_call(lambda: clf.predict_on_batch(crops), repeats=args.repeats, warmup=2)["median_ms"]
+        one_pass = time_call(lambda x=image: net.predict_on_batch(x), repeats=args.repeats, warmup=2)[
+            "median_ms"
+        ]
+        batched = time_call(lambda c=crops: clf.predict_on_batch(c), repeats=args.repeats, warmup=2)[
+            "median_ms"
+        ]
 
-        def one_by_one():
-            for c in crops:
+        def one_by_one(windows=crops):
+            for c in windows:
                 clf.predict_on_batch(c[None])
 
         each = time_call(one_by_one, repeats=args.repeats, warmup=1)["median_ms"]

@@ -47,11 +47,15 @@ def classifier_body(name: str, image_size: int, width: float = 1.0) -> keras.Mod
     from zoo.classification.vgg import VARIANTS, vgg_features
 
     if name not in VARIANTS:
-        raise ValueError(f"width {width} needs a VGG body ({', '.join(VARIANTS)}); {name!r} takes width 1 only")
+        raise ValueError(
+            f"width {width} needs a VGG body ({', '.join(VARIANTS)}); {name!r} takes width 1 only"
+        )
     config, batch_norm = VARIANTS[name]
     image = keras.Input((image_size, image_size, 3), name="image")
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
-    return keras.Model(image, vgg_features(x, config, batch_norm=batch_norm, width=width), name=f"{name}_w{width:g}")
+    return keras.Model(
+        image, vgg_features(x, config, batch_norm=batch_norm, width=width), name=f"{name}_w{width:g}"
+    )
 
 
 def build_localizer(
@@ -220,7 +224,11 @@ def run_localization_experiment(
     config = {k: v for k, v in locals().items() if k in (
         "body", "width", "image_size", "train_images", "val_images", "class_epochs", "box_epochs",
         "batch_size", "class_lr", "box_lr", "fc_units", "seed")}  # fmt: skip
-    report: dict = {"config": {**config, "attach": list(attach)}, "backend": keras.backend.backend(), "results": {}}
+    report: dict = {
+        "config": {**config, "attach": list(attach)},
+        "backend": keras.backend.backend(),
+        "results": {},
+    }
     for where in attach:
         keras.utils.set_random_seed(seed)
         net = classifier_body(body, image_size, width)

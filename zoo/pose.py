@@ -145,16 +145,22 @@ def pose_refiner(crop: int, num_joints: int, filters: int = 16, fc_units: int = 
     joint = keras.Input((int(num_joints),), name="joint")
     x = keras.layers.Rescaling(1 / 255.0, name="refine_rescale")(window)
     for b in range(3):
-        x = keras.layers.Conv2D(filters * 2**b, 3, padding="same", activation="relu", name=f"refine_conv{b + 1}")(x)
+        x = keras.layers.Conv2D(
+            filters * 2**b, 3, padding="same", activation="relu", name=f"refine_conv{b + 1}"
+        )(x)
         x = keras.layers.MaxPooling2D(2, name=f"refine_pool{b + 1}")(x)
-    x = keras.layers.Concatenate(name="refine_concat")([keras.layers.Flatten(name="refine_flatten")(x), joint])
+    x = keras.layers.Concatenate(name="refine_concat")(
+        [keras.layers.Flatten(name="refine_flatten")(x), joint]
+    )
     x = keras.layers.Dense(fc_units, activation="relu", name="refine_fc1")(x)
     x = keras.layers.Concatenate(name="refine_concat2")([x, joint])
     x = keras.layers.Dense(2, activation="sigmoid", name="refine_xy")(x)
     return keras.Model([window, joint], x, name=f"pose_refiner{crop}")
 
 
-def _refiner_inputs(images: np.ndarray, centers: np.ndarray, crop: int) -> tuple[list[np.ndarray], np.ndarray]:
+def _refiner_inputs(
+    images: np.ndarray, centers: np.ndarray, crop: int
+) -> tuple[list[np.ndarray], np.ndarray]:
     windows, origins = crop_windows(images, centers, crop)
     n, k = centers.shape[:2]
     onehot = np.tile(np.eye(k, dtype="float32")[None], (n, 1, 1)).reshape(n * k, k)
@@ -162,7 +168,12 @@ def _refiner_inputs(images: np.ndarray, centers: np.ndarray, crop: int) -> tuple
 
 
 def refiner_training_data(
-    images: np.ndarray, joints: np.ndarray, sigma: np.ndarray, crop: int, rng: np.random.Generator, copies: int = 1
+    images: np.ndarray,
+    joints: np.ndarray,
+    sigma: np.ndarray,
+    crop: int,
+    rng: np.random.Generator,
+    copies: int = 1,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Training windows of a cascade stage: centred on the true joints + N(0, sigma) (relative units).
 

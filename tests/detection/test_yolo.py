@@ -262,7 +262,9 @@ def test_one_batch_is_overfitted():
     from zoo.metrics.detection import DetectionEvaluator
 
     keras.utils.set_random_seed(0)
-    images, targets = next(iter(shapes_dataset(num_images=16, image_size=112, max_objects=4, seed=0, batch_size=16)))
+    images, targets = next(
+        iter(shapes_dataset(num_images=16, image_size=112, max_objects=4, seed=0, batch_size=16))
+    )
     images, targets = np.asarray(images), {k: np.asarray(v) for k, v in targets.items()}
     model = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.25, fc_units=256)
     model.compile(optimizer=keras.optimizers.Adam(1e-3))

@@ -209,7 +209,11 @@ def generate_shared_cell_example(
             continue
         centres = [((b[0] + b[2]) / 2 // cell, (b[1] + b[3]) / 2 // cell) for b in pb]
         inside = all(b[0] > 0 and b[1] > 0 and b[2] < image_size and b[3] < image_size for b in pb)
-        if not inside or centres[0] != centres[1] or pairwise_iou(pb[0][None], pb[1][None])[0, 0] > max_pair_iou:
+        if (
+            not inside
+            or centres[0] != centres[1]
+            or pairwise_iou(pb[0][None], pb[1][None])[0, 0] > max_pair_iou
+        ):
             continue
         union = np.concatenate([np.minimum(pb[0][:2], pb[1][:2]), np.maximum(pb[0][2:], pb[1][2:])])
         if any(
@@ -234,7 +238,12 @@ def generate_shared_cell_example(
 
 
 def _padded_example(
-    index: int, seed: int, image_size: int, max_objects: int, min_objects: int, shared_cell_grid: int | None = None
+    index: int,
+    seed: int,
+    image_size: int,
+    max_objects: int,
+    min_objects: int,
+    shared_cell_grid: int | None = None,
 ) -> tuple[np.ndarray, ...]:
     rng = np.random.default_rng([int(seed), int(index)])
     if shared_cell_grid:
@@ -306,7 +315,9 @@ def shapes_dataset(
     if not 1 <= min_objects <= max_objects:
         raise ValueError(f"Need 1 <= min_objects <= max_objects, got {min_objects}, {max_objects}")
     if shared_cell_grid is not None and max_objects < 2:
-        raise ValueError(f"shared_cell_grid needs max_objects >= 2 (objects come in pairs), got {max_objects}")
+        raise ValueError(
+            f"shared_cell_grid needs max_objects >= 2 (objects come in pairs), got {max_objects}"
+        )
     size, g = int(image_size), int(max_objects)
     index = tf.data.Dataset.range(num_images) if num_images is not None else tf.data.Dataset.range(2**62)
 

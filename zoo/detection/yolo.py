@@ -111,7 +111,13 @@ def check_grid(image_size: tuple[int, int], grid_size: int) -> tuple[int, int]:
 
 
 def _network(
-    image: Any, variant: str, grid: int, boxes: int, classes: int, width: float, fc_units: int,
+    image: Any,
+    variant: str,
+    grid: int,
+    boxes: int,
+    classes: int,
+    width: float,
+    fc_units: int,
     batch_norm: bool = False,
 ) -> Any:
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
@@ -124,8 +130,13 @@ def _network(
         filters, kernel, stride = layer
         conv += 1
         x = keras.layers.Conv2D(
-            _scaled(filters, width), kernel, strides=stride, padding="same", kernel_initializer="he_normal",
-            use_bias=not batch_norm, name=f"conv{conv}",
+            _scaled(filters, width),
+            kernel,
+            strides=stride,
+            padding="same",
+            kernel_initializer="he_normal",
+            use_bias=not batch_norm,
+            name=f"conv{conv}",
         )(x)
         if batch_norm:
             x = keras.layers.BatchNormalization(name=f"conv{conv}_bn")(x)
@@ -388,7 +399,14 @@ class YOLOv1(Detector, keras.Model):
         fc = int(fc_units if fc_units is not None else CONFIGS[variant]["fc_units"])
         image = keras.Input((h, w, c), name="image")
         grid = _network(
-            image, variant, int(grid_size), int(num_boxes), int(num_classes) - 1, float(width), fc, bool(batch_norm)
+            image,
+            variant,
+            int(grid_size),
+            int(num_boxes),
+            int(num_classes) - 1,
+            float(width),
+            fc,
+            bool(batch_norm),
         )
         kwargs.setdefault("name", variant)
         super().__init__(inputs=image, outputs={"grid": grid}, **kwargs)
