@@ -71,6 +71,21 @@ def split_scores(model: Any, dataset: Any, class_names: Any, score: float) -> di
     }
 
 
+def yolo_target_coverage(dataset: Any, image_size: int, grid_size: int = 7) -> float:
+    """Fraction of the ground-truth objects that YOLO v1's targets keep (one object per cell): the
+    recall a perfectly trained YOLO v1 reaches when each cell's second box is never used."""
+    from zoo.detection.yolo import yolo_targets
+
+    kept, total = 0.0, 0
+    for _, targets in dataset:
+        t = yolo_targets(
+            targets["boxes"], targets["classes"], targets["valid"], (image_size, image_size), grid_size, 3
+        )
+        kept += float(np.sum(np.asarray(t["obj"])))
+        total += int(np.sum(np.asarray(targets["valid"])))
+    return kept / max(total, 1)
+
+
 def interleaved_fps(
     models: dict[str, Any], image_size: int, repeats: int, warmup: int = 3
 ) -> dict[str, float]:
@@ -133,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         "score_threshold_recall": args.score,
         "models": {},
     }
+    result["yolo_target_coverage"] = {
+        split: round(yolo_target_coverage(ds, size, args.grid), 4) for split, ds in splits.items()
+    }
+    print("objects YOLO v1's targets keep:", result["yolo_target_coverage"], flush=True)
     for name, model in models.items():
         entry = {"num_params": int(model.count_params()), "runs": reports[name]["config"]["workdir"]}
         for split, ds in splits.items():
