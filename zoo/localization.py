@@ -185,7 +185,7 @@ def evaluate_localizer(
 def run_localization_experiment(
     workdir: str | os.PathLike,
     *,
-    body: str = "vgg11",
+    body: str = "vgg11_bn",
     width: float = 0.125,
     image_size: int = 64,
     train_images: int = 2000,

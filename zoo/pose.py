@@ -206,7 +206,7 @@ def refine(refiner: keras.Model, images: np.ndarray, joints: np.ndarray, crop: i
 def run_pose_experiment(
     workdir: str | os.PathLike,
     *,
-    body: str = "vgg11",
+    body: str = "vgg11_bn",
     width: float = 0.125,
     image_size: int = 64,
     train_images: int = 2000,

@@ -260,7 +260,7 @@ def fit_arrays(
         return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose).history
     import tensorflow as tf
 
-    n = len(x)
+    n = len(x[0] if isinstance(x, (tuple, list)) else x)  # several inputs: the examples of the first
     data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n, seed=seed).batch(batch_size).repeat()
     return fit_resumable(
         model, data, epochs=epochs, workdir=workdir, steps_per_epoch=-(-n // batch_size), verbose=verbose,
