@@ -4,7 +4,7 @@ Phase 1 trains the classifier (Adam), phase 2 only the 4-number box head (SGD, L
 checkpoints every epoch in --workdir/<attach>/ and a rerun resumes. Writes report.json (accuracy,
 mean IoU, IoU >= 0.5 per placement) and boxes_conv.png / boxes_fc.png.
 
-    python recipes/localize.py --workdir runs/localize --body vgg11 --width 0.125 --image-size 64
+    python recipes/localize.py --workdir runs/localize --body vgg11_bn --width 0.125 --image-size 64
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from zoo.localization import ATTACH, run_localization_experiment
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--workdir", required=True, help="checkpoints, report.json and PNGs (a rerun resumes)")
-    p.add_argument("--body", default="vgg11", help="zoo classifier whose include_top=False body is used")
+    p.add_argument("--body", default="vgg11_bn", help="zoo classifier whose include_top=False body is used")
     p.add_argument("--width", type=float, default=0.125, help="channel multiplier of the body")
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--train-images", type=int, default=2000)

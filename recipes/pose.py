@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--workdir", required=True, help="checkpoints, report.json and skeletons.png (a rerun resumes)"
     )
-    p.add_argument("--body", default="vgg11")
+    p.add_argument("--body", default="vgg11_bn")
     p.add_argument("--width", type=float, default=0.125)
     p.add_argument("--image-size", type=int, default=64)
     p.add_argument("--train-images", type=int, default=2000)
