@@ -65,3 +65,40 @@ def test_pck_with_visibility_counts_only_visible_joints_and_misses_nan():
     assert np.isnan(pck(pred, true, 0.2, np.zeros((2, 3), bool)))
     with pytest.raises(ValueError, match="visible must be"):
         pck(pred, true, 0.2, visible[:, :2])
+
+
+def test_crop_windows_and_refiner_targets_point_at_the_joint():
+    """A single white pixel at each joint: the window's target coordinates land on it."""
+    from zoo.pose import crop_windows, refiner_training_data
+
+    s, crop = 40, 12
+    joints = np.array([[[10.5, 20.5], [35.5, 3.5]]]) / s  # pixel centres (10, 20) and (35, 3)
+    images = np.zeros((1, s, s, 3), "float32")
+    for x, y in (joints[0] * s).astype(int):
+        images[0, y, x] = 255
+    w, o = crop_windows(images, joints, crop)
+    np.testing.assert_array_equal(o[0, 0], np.round(joints[0, 0] * s - 6))
+    (win, onehot), target = refiner_training_data(
+        images, joints, np.full(2, 3 / s), crop, np.random.default_rng(0)
+    )
+    assert win.shape == (2, crop, crop, 3) and onehot.tolist() == [[1, 0], [0, 1]]
+    for m in range(2):
+        ty, tx = np.argwhere(win[m, ..., 0] == 255)[0]
+        px, py = target[m] * crop  # the joint's continuous position inside the window
+        assert int(np.floor(px)) == tx and int(np.floor(py)) == ty
+    with pytest.raises(ValueError, match="crop must be between 2"):
+        crop_windows(images, joints, 41)
+
+
+def test_pose_experiment_writes_report_and_resumes(tmp_path):
+    from zoo.pose import run_pose_experiment
+
+    kw = dict(width=0.0625, image_size=32, train_images=16, val_images=8, epochs=1, refine_epochs=1, crop=12,
+              batch_size=8, verbose=0)  # fmt: skip
+    report = run_pose_experiment(tmp_path, **kw)
+    assert set(report["results"]) == {"stage1", "cascade"}
+    assert 0 <= report["results"]["cascade"]["pck@0.2"] <= 1
+    assert (tmp_path / "skeletons.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "stage2" / "done.json").is_file()
+    again = run_pose_experiment(tmp_path, **kw)  # finished stages are reloaded, not retrained
+    assert again["results"] == report["results"]

@@ -16,10 +16,46 @@ Example:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import keras
 import numpy as np
 
+from zoo.training import fit_arrays
+
 ATTACH = ("conv", "fc")
+
+
+def classifier_body(name: str, image_size: int, width: float = 1.0) -> keras.Model:
+    """The convolutional body of zoo classifier ``name`` (``include_top=False``) for square inputs.
+
+    ``width`` != 1 narrows the channels (CPU-sized runs); the zoo's VGG variants take it (their
+    ``vgg_features`` blocks, names as ``zoo.get``), other classifiers only width 1.
+
+    Raises:
+        ValueError: ``width`` != 1 for a classifier that has no width multiplier.
+
+    Example:
+        >>> classifier_body("vgg11", 64, width=0.125).output_shape
+        (None, 2, 2, 64)
+    """
+    if float(width) == 1.0:
+        from zoo.registry import get
+
+        return get(name, include_top=False, input_shape=(image_size, image_size, 3))
+    from zoo.classification.vgg import VARIANTS, vgg_features
+
+    if name not in VARIANTS:
+        raise ValueError(
+            f"width {width} needs a VGG body ({', '.join(VARIANTS)}); {name!r} takes width 1 only"
+        )
+    config, batch_norm = VARIANTS[name]
+    image = keras.Input((image_size, image_size, 3), name="image")
+    x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
+    return keras.Model(
+        image, vgg_features(x, config, batch_norm=batch_norm, width=width), name=f"{name}_w{width:g}"
+    )
 
 
 def build_localizer(
@@ -81,8 +117,13 @@ def train_two_phase(
     class_lr: float = 1e-3,
     box_lr: float = 0.05,
     verbose: int | str = "auto",
+    workdir: str | os.PathLike | None = None,
 ) -> dict[str, list[float]]:
     """Steps 1-3: train the classifier, then only the box head (SGD, L2 loss) with everything else frozen.
+
+    With ``workdir`` each phase runs through ``zoo.training.fit_resumable`` in ``workdir/classify``
+    and ``workdir/box`` (checkpoint every epoch, ``history.csv``, ``curves.png``): an interrupted run
+    resumes where it stopped, a finished phase is loaded instead of trained again.
 
     Returns:
         dict(class_loss [per epoch], box_loss [per epoch]).
@@ -92,7 +133,8 @@ def train_two_phase(
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    h1 = classifier.fit(images, classes, epochs=class_epochs, batch_size=batch_size, verbose=verbose)
+    h1 = fit_arrays(classifier, images, classes, epochs=class_epochs, batch_size=batch_size, verbose=verbose,
+                    workdir=None if workdir is None else Path(workdir) / "classify")  # fmt: skip
     shared = {layer.name for layer in classifier.layers}
     for layer in localizer.layers:
         layer.trainable = layer.name not in shared
@@ -100,10 +142,11 @@ def train_two_phase(
         optimizer=keras.optimizers.SGD(box_lr, momentum=0.9),
         loss={"box": "mse"},
     )
-    h2 = localizer.fit(images, {"box": boxes}, epochs=box_epochs, batch_size=batch_size, verbose=verbose)
+    h2 = fit_arrays(localizer, images, {"box": boxes}, epochs=box_epochs, batch_size=batch_size, verbose=verbose,
+                    workdir=None if workdir is None else Path(workdir) / "box")  # fmt: skip
     for layer in localizer.layers:
         layer.trainable = True
-    return {"class_loss": h1.history.get("loss", []), "box_loss": h2.history.get("loss", [])}
+    return {"class_loss": h1.get("loss", []), "box_loss": h2.get("loss", [])}
 
 
 def paired_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -137,3 +180,84 @@ def evaluate_localizer(
         "mean_iou": float(iou.mean()),
         "iou_at_0.5": float(np.mean(iou >= 0.5)),
     }
+
+
+def run_localization_experiment(
+    workdir: str | os.PathLike,
+    *,
+    body: str = "vgg11_bn",
+    width: float = 0.125,
+    image_size: int = 64,
+    train_images: int = 2000,
+    val_images: int = 200,
+    attach: tuple[str, ...] = ATTACH,
+    class_epochs: int = 5,
+    box_epochs: int = 5,
+    batch_size: int = 32,
+    class_lr: float = 1e-3,
+    box_lr: float = 0.05,
+    fc_units: int = 256,
+    seed: int = 0,
+    verbose: int | str = 2,
+) -> dict:
+    """Trains and evaluates a localizer per head placement on single-object shapes (``recipes/localize.py``).
+
+    For each ``attach`` a fresh ``classifier_body(body, image_size, width)`` gets both heads
+    and ``train_two_phase`` (resumable in ``workdir/<attach>``); the held-out images (another seed)
+    give accuracy and mean IoU. Writes ``report.json`` and ``boxes_<attach>.png`` (predicted boxes,
+    dashed ground truth) into ``workdir``; a rerun resumes or reloads the finished phases.
+
+    Returns:
+        The report: config, and per placement accuracy / mean_iou / iou_at_0.5, histories, seconds.
+    """
+    import time
+
+    from zoo.data.localization import OBJECT_NAMES, single_object_arrays
+    from zoo.detection.visualize import save_detections_png
+    from zoo.utils.io import atomic_write_json
+
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    train = single_object_arrays(train_images, image_size, seed=seed)
+    val = single_object_arrays(val_images, image_size, seed=seed + 1_000_003)
+    x, xv = train["images"].astype("float32"), val["images"].astype("float32")
+    config = {k: v for k, v in locals().items() if k in (
+        "body", "width", "image_size", "train_images", "val_images", "class_epochs", "box_epochs",
+        "batch_size", "class_lr", "box_lr", "fc_units", "seed")}  # fmt: skip
+    report: dict = {
+        "config": {**config, "attach": list(attach)},
+        "backend": keras.backend.backend(),
+        "results": {},
+    }
+    for where in attach:
+        keras.utils.set_random_seed(seed)
+        net = classifier_body(body, image_size, width)
+        classifier, localizer = build_localizer(net, len(OBJECT_NAMES), attach=where, fc_units=fc_units)
+        start = time.time()
+        history = train_two_phase(
+            classifier, localizer, x, train["classes"], train["boxes"], class_epochs=class_epochs,
+            box_epochs=box_epochs, batch_size=batch_size, class_lr=class_lr, box_lr=box_lr,
+            verbose=verbose, workdir=workdir / where,
+        )  # fmt: skip
+        seconds = time.time() - start
+        metrics = evaluate_localizer(localizer, xv, val["classes"], val["boxes"])
+        out = localizer.predict(xv[:8], verbose=0)
+        scale = np.array([image_size] * 4, "float32")
+        dets = {
+            "boxes": (out["box"] * scale)[:, None], "scores": np.max(out["class"], -1)[:, None],
+            "classes": (np.argmax(out["class"], -1) + 1)[:, None], "num_detections": np.ones(8, "int32"),
+        }  # fmt: skip
+        truth = {"boxes": (val["boxes"][:8] * scale)[:, None], "valid": np.ones((8, 1), bool)}
+        png = save_detections_png(
+            val["images"][:8], dets, workdir / f"boxes_{where}.png", class_names=("background", *OBJECT_NAMES),
+            ground_truth=truth, score_threshold=0.0,
+            title=f"{body} localizer, box head after the {where} layers (dashed: ground truth)",
+        )  # fmt: skip
+        report["results"][where] = {
+            **metrics, "num_params": int(localizer.count_params()), "train_seconds_this_run": round(seconds, 1),
+            "history": history, "png": str(png),
+        }  # fmt: skip
+        if verbose:
+            print(f"attach={where}: {metrics}", flush=True)
+    atomic_write_json(workdir / "report.json", report)
+    return report

@@ -233,3 +233,36 @@ def fit_resumable(
     epochs_run = len(next(iter(history.values()), []))
     atomic_write_json(workdir / "done.json", {"epochs": max(epochs, initial_epoch), "epochs_run": epochs_run})
     return history
+
+
+def fit_arrays(
+    model: keras.Model,
+    x: Any,
+    y: Any,
+    *,
+    epochs: int,
+    batch_size: int = 32,
+    workdir: str | os.PathLike | None = None,
+    verbose: int | str = "auto",
+    seed: int = 0,
+) -> dict[str, list[float]]:
+    """``model.fit`` on in-memory arrays; with ``workdir``, resumable through ``fit_resumable``.
+
+    The arrays are shuffled each epoch (``tf.data``, seeded) in batches of ``batch_size``; ``epochs``
+    < 1 trains nothing. Returns the history (metric -> per-epoch values).
+
+    Example:
+        >>> fit_arrays(model, images, labels, epochs=3, workdir="runs/x/classify")["loss"]
+    """
+    if epochs < 1:
+        return {}
+    if workdir is None:
+        return model.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=verbose).history
+    import tensorflow as tf
+
+    n = len(x[0] if isinstance(x, (tuple, list)) else x)  # several inputs: the examples of the first
+    data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(n, seed=seed).batch(batch_size).repeat()
+    return fit_resumable(
+        model, data, epochs=epochs, workdir=workdir, steps_per_epoch=-(-n // batch_size), verbose=verbose,
+        title=f"{model.name} ({Path(workdir).name})",
+    )  # fmt: skip

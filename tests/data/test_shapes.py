@@ -120,3 +120,31 @@ def test_shapes_dataset_keypoints_and_their_refusal_with_augment():
     assert np.all(kp[~targets["valid"].numpy()] == 0)  # padding objects have no visible keypoints
     with pytest.raises(ValueError, match="augment=False"):
         shapes_dataset(num_images=4, with_keypoints=True, augment=True)
+
+
+def test_shared_cell_split_pairs_share_a_grid_cell():
+    """Every pair's box centres fall in one cell of the 7 x 7 grid (computed here from the boxes)."""
+    from zoo.data.shapes import generate_shared_cell_example
+    from zoo.detection.yolo import yolo_targets
+
+    for i in range(6):
+        ex = generate_shared_cell_example(np.random.default_rng(i), 112, 7)
+        b = ex["boxes"]
+        assert len(b) in (2, 4) and np.all((b >= 0) & (b <= 112))
+        cells = np.floor((b[:, :2] + b[:, 2:]) / 2 / 16).astype(int)
+        np.testing.assert_array_equal(cells[0::2], cells[1::2])
+        # YOLO's targets keep one object per cell: half of them
+        t = yolo_targets(b[None], ex["classes"][None], None, (112, 112), 7, 3)
+        assert float(np.sum(t["obj"])) == len(b) // 2
+    ds = shapes_dataset(num_images=2, image_size=112, batch_size=2, max_objects=4, shared_cell_grid=7)
+    _, targets = next(iter(ds))
+    assert targets["boxes"].shape == (2, 4, 4) and int(np.sum(targets["valid"])) % 2 == 0
+
+
+def test_shared_cell_split_bad_grid():
+    from zoo.data.shapes import generate_shared_cell_example
+
+    with pytest.raises(ValueError, match="does not divide the 100 px"):
+        generate_shared_cell_example(np.random.default_rng(0), 100, 7)
+    with pytest.raises(ValueError, match="max_objects >= 2"):
+        shapes_dataset(num_images=1, image_size=112, max_objects=1, shared_cell_grid=7)

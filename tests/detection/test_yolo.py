@@ -244,3 +244,33 @@ def test_fit_step_reaches_every_weight_including_empty_images(tmp_path):
     # the contract: predict gives detections, model(x) the raw grid
     dets = model.predict(images, verbose=0)
     assert isinstance(model, zoo.detection.base.Detector) and dets["boxes"].shape == (2, 100, 4)
+
+
+def test_batch_norm_option_builds_and_round_trips(tmp_path):
+    model = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8,
+                    batch_norm=True)  # fmt: skip
+    assert model.get_layer("conv1").use_bias is False and model.get_layer("conv1_bn") is not None
+    again = YOLOv1.from_config(model.get_config())
+    assert again.batch_norm and again.count_params() == model.count_params()
+
+
+@pytest.mark.slow
+def test_one_batch_is_overfitted():
+    """The pipeline can learn: 16 shapes images memorised in 300 Adam steps (targets, loss, decoding
+    together); measured training-batch mAP 0.80 (He init) vs 0.48 with Glorot (docs/RESULTS.md)."""
+    from zoo.data.shapes import shapes_dataset
+    from zoo.metrics.detection import DetectionEvaluator
+
+    keras.utils.set_random_seed(0)
+    images, targets = next(
+        iter(shapes_dataset(num_images=16, image_size=112, max_objects=4, seed=0, batch_size=16))
+    )
+    images, targets = np.asarray(images), {k: np.asarray(v) for k, v in targets.items()}
+    model = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.25, fc_units=256)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3))
+    for _ in range(300):
+        model.train_on_batch(images, targets)
+    evaluator = DetectionEvaluator(4)
+    dets = model.detect_batch(images)
+    evaluator.update({k: keras.ops.convert_to_numpy(v) for k, v in dets.items()}, targets)
+    assert evaluator.result()["voc_map"] > 0.6

@@ -94,6 +94,26 @@ def _shape_keypoints(kind: int, x0: float, y0: float, s: float, box: np.ndarray)
     kp[kp[:, 2] == 0, :2] = 0.0
     return kp
 
+def _tight_box(local: np.ndarray, ya: int, xa: int) -> np.ndarray | None:
+    """xyxy pixel box of a shape window's mask (None below 4 pixels)."""
+    ys, xs = np.nonzero(local)
+    if len(xs) < 4:
+        return None
+    return np.array([xs.min() + xa, ys.min() + ya, xs.max() + xa + 1, ys.max() + ya + 1], np.float32)
+
+
+def _paint(rng: np.random.Generator, img: np.ndarray, local: np.ndarray, ya: int, xa: int) -> np.ndarray:
+    """Paints a shape window's mask onto ``img`` in a colour far from the background; returns the full mask."""
+    size = img.shape[0]
+    mask = np.zeros((size, size), bool)
+    mask[ya : ya + local.shape[0], xa : xa + local.shape[1]] = local
+    bg_color = img[mask].mean(0)
+    color = rng.uniform(0, 255, 3)
+    while np.linalg.norm(color - bg_color) < 120:
+        color = rng.uniform(0, 255, 3)
+    img[mask] = color + rng.normal(0, 4, (int(mask.sum()), 3))
+    return mask
+
 
 def generate_shapes_example(
     rng: np.random.Generator,
@@ -134,22 +154,15 @@ def generate_shapes_example(
         x0, y0 = rng.uniform(0, image_size - s, 2)
         kind = int(rng.integers(1, NUM_CLASSES))
         local, ya, xa = _shape_mask(kind, image_size, x0, y0, s)
-        ys, xs = np.nonzero(local)
-        if len(xs) < 4:
+        box = _tight_box(local, ya, xa)
+        if box is None:
             continue
-        box = np.array([xs.min() + xa, ys.min() + ya, xs.max() + xa + 1, ys.max() + ya + 1], np.float32)
         if any(
             box[0] <= b[2] + 1 and b[0] <= box[2] + 1 and box[1] <= b[3] + 1 and b[1] <= box[3] + 1
             for b in boxes
         ):
             continue
-        mask = np.zeros((image_size, image_size), bool)
-        mask[ya : ya + local.shape[0], xa : xa + local.shape[1]] = local
-        bg_color = img[mask].mean(0)
-        color = rng.uniform(0, 255, 3)
-        while np.linalg.norm(color - bg_color) < 120:
-            color = rng.uniform(0, 255, 3)
-        img[mask] = color + rng.normal(0, 4, (int(mask.sum()), 3))
+        mask = _paint(rng, img, local, ya, xa)
         boxes.append(box)
         classes.append(kind)
         masks.append(mask)
@@ -163,12 +176,111 @@ def generate_shapes_example(
     }
 
 
+def generate_shared_cell_example(
+    rng: np.random.Generator,
+    image_size: int = 112,
+    grid_size: int = 7,
+    max_groups: int = 2,
+    min_scale: float = 0.15,
+    max_scale: float = 0.22,
+    max_pair_iou: float = 0.25,
+) -> dict[str, np.ndarray]:
+    """One image whose objects come in pairs that share a grid cell (YOLO v1's stated weakness).
+
+    Each of 1..``max_groups`` groups is two shapes whose box centres fall in the same cell of the
+    ``grid_size`` x ``grid_size`` grid over the image (YOLO v1 trains one object per cell, so it can
+    recall at most one of the two). Shapes of the usual shapes-data sizes are larger than a cell
+    (112 px, S = 7: 16 px cells, 17-25 px shapes), so the two of a pair overlap (box IoU at most
+    ``max_pair_iou``; the second is painted over the first); pairs are at least one pixel apart
+    from each other. Boxes are the tight boxes of the whole shapes (as in ``generate_shapes_example``).
+
+    Returns:
+        dict(image uint8 [S, S, 3], boxes float32 [n, 4] xyxy pixels, classes int32 [n] in 1..3,
+        masks uint8 [n, S, S] of the visible pixels, keypoints float32 [n, K, 3] as in
+        ``generate_shapes_example``), n even (2 per group placed).
+
+    Raises:
+        ValueError: a grid that does not divide the image, or max_groups < 1.
+
+    Example:
+        >>> ex = generate_shared_cell_example(np.random.default_rng(0), 112, 7)
+        >>> (((ex["boxes"][:, :2] + ex["boxes"][:, 2:]) / 2) // 16).astype(int)  # pairs of equal cells
+    """
+    if grid_size < 1 or image_size % grid_size:
+        raise ValueError(
+            f"The {grid_size}x{grid_size} grid does not divide the {image_size} px image; use a multiple of {grid_size}"
+        )
+    if max_groups < 1:
+        raise ValueError(f"max_groups must be >= 1, got {max_groups}")
+    from zoo.ops.boxes import pairwise_iou
+
+    cell = image_size // grid_size
+    img = _background(rng, image_size)
+    target = int(rng.integers(1, max_groups + 1))
+    boxes: list[np.ndarray] = []
+    classes: list[int] = []
+    masks: list[np.ndarray] = []
+    keypoints: list[np.ndarray] = []
+    for _ in range(target * 50):
+        if len(boxes) == 2 * target:
+            break
+        r, c = rng.integers(0, grid_size, 2)
+        pair = []
+        for _obj in range(2):
+            s = rng.uniform(min_scale, max_scale) * image_size
+            cx, cy = (c + rng.uniform(0.05, 0.95)) * cell, (r + rng.uniform(0.05, 0.95)) * cell
+            kind = int(rng.integers(1, NUM_CLASSES))
+            local, ya, xa = _shape_mask(kind, image_size, cx - s / 2, cy - s / 2, s)
+            box = _tight_box(local, ya, xa)
+            pair.append((kind, local, ya, xa, box, cx - s / 2, cy - s / 2, s))
+        pb = [p[4] for p in pair]
+        if any(b is None for b in pb):
+            continue
+        centres = [((b[0] + b[2]) / 2 // cell, (b[1] + b[3]) / 2 // cell) for b in pb]
+        inside = all(b[0] > 0 and b[1] > 0 and b[2] < image_size and b[3] < image_size for b in pb)
+        if (
+            not inside
+            or centres[0] != centres[1]
+            or pairwise_iou(pb[0][None], pb[1][None])[0, 0] > max_pair_iou
+        ):
+            continue
+        union = np.concatenate([np.minimum(pb[0][:2], pb[1][:2]), np.maximum(pb[0][2:], pb[1][2:])])
+        if any(
+            union[0] <= b[2] + 1 and b[0] <= union[2] + 1 and union[1] <= b[3] + 1 and b[1] <= union[3] + 1
+            for b in boxes
+        ):
+            continue
+        first = len(masks)
+        for kind, local, ya, xa, box, x0, y0, s in pair:
+            mask = _paint(rng, img, local, ya, xa)
+            for m in masks[first:]:
+                m &= ~mask  # the second shape covers part of the first
+            boxes.append(box)
+            classes.append(kind)
+            masks.append(mask)
+            keypoints.append(_shape_keypoints(kind, x0, y0, s, box))
+    return {
+        "image": np.clip(img, 0, 255).astype(np.uint8),
+        "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+        "classes": np.asarray(classes, np.int32),
+        "masks": np.asarray(masks, np.uint8).reshape(-1, image_size, image_size),
+        "keypoints": np.asarray(keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3),
+    }
+
+
 def _padded_example(
-    index: int, seed: int, image_size: int, max_objects: int, min_objects: int
+    index: int,
+    seed: int,
+    image_size: int,
+    max_objects: int,
+    min_objects: int,
+    shared_cell_grid: int | None = None,
 ) -> tuple[np.ndarray, ...]:
-    ex = generate_shapes_example(
-        np.random.default_rng([int(seed), int(index)]), image_size, max_objects, min_objects
-    )
+    rng = np.random.default_rng([int(seed), int(index)])
+    if shared_cell_grid:
+        ex = generate_shared_cell_example(rng, image_size, shared_cell_grid, max_groups=max_objects // 2)
+    else:
+        ex = generate_shapes_example(rng, image_size, max_objects, min_objects)
     n = len(ex["classes"])
     boxes = np.zeros((max_objects, 4), np.float32)
     classes = np.full((max_objects,), -1, np.int32)
@@ -195,6 +307,7 @@ def shapes_dataset(
     output_size: int | None = None,
     drop_remainder: bool = False,
     with_keypoints: bool = False,
+    shared_cell_grid: int | None = None,
 ) -> Any:
     """A ``tf.data.Dataset`` of synthetic shapes in the zoo's detection batch format.
 
@@ -213,6 +326,8 @@ def shapes_dataset(
         with_keypoints: add ``keypoints`` [B, G, K, 3] float32 = (x, y, visibility) pixels, the
             :data:`KEYPOINT_NAMES` (Keypoint R-CNN); not with ``augment`` (the SSD augmentations
             do not move keypoints).
+        shared_cell_grid: S: the images of ``generate_shared_cell_example`` instead (pairs of shapes
+            whose centres share a cell of an S x S grid, max_objects // 2 pairs at most).
 
     Returns:
         Dataset of ``(images float32 [B, S, S, 3] in 0..255, targets)`` with targets =
@@ -246,12 +361,16 @@ def shapes_dataset(
             "with_keypoints=True cannot be combined with augment=True: the SSD augmentations move boxes and "
             "masks but not keypoints; pass augment=False (recipes: --no-augment)"
         )
+    if shared_cell_grid is not None and max_objects < 2:
+        raise ValueError(
+            f"shared_cell_grid needs max_objects >= 2 (objects come in pairs), got {max_objects}"
+        )
     size, g = int(image_size), int(max_objects)
     index = tf.data.Dataset.range(num_images) if num_images is not None else tf.data.Dataset.range(2**62)
 
     def make(i):
         image, boxes, classes, masks, keypoints = tf.numpy_function(
-            lambda j: _padded_example(int(j), seed, size, g, min_objects),
+            lambda j: _padded_example(int(j), seed, size, g, min_objects, shared_cell_grid),
             [i],
             [tf.float32, tf.float32, tf.int32, tf.uint8, tf.float32],
             stateful=False,
