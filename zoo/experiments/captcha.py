@@ -35,7 +35,7 @@ from keras import ops
 
 from zoo.classification.captcha import captcha_multihead, captcha_onevector, output_kind, stack_outputs
 from zoo.saving import save_model
-from zoo.utils.io import atomic_path, atomic_write_json
+from zoo.utils.io import atomic_write_json
 
 MODES = ("joint", "alternating")
 
