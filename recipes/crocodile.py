@@ -82,6 +82,7 @@ def _run(args: argparse.Namespace) -> int:
             )
             return 0
         size = (args.image_size, args.image_size)
+        names = None
         if args.folder:
             train, val, names = transfer.load_image_folder(args.folder, size, batch_size=args.batch_size)
             num_classes = len(names)
@@ -94,7 +95,7 @@ def _run(args: argparse.Namespace) -> int:
             weights=None if args.weights == "none" else args.weights, at=args.cut_at,
             input_shape=(*size, 3), head=args.head, pooling=args.pooling, head_epochs=args.head_epochs,
             fine_tune_epochs=args.fine_tune_epochs, fine_tune_blocks=args.fine_tune_blocks,
-            learning_rate=args.learning_rate, strategy=args.strategy,
+            learning_rate=args.learning_rate, strategy=args.strategy, labels=names,
         )  # fmt: skip
     report.pop("history", None)
     print(json.dumps(report, indent=2))

@@ -114,3 +114,30 @@ def test_predict_huge_image_is_a_clear_error(tmp_path, capsys, monkeypatch):
     assert (
         err[-1].startswith("error: Image") and "too large" in err[-1] and "DecompressionBomb" not in err[-1]
     )
+
+
+@pytest.mark.parametrize("flag", [[], ["--resize", "mediapipe"], ["--resize", "pil"]])
+def test_predict_resizes_as_mediapipe_by_default_or_as_pil(tmp_path, capsys, monkeypatch, flag):
+    """The picture reaches the model stretched as MediaPipe does (what `convert` verifies with and
+    the phone does) unless --resize pil asks for PIL's antialiased resize."""
+    import zoo
+    from zoo.utils.images import resize_images
+
+    photo = np.random.default_rng(1).integers(0, 255, (90, 70, 3), dtype=np.uint8)  # noise: the two differ
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    seen = []
+
+    class Fake:
+        input_shape = (None, 20, 24, 3)
+
+        def predict(self, x, verbose=0):
+            seen.append(np.asarray(x))
+            return np.full((1, 4), 0.25, "float32")
+
+    monkeypatch.setattr(zoo, "get", lambda name, **kw: Fake())
+    monkeypatch.setattr(zoo, "preprocess", lambda name: lambda x: x)
+    assert main(["predict", str(tmp_path / "p.png"), "--model", "alexnet", "--weights", "none", *flag]) == 0
+    method = flag[1] if flag else "mediapipe"
+    other = "pil" if method == "mediapipe" else "mediapipe"
+    np.testing.assert_array_equal(seen[0][0], resize_images(photo[None], (20, 24), method)[0])
+    assert np.abs(seen[0][0] - resize_images(photo[None], (20, 24), other)[0]).max() > 10

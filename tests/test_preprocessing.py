@@ -49,3 +49,13 @@ def test_decode_predictions():
     assert [t[1] for t in top] == ["tabby", "goldfish"]
     with pytest.raises(ValueError, match="1000"):
         decode_predictions(np.zeros((1, 10)))
+
+
+def test_weight_set_error_names_the_model_the_user_typed():
+    # ssd_vgg16 is torchvision's ssd300_vgg16: the message leads with the name that was typed
+    with pytest.raises(
+        ValueError, match=r"^'ssd_vgg16' \(torchvision's ssd300_vgg16\) has no torchvision weight"
+    ):
+        zoo.preprocess("ssd_vgg16", weights="COCO_V9")
+    with pytest.raises(ValueError, match=r"^'resnet50' has no torchvision weight set 'X'"):
+        zoo.preprocess("resnet50", weights="X")

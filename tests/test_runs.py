@@ -52,6 +52,11 @@ def test_failed_start_leaves_no_empty_workdir(tmp_path):
         with open_run(tmp_path / "new", {"x": 1}):
             raise ValueError("boom")
     assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    with pytest.raises(ValueError, match="boom"):  # parents made for the workdir go too; old ones stay
+        with open_run(tmp_path / "old" / "a" / "b", {"x": 1}):
+            raise ValueError("boom")
+    assert (tmp_path / "old").is_dir() and not (tmp_path / "old" / "a").exists()
     with pytest.raises(KeyboardInterrupt):
         with open_run(tmp_path / "kept", {"x": 1}) as run:
             (run.path / "last.weights.h5").write_bytes(b"x")

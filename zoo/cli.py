@@ -34,19 +34,25 @@ TASKS = ("classification", "detection", "segmentation", "text")  # zoo.registry.
 NO_WEIGHTS = ("none", "None", "random")
 
 
-def load_image(path: str | Path, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Reads an image file as RGB uint8 [H, W, 3], optionally resized to (height, width).
+def load_image(
+    path: str | Path, size: tuple[int, int] | None = None, resize: str = "mediapipe"
+) -> np.ndarray:
+    """Reads an image file as RGB uint8 [H, W, 3], optionally stretched to (height, width).
 
     Every PIL mode reads correctly (16-bit grey, palette, CMYK, RGBA): see
-    :func:`zoo.utils.images.read_image`, which this calls.
+    :func:`zoo.utils.images.read_image`, which this calls. ``resize`` is
+    :func:`zoo.utils.images.resize_images`'s method: ``"mediapipe"`` (default; MediaPipe's
+    non-antialiased bilinear warp, what an exported model sees on the phone and what ``convert``
+    verifies with) or ``"pil"`` (PIL's antialiased bilinear).
 
     Raises:
         FileNotFoundError: the file does not exist.
         ValueError: the file is not a readable image, or too large.
     """
-    from zoo.utils.images import read_image
+    from zoo.utils.images import read_image, resize_images
 
-    return read_image(path, size)
+    pixels = read_image(path)
+    return pixels if size is None else resize_images(pixels[None], size, resize)[0]
 
 
 def _weights_arg(weights: str | None, command: str) -> str | None:
@@ -60,13 +66,14 @@ def _weights_arg(weights: str | None, command: str) -> str | None:
 
 
 def predict(
-    image: str | Path, model_name: str, weights: str | None = None, top: int = 5
+    image: str | Path, model_name: str, weights: str | None = None, top: int = 5, resize: str = "mediapipe"
 ) -> list[dict[str, Any]]:
     """Classifies one image file with a registered classifier; returns the ``top`` classes.
 
     With 1000 outputs (ImageNet weights) classes are named from the bundled ImageNet index;
     otherwise they are reported by index. ``weights=None`` is random initialisation: the
     command line asks for ``--weights none`` to mean it and warns that the labels are noise.
+    ``resize``: how the picture is stretched to the model's input (see :func:`load_image`).
 
     Example:
         >>> predict("cat.jpg", "vgg16", weights="imagenet", top=1)[0]["label"]
@@ -81,7 +88,7 @@ def predict(
         raise ValueError(f"--top must be >= 1, got {top}")
     model = zoo.get(model_name, weights=weights)
     height, width = model.input_shape[1:3]
-    pixels = load_image(image, (height, width))[None].astype("float32")
+    pixels = load_image(image, (height, width), resize)[None].astype("float32")
     probs = np.asarray(model.predict(zoo.preprocess(model_name)(pixels), verbose=0))
     if probs.shape[-1] == 1000:
         return [{"wnid": w, "label": n, "score": s} for w, n, s in decode_predictions(probs, top=top)[0]]
@@ -210,7 +217,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             "below are noise, not a prediction",
             file=sys.stderr,
         )
-    for row in predict(args.image, args.model, weights=weights, top=args.top):
+    for row in predict(args.image, args.model, weights=weights, top=args.top, resize=args.resize):
         label = row.get("label", row.get("class"))
         print(f"{row['score']:.4f}  {label}")
     return 0
@@ -288,6 +295,14 @@ def _add_predict(sub: Any) -> None:
         "--weights", default=None, help="imagenet, a .weights.h5 path, or none (random: the output is noise)"
     )
     p.add_argument("--top", type=int, default=5)
+    p.add_argument(
+        "--resize",
+        choices=("mediapipe", "pil"),  # zoo.utils.images.RESIZES, without importing it to parse
+        default="mediapipe",
+        help="how the picture is stretched to the model's input: mediapipe (default) = MediaPipe's "
+        "non-antialiased bilinear warp, what an exported model sees on the phone and what `convert` "
+        "verifies with; pil = PIL's antialiased bilinear",
+    )
     p.set_defaults(func=_cmd_predict)
 
 

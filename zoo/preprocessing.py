@@ -128,7 +128,7 @@ def preprocess(name: str, weights: str | None = None) -> Callable[[Any], Any]:
             raise ValueError(
                 f"{name!r} has no torchvision weights; call zoo.preprocess({name!r}) without weights"
             )
-        t = torchvision_weights(model, weights).transforms
+        t = torchvision_weights(model, weights, name=name).transforms
         if "crop_size" not in t:
             raise ValueError(f"{name!r} {weights!r}: {t.get('scale', 'no classification transform')}")
         return TorchvisionTransform(t["resize_size"], t["crop_size"], t["mean"], t["std"], t["interpolation"])

@@ -128,6 +128,8 @@ def open_run(
     if path.exists() and not path.is_dir():
         raise NotADirectoryError(f"--workdir {path} exists and is not a folder")
     created = not path.exists()
+    # the folders this call creates, innermost first (removed again, if empty, after a failed start)
+    new_dirs = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
     handle = None
     status = "failed"
@@ -167,3 +169,6 @@ def open_run(
             handle.close()
         if created and status == "failed" and path.is_dir() and _only_bookkeeping(path):
             shutil.rmtree(path, ignore_errors=True)
+            for parent in new_dirs[1:]:  # parents made for it: only while empty
+                with contextlib.suppress(OSError):
+                    parent.rmdir()

@@ -632,6 +632,7 @@ def run_transfer(
     preprocess: bool = True,
     strategy: str = "default",
     verbose: int | str = "auto",
+    labels: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Crocodile learning on your data: cut a zoo classifier, swap its head, train (and fine-tune).
 
@@ -640,7 +641,9 @@ def run_transfer(
     preprocessing is applied when ``preprocess``. Keras heads train in two phases
     (:func:`train_head_swap`); scikit-learn heads fit on cached features.
 
-    Writes ``model.keras`` (Keras heads) or ``sklearn_head/`` and ``report.json``.
+    Writes ``model.keras`` (Keras heads; the full model with its input preprocessing and
+    ``labels``, the class names in output order, via :func:`zoo.saving.save_model`: what
+    ``python -m zoo convert`` takes as it is) or ``sklearn_head/``, and ``report.json``.
 
     Example:
         >>> train, val, names = load_image_folder("flowers/", (160, 160))
@@ -685,8 +688,14 @@ def run_transfer(
             if validation_data is not None:
                 x, y = as_arrays(validation_data)
                 report["val_accuracy"] = evaluate_accuracy(new, x, y)
-            with atomic_path(workdir / "model.keras") as tmp:
-                new.save(tmp)
+            from zoo.saving import save_model
+
+            mode = "none"  # images reach the model as given (already preprocessed, or raw 0-255)
+            if preprocess and isinstance(model, str):
+                import zoo
+
+                mode = zoo.registry.entry(model).preprocess or "none"
+            save_model(new, workdir / "model.keras", preprocess=mode, labels=labels, task="classification")
     report["seconds"] = time.time() - start
     atomic_write_json(workdir / "report.json", report)
     return report

@@ -166,8 +166,11 @@ def weight_sets(model: str) -> dict[str, TorchvisionWeights]:
     }
 
 
-def torchvision_weights(model: str, weights: str) -> TorchvisionWeights:
+def torchvision_weights(model: str, weights: str, name: str | None = None) -> TorchvisionWeights:
     """Resolves ``weights`` ("torchvision" = torchvision's DEFAULT, or an enum name) for ``model``.
+
+    ``name`` is the zoo name the user typed (e.g. ``ssd_vgg16`` for torchvision's ``ssd300_vgg16``):
+    errors name it first, so the message speaks of the model that was asked for.
 
     Raises:
         TorchWeightsError: ``model`` has no such weight set (the message lists those it has).
@@ -177,13 +180,16 @@ def torchvision_weights(model: str, weights: str) -> TorchvisionWeights:
         'IMAGENET1K_V2'
     """
     sets = weight_sets(model)
+    asked = repr(name) if name and name != model else repr(model)
+    if name and name != model:
+        asked += f" (torchvision's {model})"
     if not sets:
-        raise TorchWeightsError(f"torchvision publishes no weights for {model!r}")
+        raise TorchWeightsError(f"torchvision publishes no weights for {asked}")
     if weights == "torchvision":
         return next(w for w in sets.values() if w.default)
     if weights not in sets:
         raise TorchWeightsError(
-            f"{model!r} has no torchvision weight set {weights!r}; choose from 'torchvision' "
+            f"{asked} has no torchvision weight set {weights!r}; choose from 'torchvision' "
             f"(= {next(w.name for w in sets.values() if w.default)}), {', '.join(map(repr, sets))}"
         )
     return sets[weights]

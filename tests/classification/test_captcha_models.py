@@ -93,6 +93,10 @@ def test_accuracy_rises_above_chance_and_predict(tmp_path, model, mode):
     )  # fmt: skip
     assert report["val_char_acc"] > 0.5  # chance: 0.25
     assert (tmp_path / "run" / "model.keras").is_file() and (tmp_path / "run" / "report.json").is_file()
+    from zoo.saving import read_model_info
+
+    info = read_model_info(tmp_path / "run" / "model.keras")  # preprocessing and alphabet inside the file
+    assert info["preprocess"] == "unit" and info["alphabet"] == ALPHABET and info["length"] == 2
     files = sorted((tmp_path / "caps").iterdir())[:4]
     texts = predict_captchas(tmp_path / "run" / "model.keras", files)
     assert len(texts) == 4 and all(len(t) == 2 and set(t) <= set(ALPHABET) for t in texts)

@@ -123,3 +123,30 @@ def test_mask_rcnn_vgg16_is_the_vgg_faster_rcnn_plus_a_scaled_mask_branch():
     assert zoo.get("mask_rcnn_vgg16", mask_channels=8, **kw).mask_channels == 8
     info = zoo.registry.entry("mask_rcnn_vgg16")
     assert info.task == "detection" and "Mask R-CNN" in info.paper and info.preprocess == "none"
+
+
+@pytest.mark.multibackend
+def test_masks_of_kept_detections_only_equal_the_graph_path(monkeypatch):
+    """detect_batch / predict run the mask branch on the kept detections only (their class's map
+    only, pasted only for them); the masks equal the graph path's, which runs it on all K slots."""
+    model = _tiny()
+    images, _ = _batch()
+    settings = model.postprocess.replace(score_threshold=0.0, max_detections=6)
+    reference = {k: _np(v) for k, v in model.detections(images, settings).items()}  # in-graph masks
+    calls = []
+    real = MaskRCNN._class_masks
+
+    def spy(self, features, rois, classes):
+        calls.append(len(rois))
+        return real(self, features, rois, classes)
+
+    monkeypatch.setattr(MaskRCNN, "_class_masks", spy)
+    got = model.detect_batch(images, score_threshold=0.0, max_detections=6)
+    n = reference["num_detections"]
+    assert 0 < n.sum() and calls == [int(n.sum())]  # only the kept boxes went through the mask branch
+    assert "features" not in got and got["masks"].dtype == np.uint8
+    np.testing.assert_array_equal(got["classes"], reference["classes"])
+    np.testing.assert_array_equal(got["masks"], reference["masks"])
+    assert reference["masks"].any()  # some mask pixels to compare
+    predicted = model.predict(images, verbose=0)  # model.predict: the same path
+    assert predicted["masks"].shape == (2, model.postprocess.max_detections, 64, 64)

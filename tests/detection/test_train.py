@@ -69,7 +69,7 @@ def test_tiny_run_is_interrupted_resumes_and_writes_files(tmp_path):
         rows = list(csv.DictReader(f))
     assert [r["epoch"] for r in rows] == ["0", "1"]
     assert "val_map50" in rows[0] and rows[1]["val_map50"] != ""
-    for name in ("curves.png", "detections.png", "report.json", "last.weights.h5"):
+    for name in ("curves.png", "detections.png", "report.json", "last.weights.h5", "model.keras"):
         assert (tmp_path / "run" / name).stat().st_size > 0
     saved = json.loads((tmp_path / "run" / "report.json").read_text())
     assert saved["epochs_completed"] == 2
@@ -128,7 +128,7 @@ def test_mask_rcnn_trains_with_masks_and_reports_mask_iou(tmp_path):
     assert saved["metrics"]["mean_mask_iou"] == pytest.approx(m["mean_mask_iou"])
     with open(tmp_path / "mask" / "history.csv") as f:
         assert "val_mask_iou" in next(csv.DictReader(f))
-    for name in ("curves.png", "detections.png", "report.json", "last.weights.h5"):
+    for name in ("curves.png", "detections.png", "report.json", "last.weights.h5", "model.keras"):
         assert (tmp_path / "mask" / name).stat().st_size > 0
     with pytest.raises(ValueError, match="instance masks"):
         load_detection_data(_tiny(tmp_path, model="mask_rcnn_vgg16", data=str(tmp_path)), with_masks=True)

@@ -127,3 +127,20 @@ def test_a_trained_segmenter_converts_as_it_is(tmp_path, capsys):
     assert "preprocess=unit" in printed and "max abs error" in printed
     labels = read_associated_files(out.read_bytes())["labels.txt"].decode().split()
     assert labels == ["background", "circle", "square", "triangle"]
+
+
+def test_folder_named_like_a_model_does_not_drop_the_builder_flags(tmp_path, monkeypatch):
+    # ./alexnet exists: the registered name is meant (load_model says so), and --classes still applies
+    import zoo.export.litert as litert
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "alexnet").mkdir()
+    seen = {}
+
+    def fake_export(source, output, **kw):
+        seen.update(kw)
+        raise litert.ExportError("stop here")
+
+    monkeypatch.setattr(litert, "export_model", fake_export)
+    assert main(["alexnet", "--classes", "3", "--input-size", "64", "-o", "a.tflite"]) == 2
+    assert seen["build_kwargs"] == {"classes": 3, "input_shape": (64, 64, 3)}

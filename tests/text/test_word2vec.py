@@ -146,6 +146,9 @@ def test_bad_input_is_a_clear_error(tmp_path):
     (tmp_path / "tiny.txt").write_text("a b c a b c\n")
     with pytest.raises(CorpusError, match="only 3 words"):
         train_word2vec(tmp_path / "tiny.txt", tmp_path / "run2", Word2VecConfig(min_count=1), verbose=0)
+    (tmp_path / "one.txt").write_text("a a a a\n")
+    with pytest.raises(CorpusError, match="only 1 word, "):  # not "1 words"
+        train_word2vec(tmp_path / "one.txt", tmp_path / "run3", Word2VecConfig(min_count=1), verbose=0)
     with pytest.raises(ValueError, match="mode"):
         Word2VecConfig(mode="glove")
     with pytest.raises(ValueError, match="window"):

@@ -60,3 +60,12 @@ def test_scratch_removed_on_sigterm_and_swept_after_sigkill(tmp_path):
         assert d.is_dir()
     assert not d.exists()
     time.sleep(0)
+
+
+def test_forced_exit_removes_live_scratch(tmp_path):
+    from zoo.utils.io import remove_live_scratch
+
+    with scratch_dir("zoo_test_scratch_", root=tmp_path) as d:
+        (d / "f").write_bytes(b"x")
+        remove_live_scratch()  # what the signal watchdog calls before os._exit
+        assert not d.exists()

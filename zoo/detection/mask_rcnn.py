@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import keras
+import numpy as np
 from keras import ops
 
 from zoo.classification.vgg import scaled_filters
@@ -182,8 +183,81 @@ class MaskRCNN(MaskTraining, FasterRCNN):
         logits = self.mask_head(self.mask_pooler([features, rois]), training=training)
         return ops.reshape(logits, (-1, num, self.mask_size, self.mask_size, self.num_classes))
 
+    # ----- inference. Two paths with the same masks: in a graph (``detections``, export) the mask
+    # branch runs on all K output slots (static shapes); ``predict`` / ``detect_batch`` (NumPy out)
+    # decode the boxes in the compiled step and run the mask branch afterwards on the kept
+    # detections only, computing just their class's map, and paste only those.
+    _defer_masks = False
+
+    def predict_step(self, *args: Any) -> Any:
+        """Keras' predict step: the detections and the body features; masks follow in ``predict``."""
+        self._defer_masks = True
+        try:
+            return super().predict_step(*args)
+        finally:
+            self._defer_masks = False
+
+    def predict(self, x: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """``keras.Model.predict`` with ``masks`` [N, K, H, W] uint8 added for the kept detections."""
+        return self.masks_for_detections(super().predict(x, *args, **kwargs))
+
+    def detect_batch(self, images: Any, **settings: Any) -> dict[str, Any]:
+        """As :meth:`Detector.detect_batch`, with ``masks`` [B, K, H, W] uint8 (only kept detections
+        go through the mask branch)."""
+        dets = super().detect_batch(images, **settings)
+        return self.masks_for_detections(dets) if isinstance(dets, dict) and "features" in dets else dets
+
+    def masks_for_detections(self, dets: dict[str, Any]) -> dict[str, Any]:
+        """Detections + body ``features`` (NumPy, from the predict step) -> detections + ``masks``.
+
+        The mask branch runs on the ``num_detections`` kept boxes of each image only (not the K
+        slots), the 1x1 output layer only for each box's class, and the masks are pasted in their
+        boxes only; other slots get empty masks, as in the graph path.
+        """
+        dets = {k: np.asarray(v) for k, v in dets.items()}
+        features = dets.pop("features")
+        boxes, classes = dets["boxes"].astype("float32"), dets["classes"].astype("int64")
+        b, k = boxes.shape[:2]
+        height, width = (int(v) for v in self.image_size)
+        masks = np.zeros((b, k, height, width), "uint8")
+        keep = [np.flatnonzero(classes[i] >= 0) for i in range(b)]
+        if sum(len(j) for j in keep):
+            rois = np.concatenate(
+                [
+                    np.concatenate([np.full((len(j), 1), i, "float32"), boxes[i, j]], 1)
+                    for i, j in enumerate(keep)
+                ]
+            )
+            cls = np.concatenate([classes[i, j] for i, j in enumerate(keep)])
+            probs = self._class_masks(features, rois, cls)
+            start = 0
+            for i, j in enumerate(keep):
+                if len(j):
+                    p = probs[None, start : start + len(j)]
+                    full = ops.convert_to_numpy(paste_masks(p, boxes[i, j][None], self.image_size))[0]
+                    masks[i, j] = full >= 0.5
+                    start += len(j)
+        dets["masks"] = masks
+        return dets
+
+    def _class_masks(self, features: np.ndarray, rois: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        """Mask probabilities [R, M, M] of each RoI's class: the mask branch up to the upsampling,
+        then the output 1x1 convolution's column of that class only."""
+        head = self.__dict__.get("_mask_trunk")
+        if head is None:
+            head = keras.Model(self.mask_head.input, self.mask_head.get_layer("mask_deconv").output)
+            self.__dict__["_mask_trunk"] = head  # not tracked: shares the mask head's layers
+        pooled = self.mask_pooler([ops.convert_to_tensor(features), ops.convert_to_tensor(rois)])
+        trunk = ops.convert_to_numpy(head(pooled, training=False))  # [R, M, M, channels]
+        kernel, bias = (ops.convert_to_numpy(w) for w in self.mask_head.get_layer("mask_logits").weights)
+        logits = np.einsum("rhwc,rc->rhw", trunk, kernel[0, 0].T[classes]) + bias[classes][:, None, None]
+        return 1.0 / (1.0 + np.exp(-logits))
+
     def extend_detections(self, dets: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
-        """Adds ``masks`` [B, K, H, W] uint8 (pixels of ``image_size``) for the final detections."""
+        """Adds ``masks`` [B, K, H, W] uint8 (pixels of ``image_size``) for the final detections
+        (in the predict step: the body ``features`` instead, see :meth:`masks_for_detections`)."""
+        if self._defer_masks:
+            return {**dets, "features": out["features"]}
         logits = self.mask_logits(out["features"], dets["boxes"])
         classes = ops.maximum(ops.cast(dets["classes"], "int32"), 0)
         probs = ops.sigmoid(ops.take_along_axis(logits, classes[:, :, None, None, None], axis=-1)[..., 0])

@@ -13,7 +13,9 @@ Training runs through ``zoo.training.fit_resumable`` (checkpoint every epoch, re
 interruption, ``history.csv`` + ``curves.png``), optionally under ``tf.distribute.MirroredStrategy``;
 the validation mAP is computed every epoch (``val_map50`` in the log and curves) and in full at the
 end with ``zoo.metrics.detection.DetectionEvaluator``. Written into the workdir:
-``last.weights.h5``, ``history.csv``, ``curves.png``, ``detections.png`` (validation images with
+``last.weights.h5``, ``model.keras`` (the full model with its preprocessing and class names,
+:func:`zoo.saving.save_model`: what ``python -m zoo convert`` takes as it is), ``history.csv``,
+``curves.png``, ``detections.png`` (validation images with
 their detections, shaded masks for Mask R-CNN, and, dashed, the ground truth) and ``report.json``.
 
 Example:
@@ -38,6 +40,7 @@ import numpy as np
 from zoo.detection.visualize import save_detections_png
 from zoo.registry import entry
 from zoo.registry import get as get_model
+from zoo.saving import save_model
 from zoo.training import STRATEGIES, fit_resumable, get_strategy, strategy_scope
 from zoo.utils.io import atomic_write_json
 
@@ -460,6 +463,12 @@ def train_detector(
         title=f"{cfg.model} on {cfg.data} ({cfg.image_size}px)",
     )
     train_seconds = time.time() - start
+    # the full model (architecture + preprocessing + labels, background first): what
+    # `python -m zoo convert` takes as it is
+    save_model(
+        model, workdir / "model.keras", preprocess=entry(cfg.model).preprocess or "none",
+        labels=data.class_names, task="detection",
+    )  # fmt: skip
     start = time.time()
     metrics = evaluate_detector(
         model, data.val, data.class_names, max_batches=data.val_batches,
@@ -497,6 +506,7 @@ def train_detector(
         "metrics": _jsonable(metrics),
         "files": {
             "weights": str(workdir / "last.weights.h5"),
+            "model": str(workdir / "model.keras"),
             "history": str(workdir / "history.csv"),
             "curves": str(workdir / "curves.png"),
             "detections": str(png),

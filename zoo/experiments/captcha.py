@@ -34,7 +34,8 @@ import numpy as np
 from keras import ops
 
 from zoo.classification.captcha import captcha_multihead, captcha_onevector, output_kind, stack_outputs
-from zoo.utils.io import atomic_path, atomic_write_json
+from zoo.saving import save_model
+from zoo.utils.io import atomic_write_json
 
 MODES = ("joint", "alternating")
 
@@ -270,9 +271,9 @@ def train_captcha(
     train_seconds = time.time() - start
     scores = keras.ops.convert_to_numpy(trainer.predict(val_ds, verbose=0))
     char_acc, whole_acc = numpy_captcha_accuracy(val_y, scores)
-    with atomic_path(workdir / "model.keras") as tmp:
-        net.save(tmp)
     meta = {"alphabet": chars, "length": length, "height": height, "width": width, "output": output_kind(net)}
+    # grey pixels / 255 in, per-character scores out; the facts travel inside the archive too
+    save_model(net, workdir / "model.keras", preprocess="unit", task="classification", **meta)
     atomic_write_json(workdir / "model.json", meta)
     report = {
         **meta,

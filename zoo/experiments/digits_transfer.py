@@ -25,6 +25,7 @@ import keras
 import numpy as np
 
 from zoo.data.digits import DIGIT_VARIANTS, load_digits_split, sample_per_class
+from zoo.saving import save_model
 from zoo.transfer import compile_classifier, cut, evaluate_accuracy, head_swap, train_head_swap
 from zoo.utils.io import atomic_path, atomic_write_json, atomic_write_text
 
@@ -190,9 +191,14 @@ def run_digits_demo(
         acc = evaluate_accuracy(model, data["test_x"], data["test_y"])
         results[method].setdefault(label, {})[str(seed)] = acc
         atomic_write_json(point_path, {"method": method, "k": label, "seed": seed, "accuracy": acc})
-        if final_ft:
-            with atomic_path(ft_path) as tmp:
-                model.save(tmp)
+        if final_ft:  # digits in [0, 1] (pixels / 255), target classes 5-9: convert takes it as it is
+            save_model(
+                model,
+                ft_path,
+                preprocess="unit",
+                labels=[str(d) for d in range(5, 10)],
+                task="classification",
+            )
     if ft_path.is_file():  # the top-level copy always belongs to the variant of this report
         with atomic_path(workdir / "fine_tuned.keras") as tmp:
             shutil.copyfile(ft_path, tmp)

@@ -137,11 +137,12 @@ def _build_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Runs the conversion described by parsed ``args``; returns the exit status."""
     from zoo.export.litert import export_model
+    from zoo.export.spec import is_model_file
     from zoo.utils.io import atomic_write_json
 
     stem = Path(args.model).stem if args.model.endswith(".keras") else args.model
     output = args.output or f"{stem}_{args.quantize}.tflite"
-    is_file = args.model.endswith(".keras") or Path(args.model).exists()
+    is_file = is_model_file(args.model)  # a folder named like a registered model is not a file
     detection_options = {}
     if args.score_threshold is not None:
         detection_options["score_threshold"] = args.score_threshold

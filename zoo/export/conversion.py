@@ -7,7 +7,6 @@ Example:
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 from zoo.export.graph import serving_function
 from zoo.export.representative import RepresentativeDataError, load_images
 from zoo.export.spec import QUANTIZATIONS, ExportError, ExportSpec, model_input
+from zoo.utils.io import scratch_dir
 
 
 @dataclass
@@ -108,7 +108,9 @@ def convert(model: keras.Model, spec: ExportSpec, options: ConvertOptions | None
             "TF 2.21's int8 calibrator crashes on it. Use quantize='dynamic' (int8 weights) or 'float16'."
         )
     fn, signature = serving_function(model, spec, fold_preprocessing=o.fold, source_size=o.source_size)
-    with tempfile.TemporaryDirectory(prefix="zoo_export_") as tmp:
+    # A scratch folder removed on SIGTERM (and swept by the next export after a SIGKILL); the
+    # converter's own temporary SavedModel goes inside it too.
+    with scratch_dir("zoo_export_", hold_tempfiles=True) as tmp:
         try:
             concrete = tf.function(fn, autograph=False).get_concrete_function(signature)
             if op_post:
@@ -117,8 +119,10 @@ def convert(model: keras.Model, spec: ExportSpec, options: ConvertOptions | None
                 archive = keras.export.ExportArchive()
                 archive.track(model)
                 archive.add_endpoint("serve", tf.function(fn, autograph=False), input_signature=[signature])
-                archive.write_out(tmp, verbose=False)
-                converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["serve"])
+                archive.write_out(tmp / "saved_model", verbose=False)
+                converter = tf.lite.TFLiteConverter.from_saved_model(
+                    str(tmp / "saved_model"), signature_keys=["serve"]
+                )
                 converter.allow_custom_ops = True
             else:
                 # Keras 3 variables are resource variables; unfrozen, the converter keeps VAR_HANDLE /

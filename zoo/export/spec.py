@@ -125,11 +125,7 @@ def load_model(
     name = None
     if isinstance(source, keras.Model):
         model = source
-    elif isinstance(source, (str, os.PathLike)) and (
-        Path(source).suffix in (".keras", ".h5", ".tflite", ".zip")
-        or os.sep in str(source)
-        or (Path(source).exists() and not (Path(source).is_dir() and _is_registered(str(source))))
-    ):
+    elif isinstance(source, (str, os.PathLike)) and is_model_file(source):
         model = _load_keras_file(Path(source))
         _attach_saved_info(model, Path(source))
     elif isinstance(source, str):
@@ -162,6 +158,25 @@ def load_model(
         except Exception as e:  # noqa: BLE001  (keras raises many types; name the file)
             raise ExportError(f"Cannot load weights {weights} into {model.name}: {e}") from e
     return model, name
+
+
+def is_model_file(source: str | os.PathLike) -> bool:
+    """Whether ``source`` names a model file rather than a registered model.
+
+    A path-like name (a model suffix, a folder separator) or an existing file is a file; a local
+    folder named like a registered model is not (the registered name wins, and :func:`load_model`
+    says so).
+
+    Example:
+        >>> is_model_file("runs/unet/model.keras"), is_model_file("alexnet")
+        (True, False)
+    """
+    p = Path(source)
+    return (
+        p.suffix in (".keras", ".h5", ".tflite", ".zip")
+        or os.sep in str(source)
+        or (p.exists() and not (p.is_dir() and _is_registered(str(source))))
+    )
 
 
 def _is_registered(name: str) -> bool:

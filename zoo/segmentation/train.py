@@ -311,7 +311,7 @@ def save_prediction_grid(
             if i == 0:
                 ax.set_title(label)
     if title:
-        fig.suptitle(title, y=1.0 + 0.05 / n)
+        fig.suptitle(title)
     return save_figure(fig, path)
 
 

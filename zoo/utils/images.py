@@ -40,6 +40,47 @@ DEFAULT_MAX_PIXELS = 89_478_485
 _RESAMPLE = {"nearest": 0, "bilinear": 2, "bicubic": 3, "lanczos": 1, "box": 4, "hamming": 5}
 
 
+#: How a picture is stretched to a model's input size (:func:`resize_images`); the first is the default.
+RESIZES = ("mediapipe", "pil")
+
+
+def resize_images(images: np.ndarray, size: tuple[int, int], method: str = "mediapipe") -> np.ndarray:
+    """Stretches uint8 images ``[N, h, w, 3]`` to ``size`` (H, W) as an app's pipeline would.
+
+    Args:
+        images: uint8 RGB images.
+        size: target (height, width).
+        method: ``"mediapipe"`` (default): what MediaPipe Tasks' image-to-tensor step does on the
+            CPU, an affine warp, bilinear, no antialiasing, output pixel ``x`` sampling input
+            ``x * w_in / w_out`` (corners aligned, no half-pixel shift), borders replicated; a
+            downscale samples, it does not average (model outputs equal MediaPipe's to 0.0 on
+            the bundled photos); ``"pil"``: PIL's bilinear, which antialiases when shrinking
+            (the training loaders). ``python -m zoo predict --resize`` and the export
+            verification take either; both default to MediaPipe's.
+
+    Example:
+        >>> resize_images(np.zeros((2, 64, 48, 3), np.uint8), (32, 32)).shape
+        (2, 32, 32, 3)
+    """
+    if method not in RESIZES:
+        raise ValueError(f"resize must be one of {', '.join(RESIZES)}, got {method!r}")
+    h, w = int(size[0]), int(size[1])
+    if images.shape[1:3] == (h, w):
+        return images
+    if method == "pil":
+        from PIL import Image
+
+        return np.stack(
+            [np.asarray(Image.fromarray(i).resize((w, h), Image.BILINEAR), dtype=np.uint8) for i in images]
+        )
+    import cv2
+
+    ih, iw = images.shape[1:3]
+    m = np.float32([[w / iw, 0, 0], [0, h / ih, 0]])  # output pixel x samples input x * iw / w
+    flags = dict(flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return np.stack([cv2.warpAffine(np.ascontiguousarray(i), m, (w, h), **flags) for i in images])
+
+
 class ImageReadError(ValueError):
     """A file that is not a readable image (missing, truncated, not a picture)."""
 

@@ -134,18 +134,36 @@ def sweep_stale_scratch(
     return removed
 
 
+#: Scratch folders of this process that exist now (removed by :func:`remove_live_scratch`).
+_LIVE_SCRATCH: set[Path] = set()
+
+
+def remove_live_scratch() -> None:
+    """Removes this process's scratch folders now (before a forced ``os._exit``, which skips
+    ``finally`` blocks: :mod:`zoo.utils.signals`' watchdog calls it)."""
+    for path in list(_LIVE_SCRATCH):
+        shutil.rmtree(path, ignore_errors=True)
+        _LIVE_SCRATCH.discard(path)
+
+
 @contextlib.contextmanager
-def scratch_dir(prefix: str = "zoo_scratch_", root: str | os.PathLike | None = None) -> Iterator[Path]:
+def scratch_dir(
+    prefix: str = "zoo_scratch_", root: str | os.PathLike | None = None, *, hold_tempfiles: bool = False
+) -> Iterator[Path]:
     """A temporary folder removed on exit, on Ctrl-C and on SIGTERM; stale ones are swept first.
 
     While the folder exists, SIGTERM (whose default action would end the process without
     cleaning up) raises ``KeyboardInterrupt`` in the main thread, so the folder is removed and the
-    process still stops; the previous handler is restored afterwards. Folders of processes
-    killed with SIGKILL are removed by the next call with the same prefix.
+    process still stops; the previous handler is restored afterwards. A command under
+    :func:`zoo.utils.signals.stop_on_signals` whose watchdog has to force the exit removes it
+    too. Folders of processes killed with SIGKILL are removed by the next call with the same prefix.
 
     Args:
         prefix: folder-name prefix, e.g. ``"zoo_export_"``.
         root: parent folder (default: ``tempfile.gettempdir()``, i.e. ``$TMPDIR``).
+        hold_tempfiles: while the block runs, ``tempfile``'s default folder is this one, so what
+            libraries write there (TensorFlow's converter makes its own SavedModel folders) is
+            removed and swept with it.
 
     Example:
         >>> with scratch_dir("zoo_export_") as tmp:
@@ -153,11 +171,18 @@ def scratch_dir(prefix: str = "zoo_scratch_", root: str | os.PathLike | None = N
     """
     sweep_stale_scratch(prefix, root=root)
     path = Path(tempfile.mkdtemp(prefix=f"{prefix}pid{os.getpid()}_", dir=root))
+    _LIVE_SCRATCH.add(path)
+    previous_tempdir = tempfile.tempdir
     with terminate_raises_interrupt():
         try:
+            if hold_tempfiles:
+                tempfile.tempdir = str(path)
             yield path
         finally:
+            if hold_tempfiles:
+                tempfile.tempdir = previous_tempdir
             shutil.rmtree(path, ignore_errors=True)
+            _LIVE_SCRATCH.discard(path)
 
 
 def _raise_interrupt(signum, frame):

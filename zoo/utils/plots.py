@@ -20,8 +20,14 @@ def pyplot():
 
 
 def save_figure(fig, path: str | os.PathLike, dpi: int = 110) -> Path:
-    """Saves a matplotlib figure to ``path`` atomically as PNG and closes it."""
+    """Saves a matplotlib figure to ``path`` atomically as PNG and closes it.
+
+    A figure with a super-title and no layout engine gets matplotlib's constrained layout, which
+    keeps the super-title above the panel titles (a plain ``suptitle`` overlaps them).
+    """
     plt = pyplot()
+    if fig._suptitle is not None and fig.get_layout_engine() is None:
+        fig.set_layout_engine("constrained")
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)

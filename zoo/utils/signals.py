@@ -42,6 +42,9 @@ class StopState:
 
 
 def _force_exit(code: int, message: str) -> None:
+    from zoo.utils.io import remove_live_scratch
+
+    remove_live_scratch()  # os._exit skips the finally blocks that would remove them
     try:
         sys.stderr.write(message + "\n")
         sys.stderr.flush()
