@@ -2,7 +2,7 @@
 
 Trains source-only, DANN and a target-supervised oracle over several seeds, resumably, and
 writes report.json (target accuracies, the fraction of the gap DANN closes), accuracy.png,
-features_pca.png and each run's curves.png into --workdir.
+domain_accuracy.png, features_pca.png and each run's curves.png into --workdir.
 
     python recipes/dann.py --workdir runs/dann --seeds 0 1 2
 """

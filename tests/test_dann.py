@@ -54,6 +54,68 @@ def test_model_heads_and_lambda_callback(rng):
     )
 
 
+@pytest.mark.multibackend
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_lambda_schedule_reaches_every_step_of_a_compiled_fit(jit_compile):
+    """x -> Dense (the 'features') -> GradientReversal -> loss = mean(output): the features'
+    gradient is -lambda_t * x, so with SGD(lr=1) and x = 1 the kernel grows by exactly lambda_t
+    per step. A lambda frozen when the train step is traced (a Python float captured as a
+    constant) would give the same increment at every step; a lost sign would shrink the kernel."""
+    inputs = keras.Input((1,))
+    feats = keras.layers.Dense(1, use_bias=False, kernel_initializer="zeros", name="feat")(inputs)
+    model = keras.Model(inputs, GradientReversal(0.0, name="grl")(feats))
+    model.compile(keras.optimizers.SGD(1.0), loss=lambda y, p: keras.ops.mean(p), jit_compile=jit_compile)
+    x = np.ones((8, 1), "float32")
+    kernels = []
+    for _ in range(2):  # two fits of 4 steps: the step counter carries over
+        model.fit(x, x, batch_size=2, epochs=1, callbacks=[LambdaSchedule(total_steps=8)], verbose=0)
+        kernels.append(float(keras.ops.convert_to_numpy(model.get_layer("feat").kernel)[0, 0]))
+    expected = np.cumsum([dann_lambda(step / 8) for step in range(8)])
+    np.testing.assert_allclose(kernels, expected[[3, 7]], rtol=1e-5)
+
+
+def test_domain_gradient_reaches_the_features_reversed(rng):
+    """Through the DANN model, d(domain loss)/d(conv1 kernel) with lambda = 1 is minus the one
+    with lambda = -1 (no reversal) and zero with lambda = 0; the label loss is untouched."""
+    model = dann_model(digit_features((12, 12, 3)), num_classes=10)
+    x = rng.uniform(0, 1, (4, 12, 12, 3)).astype("float32")
+    domain = np.array([[0.0], [0.0], [1.0], [1.0]], "float32")
+    kernel = model.get_layer("features").get_layer("conv1").kernel
+
+    def grads(lam):
+        model.get_layer("grl").set_lambda(lam)
+        return _grad_wrt(model, x, domain, kernel)
+
+    reversed_, plain, zero = grads(1.0), grads(-1.0), grads(0.0)
+    assert np.abs(plain).max() > 0
+    np.testing.assert_allclose(reversed_, -plain, rtol=1e-5, atol=1e-8)
+    np.testing.assert_array_equal(zero, 0.0)
+
+
+def _grad_wrt(model, x, domain, variable):
+    """d mean(BCE(domain, model(x)['domain'])) / d variable on the current backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(keras.losses.binary_crossentropy(domain, model(x)["domain"]))
+        return np.asarray(tape.gradient(loss, variable.value))
+    if backend == "jax":
+        import jax
+
+        trainable = [v.value for v in model.trainable_variables]
+        index = [id(v) for v in model.trainable_variables].index(id(variable))
+        non_trainable = [v.value for v in model.non_trainable_variables]
+
+        def loss(tv):
+            out, _ = model.stateless_call(tv, non_trainable, x)
+            return keras.ops.mean(keras.losses.binary_crossentropy(domain, out["domain"]))
+
+        return np.asarray(jax.grad(loss)(trainable)[index])
+    pytest.skip(f"no gradient check written for backend {backend}")
+
+
 def test_gap_closed_and_pca():
     assert gap_closed(0.5, 0.7, 0.9) == pytest.approx(0.5)
     with pytest.raises(ValueError, match="no gap"):
@@ -71,6 +133,8 @@ def test_target_domain_is_mnist_m_style():
     digits[:, 4:12, 7:9] = 1.0
     out = blend_digits(digits, np.random.default_rng(0))
     np.testing.assert_allclose(out, np.abs(tex - digits), rtol=1e-6)  # |background - digit|
+    low = textures(50, 16, np.random.default_rng(1), max_level=0.4)
+    assert low.min(axis=(1, 2, 3)).max() <= 0.4 + 1e-6  # the darkest texel sits at a base level <= max_level
     data = load_digits_m_pair(size=28, seed=0)
     assert data["source_x"].shape[1:] == data["target_x"].shape[1:] == (28, 28, 3)
     assert set(np.unique(data["source_y"])) == set(range(10)) == set(np.unique(data["test_y"]))
@@ -95,8 +159,10 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
         assert (tmp_path / mode / "seed0" / "last.weights.h5").exists()
         assert (tmp_path / mode / "seed0" / "curves.png").exists()
     assert (tmp_path / "features_pca.png").exists() and (tmp_path / "accuracy.png").exists()
+    assert (tmp_path / "domain_accuracy.png").exists()
     saved = json.loads((tmp_path / "report.json").read_text())
     assert set(saved["target_accuracy_mean"]) == {"source_only", "dann", "oracle"}
+    assert len(saved["domain_accuracy_per_epoch"]["dann"]["0"]) == 2  # one value per epoch
     assert 0.0 <= saved["target_accuracy_mean"]["dann"] <= 1.0
     means = saved["target_accuracy_mean"]
     assert (saved["gap_closed"] is None) == (means["oracle"] <= means["source_only"])

@@ -224,7 +224,9 @@ def train_domain_adaptation(
     model.compile(
         optimizer=keras.optimizers.SGD(DANNLearningRate(learning_rate, total), momentum=0.9),
         loss={"labels": "sparse_categorical_crossentropy", "domain": "binary_crossentropy"},
-        metrics={"labels": ["accuracy"], "domain": ["accuracy"]},
+        # the label accuracy counts the labelled half only (weight 0 on the other half)
+        weighted_metrics={"labels": ["accuracy"]},
+        metrics={"domain": ["accuracy"]},
     )
     batches = _DomainBatches(data, mode, batch_size, total, seed)
     history = fit_resumable(
@@ -313,14 +315,15 @@ def run_dann_experiment(
 
     Every run trains in ``workdir/<mode>/seed<k>`` (resumable; a finished run's ``result.json``
     is reused). Writes ``report.json`` (per-seed and mean target accuracies, the fraction of
-    the source-only -> oracle gap that DANN closes), ``accuracy.png`` and ``features_pca.png``
-    (the shared features of seed ``seeds[0]``'s source-only and DANN models, coloured by domain).
+    the source-only -> oracle gap that DANN closes, the domain accuracy per epoch),
+    ``accuracy.png``, ``domain_accuracy.png`` and ``features_pca.png`` (the shared features of
+    seed ``seeds[0]``'s source-only and DANN models, coloured by domain).
 
     Example:
         >>> report = run_dann_experiment("runs/dann", seeds=(0, 1, 2))
         >>> report["gap_closed"]
     """
-    from zoo.data.digits_m import load_digits_m_pair
+    from zoo.data.digits_m import MAX_LEVEL, load_digits_m_pair
     from zoo.utils.io import atomic_write_json
     from zoo.utils.plots import pyplot, save_figure
 
@@ -366,7 +369,7 @@ def run_dann_experiment(
     std = {m: float(np.std([r["target_test_accuracy"] for r in results[m].values()])) for m in modes}
     report: dict[str, Any] = {
         "seeds": list(seeds), "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
-        "image_size": size, "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
+        "image_size": size, "target_max_level": MAX_LEVEL, "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
         "target_accuracy_mean": mean, "target_accuracy_std": std,
     }  # fmt: skip
     if {"source_only", "dann", "oracle"} <= set(modes):
@@ -389,4 +392,41 @@ def run_dann_experiment(
     save_figure(fig, workdir / "accuracy.png")
     if panels:
         plot_domain_features(panels, workdir / "features_pca.png")
+    domain_curves = plot_domain_accuracy(workdir, seeds, workdir / "domain_accuracy.png")
+    if domain_curves:
+        report["domain_accuracy_per_epoch"] = domain_curves
+        atomic_write_json(workdir / "report.json", report)
     return report
+
+
+def plot_domain_accuracy(
+    workdir: str | os.PathLike, seeds: Sequence[int], path: str | os.PathLike
+) -> dict[str, dict[str, list[float]]]:
+    """The domain classifier's training accuracy per epoch, from each run's ``history.csv``.
+
+    Source-only training leaves the domain head free to separate the domains (near 100 %);
+    under DANN the reversed gradient should pull it towards 50 % (domains confused). Saves one
+    line per run (mode and seed) as PNG and returns mode -> seed -> accuracies.
+    """
+    from zoo.training import read_history
+    from zoo.utils.plots import pyplot, save_figure
+
+    curves: dict[str, dict[str, list[float]]] = {}
+    for mode in ("source_only", "dann"):
+        for seed in seeds:
+            history = read_history(Path(workdir) / mode / f"seed{seed}" / "history.csv")
+            if "domain_accuracy" in history:
+                curves.setdefault(mode, {})[str(seed)] = [float(v) for v in history["domain_accuracy"]]
+    if not curves:
+        return curves
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.5))
+    for mode, style in (("source_only", "--"), ("dann", "-")):
+        for seed, values in curves.get(mode, {}).items():
+            ax.plot(range(1, len(values) + 1), [100 * v for v in values], style, label=f"{mode} seed {seed}")
+    ax.axhline(50, color="grey", lw=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("domain classifier accuracy (%)")
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+    return curves
