@@ -121,3 +121,17 @@ def test_detections_equal_torchvision(pair):
     theirs_rows = np.concatenate([exp_boxes, exp_classes[:, None]], axis=1)
     _assert_equal_up_to_ties(ours_rows, got_scores, theirs_rows, 1e-3, "detection")
     np.testing.assert_allclose(got_scores, exp_scores, rtol=1e-4, atol=1e-6)
+
+
+def test_converted_weights_h5_reloads_in_torchvision_configuration(pair, tmp_path):
+    """convert-weights' .weights.h5 + the printed options rebuild the same COCO model, no torch needed."""
+    from zoo.convert_weights import convert_weights, torchvision_options
+
+    _, ours, pixels = pair
+    assert torchvision_options("ssd300_vgg16") == {"layout": "torchvision"}
+    out = convert_weights("ssd300_vgg16", "COCO_V1", tmp_path / "ssd.weights.h5")
+    again = zoo.get("ssd300_vgg16", weights=str(out), **torchvision_options("ssd300_vgg16"))
+    assert again.get_config()["scales"] == ours.get_config()["scales"] and again.class_names == ours.class_names
+    np.testing.assert_array_equal(
+        np.asarray(again(pixels)["class_logits"]), np.asarray(ours(pixels)["class_logits"])
+    )
