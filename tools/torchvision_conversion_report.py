@@ -12,7 +12,6 @@ logits and box deltas). Files go to a temporary folder, one model at a time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
