@@ -577,12 +577,37 @@ def load_torch_weights(
     """
     if is_torch_file(weights):
         path = Path(weights)
+        weight_set = torchvision_weights(torchvision_model, "torchvision") if torchvision_model else None
     else:
         if torchvision_model is None:
             raise TorchWeightsError(f"Model {model.name!r} has no torchvision weight sets")
-        path = checkpoint_path(torchvision_weights(torchvision_model, str(weights)))
+        weight_set = torchvision_weights(torchvision_model, str(weights))
+        path = checkpoint_path(weight_set)
     state = read_state_dict(path)
-    return load_state_dict(model, state, mapping, include_top=include_top, source=f"Checkpoint {path}")
+    load_state_dict(model, state, mapping, include_top=include_top, source=f"Checkpoint {path}")
+    if weight_set is not None:
+        model.zoo_preprocess = preprocess_mode(weight_set)
+    return model
+
+
+def preprocess_mode(weights: TorchvisionWeights) -> str:
+    """The ``zoo.preprocessing`` mode of a weight set's input: ``"torch"`` (x / 255 - ImageNet mean) /
+    ImageNet std for the classifiers, ``"none"`` for detectors (they normalise 0-255 pixels inside).
+
+    Export reads it (``model.zoo_preprocess``), so that a model loaded with torchvision weights is not
+    exported with the preprocessing of the architecture's keras.applications weights (caffe for
+    ResNet-50). The resize / crop sizes are not a mode: ``zoo.preprocess(name, weights=...)`` has them.
+    """
+    from zoo.preprocessing import TORCH_MEAN, TORCH_STD
+
+    t = weights.transforms
+    if "mean" not in t:
+        return "none"
+    if not (np.allclose(t["mean"], TORCH_MEAN) and np.allclose(t["std"], TORCH_STD)):
+        raise TorchWeightsError(
+            f"{weights.model} {weights.name}: mean {t['mean']} / std {t['std']} is no zoo preprocessing mode"
+        )
+    return "torch"
 
 
 def randomize_torch_model(model: Any, seed: int = 0) -> Any:

@@ -111,6 +111,12 @@ CLASSIFIERS = [
     "name, tv_name, tv_kwargs, size, kwargs, head", CLASSIFIERS, ids=[c[0] for c in CLASSIFIERS]
 )
 def test_logits_equal_torchvision(name, tv_name, tv_kwargs, size, kwargs, head, torch_home):
+    assert_logits_equal(name, tv_name, tv_kwargs, size, kwargs, head, torch_home)
+
+
+def assert_logits_equal(name, tv_name, tv_kwargs, size, kwargs, head, torch_home):
+    """torchvision ``tv_name`` with seeded random weights, saved under its published name, against
+    ``zoo.get(name, weights="torchvision")``: logits to ``RTOL`` with the same top-1."""
     torch.manual_seed(0)
     ref = getattr(torchvision.models, tv_name)(weights=None, **tv_kwargs)
     x = _inputs(size)
@@ -124,9 +130,23 @@ def test_logits_equal_torchvision(name, tv_name, tv_kwargs, size, kwargs, head, 
     compare(ours.predict(x, verbose=0), expected)
 
 
-@pytest.mark.parametrize("name", ["vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"])
+LARGE_VGGS = ["vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", LARGE_VGGS)
+def test_large_vgg_logits_equal_torchvision(name, torch_home):
+    """Full logits, top included (a ~500 MB checkpoint each, so slow: ``pytest -m "torch and slow"``).
+
+    At 64 px torchvision's AdaptiveAvgPool2d(7) (``adaptive_pool``, on for torchvision weights) maps the
+    2x2 maps to 7x7, so the first dense layer's NCHW->NHWC reorder is exercised as at 224 px.
+    """
+    assert_logits_equal(name, name, {}, 64, {}, "classifier.6", torch_home)
+
+
+@pytest.mark.parametrize("name", LARGE_VGGS)
 def test_vgg_features_equal_torchvision(name, tmp_path):
-    """Every VGG configuration's convolutions (the top is checked once, on vgg11: ~500 MB each)."""
+    """Every VGG configuration's convolutions, cheaply (the full logits: the slow test above)."""
     torch.manual_seed(0)
     ref = randomize(getattr(torchvision.models, name)(weights=None))
     path = tmp_path / "features.pth"

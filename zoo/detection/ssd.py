@@ -472,8 +472,14 @@ def _create_ssd(
 ) -> SSD:
     """The one SSD creator: ``DEFAULT_CFGS[name]`` + the builder's arguments (``SSD``'s keywords)."""
     cfg = DEFAULT_CFGS[name]
+    layout = kwargs.pop("layout", "paper")
     check_kwargs(SSD, kwargs, name)
-    if weights_torch.is_torch_file(weights) or (cfg.get("torchvision") and weights in _TV_SETS):
+    if layout not in ("paper", "torchvision"):
+        raise ValueError(f"{name}: layout must be 'paper' or 'torchvision', got {layout!r}")
+    if layout == "torchvision" and not cfg.get("torchvision"):
+        raise ValueError(f"{name}: torchvision has no such SSD; layout='torchvision' is for ssd300_vgg16")
+    torch_weights = weights_torch.is_torch_file(weights) or (cfg.get("torchvision") and weights in _TV_SETS)
+    if torch_weights or layout == "torchvision":
         return _torchvision_ssd(name, num_classes, classes, input_shape, weights, kwargs)
     n = resolve_num_classes(num_classes, classes, default=21)
     model = SSD(
@@ -533,6 +539,10 @@ def _torchvision_ssd(
     settings = dict(scales=tv["scales"], steps=tv["steps"], mean=tv["mean"], postprocess=tv["postprocess"])
     settings["class_names"] = coco_category_names()
     model = SSD(num_classes=n, image_shape=tuple(input_shape or (300, 300, 3)), **{**settings, **kwargs})
+    if weights is None:
+        return model
+    if not (weights_torch.is_torch_file(weights) or weights in _TV_SETS):  # e.g. convert-weights' .h5
+        return load_weights(model, weights)
     return weights_torch.load_torch_weights(
         model, weights, torchvision_mapping(), torchvision_model="ssd300_vgg16"
     )
@@ -557,6 +567,7 @@ def ssd_vgg16(
     input_shape: tuple[int, int, int] | None = (300, 300, 3),
     weights: Any = None,
     width: float = 1.0,
+    layout: str = "paper",
     **kwargs: Any,
 ) -> SSD:
     """SSD300 with a VGG16 body (paper Fig. 2): 6 source maps, 8732 default boxes at 300x300.
@@ -567,6 +578,9 @@ def ssd_vgg16(
         weights: None, ``"imagenet_backbone"`` (keras.applications VGG16 notop weights into the body)
             or a path to a full SSD weight file (``model.save_weights``).
         width: channel multiplier of the body and extra layers (1.0 = the paper).
+        layout: ``"paper"``, or ``"torchvision"``: torchvision's COCO configuration (default boxes, mean,
+            91 COCO names, 200 detections), which torchvision weights select by themselves; give it to
+            load a ``.weights.h5`` written by ``python -m zoo convert-weights``.
         **kwargs: more ``SSD`` arguments (``postprocess``, ``class_names``, ``s_min`` ...).
 
     Example:
@@ -574,7 +588,7 @@ def ssd_vgg16(
         >>> model.default_boxes.shape
         (8732, 4)
     """
-    return _create_ssd("ssd_vgg16", num_classes, input_shape, weights, width=width, **kwargs)
+    return _create_ssd("ssd_vgg16", num_classes, input_shape, weights, width=width, layout=layout, **kwargs)
 
 
 @_register("ssd512_vgg16")
