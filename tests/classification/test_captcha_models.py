@@ -209,13 +209,13 @@ def test_batchnorm_statistics_fit_the_trained_weights(tmp_path):
     """After a short training every BatchNormalization's moving mean / variance are those of its inputs at
     inference (Dropout off) over the training images; Keras' lagging averages (momentum 0.99, a dozen
     steps) are ~0 and ~1 instead, which read 0.3% of a real validation set (RESULTS)."""
-    x, y = _bar_captchas(97)
+    x, y = _bar_captchas(97)  # one validation image: 96 train = 6 batches; the statistics below, over 97, are theirs
     save_captcha_folder(tmp_path / "caps", x, y, ALPHABET)
     report = train_captcha(
         tmp_path / "run", model="captcha_multihead", alphabet=ALPHABET, length=2, height=16, width=24,
         folder=tmp_path / "caps", val_fraction=0.01, config="tiny", batch_size=16, steps_per_epoch=6,
         epochs=2, learning_rate=3e-3, verbose=0,
-    )  # fmt: skip  (one validation image: 96 train = 6 batches, so the statistics below, over all 97, are theirs)
+    )  # fmt: skip
     assert set(report["batchnorm_statistics"]) >= {"moving_averages_as_trained", "reestimated_dropout_on"}
     net = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False)
     bns = [layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
