@@ -209,7 +209,8 @@ def test_batchnorm_statistics_fit_the_trained_weights(tmp_path):
     """After a short training every BatchNormalization's moving mean / variance are those of its inputs at
     inference (Dropout off) over the training images; Keras' lagging averages (momentum 0.99, a dozen
     steps) are ~0 and ~1 instead, which read 0.3% of a real validation set (RESULTS)."""
-    x, y = _bar_captchas(97)  # one validation image: 96 train = 6 batches; the statistics below, over 97, are theirs
+    # one validation image: 96 train = 6 batches; the statistics below, over all 97, are theirs
+    x, y = _bar_captchas(97)
     save_captcha_folder(tmp_path / "caps", x, y, ALPHABET)
     report = train_captcha(
         tmp_path / "run", model="captcha_multihead", alphabet=ALPHABET, length=2, height=16, width=24,
