@@ -443,7 +443,7 @@ def train_quality_classifier(
 ) -> tuple:
     """A small CNN trained on 80% of the real images (digits, or shapes by kind); returns it and its
     held-out quality (:func:`classifier_quality`)."""
-    from zoo.transfer import small_cnn
+    from zoo.experiments.digits_transfer import small_cnn
 
     path = workdir / "quality_classifier.weights.h5"
     rng = np.random.default_rng(seed)
