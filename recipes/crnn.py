@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
             report.pop("history")
             print(json.dumps(report, indent=2))
             return 0
-        from zoo.classification.captcha import train_captcha
+        from zoo.experiments.captcha import train_captcha
         from zoo.utils.io import atomic_write_json
 
         rows = {}
@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             train_pool=a.train_size, val_size=a.val_size, seed=a.seed,
         )  # fmt: skip
         rows["multihead_len4"] = {"val_captcha_acc": m["val_captcha_acc"], "beam": None,
-                                  "params": m.get("params"), "steps": a.epochs * (a.train_size // a.batch_size)}  # fmt: skip
+                                  "params": m.get("params"), "steps": a.epochs * (a.train_size // a.batch_size),
+                                  "batchnorm_statistics": m["batchnorm_statistics"]}  # fmt: skip
         atomic_write_json(os.path.join(a.workdir, "compare.json"), rows)
         print("| model | lengths | whole-captcha acc (greedy) | beam search | params | steps |")
         print("|---|---|---|---|---|---|")

@@ -65,16 +65,19 @@ def compare(a: argparse.Namespace) -> int:
 
 
 def charlm(a: argparse.Namespace) -> int:
+    import time
+
     import keras
 
     from zoo.text.rnn import char_rnn, char_sequences, sample_text
     from zoo.training import fit_resumable
-    from zoo.utils.io import atomic_write_json
+    from zoo.utils.io import atomic_write_json, atomic_write_text
 
     if not Path(a.text).is_file():
         raise ValueError(f"text file {a.text!r} does not exist")
     text = Path(a.text).read_text(encoding="utf-8", errors="replace")
     x, y, vocab = char_sequences(text, a.sequence_length, step=a.sequence_length // 2 or 1)
+    keras.utils.set_random_seed(0)
     model = char_rnn(vocab_size=len(vocab), units=a.units, num_layers=a.layers)
     model.compile(
         optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(True)
@@ -82,13 +85,24 @@ def charlm(a: argparse.Namespace) -> int:
     import tensorflow as tf
 
     data = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=0).batch(64)
-    fit_resumable(model, data, epochs=a.epochs, workdir=a.workdir, title="char_rnn")
+    start = time.perf_counter()
+    history = fit_resumable(model, data, epochs=a.epochs, workdir=a.workdir, title="char_rnn: training loss")
+    seconds = time.perf_counter() - start
     samples = {
-        str(t): sample_text(model, vocab, a.prime, length=300, temperature=t) for t in (0.0, 0.5, 1.0, 1.5)
+        str(t): sample_text(model, vocab, a.prime, length=a.sample_length, temperature=t)
+        for t in a.temperatures
     }
-    atomic_write_json(Path(a.workdir) / "samples.json", {"vocab": "".join(vocab.chars), "samples": samples})
-    for t, sample in samples.items():
-        print(f"--- temperature {t}\n{sample}\n")
+    report = {
+        "text": a.text, "characters": len(text), "vocab_size": len(vocab), "sequences": int(len(x)),
+        "sequence_length": a.sequence_length, "units": a.units, "layers": a.layers, "epochs": a.epochs,
+        "params": int(model.count_params()), "train_seconds_this_run": seconds, "prime": a.prime,
+        "final_loss_nats_per_char": history["loss"][-1], "history": history, "samples": samples,
+        "vocab": "".join(vocab.chars),
+    }  # fmt: skip
+    atomic_write_json(Path(a.workdir) / "report.json", report)
+    txt = "".join(f"--- temperature {t}\n{sample}\n\n" for t, sample in samples.items())
+    atomic_write_text(Path(a.workdir) / "samples.txt", txt)
+    print(txt)
     return 0
 
 
@@ -113,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--layers", type=int, default=1)
     m.add_argument("--epochs", type=int, default=5)
     m.add_argument("--prime", default="The ")
-    m.add_argument("--sample-length", type=int, default=200)
+    m.add_argument("--sample-length", type=int, default=300)
+    m.add_argument("--temperatures", type=float, nargs="+", default=[0.3, 0.7, 1.0])
     a = p.parse_args(argv)
     Path(a.workdir).mkdir(parents=True, exist_ok=True)
     try:

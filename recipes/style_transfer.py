@@ -36,25 +36,12 @@ def gatys(argv: list[str]) -> int:
     p.add_argument("--max-side", type=int, default=384, help="images are shrunk to this longer side")
     a = p.parse_args(argv)
 
-    from PIL import Image
+    from zoo.generative.style_files import stylize_files
 
-    from zoo.generative.fast_style import load_image
-    from zoo.generative.style import save_side_by_side, stylize
-    from zoo.utils.io import atomic_path, atomic_write_json
-
-    content, style = load_image(a.content, a.max_side), load_image(a.style, a.max_side)
-    out = stylize(
-        content, style, weights=_weights(a.weights), alpha=a.alpha, beta=a.beta, iterations=a.iterations,
-        optimizer=a.optimizer, init=a.init,
+    report = stylize_files(
+        a.content, a.style, a.output, weights=_weights(a.weights), alpha=a.alpha, beta=a.beta,
+        iterations=a.iterations, optimizer=a.optimizer, init=a.init, max_side=a.max_side,
     )  # fmt: skip
-    output = Path(a.output)
-    with atomic_path(output) as tmp:
-        Image.fromarray(out.image).save(tmp, format="PNG")
-    save_side_by_side(content, style, out.image, output.with_name(output.stem + "_side_by_side.png"),
-                      f"Gatys et al., alpha/beta = {a.alpha / a.beta:g}, {a.iterations} iterations")  # fmt: skip
-    report = {"seconds": out.seconds, "iterations": a.iterations, "first": out.history[0], "last": out.history[-1],
-              "size": list(content.shape[:2]), "weights": a.weights}  # fmt: skip
-    atomic_write_json(output.with_suffix(".json"), report)
     print(json.dumps(report, indent=2))
     return 0
 
@@ -74,6 +61,8 @@ def fast(argv: list[str]) -> int:
     p.add_argument("--filters", type=int, default=32)
     p.add_argument("--num-residual", type=int, default=5)
     p.add_argument("--style-weight", type=float, default=10.0)
+    p.add_argument("--content-weight", type=float, default=1.0)
+    p.add_argument("--tv-weight", type=float, default=1e-2)
     p.add_argument(
         "--gatys-iterations", type=int, default=20, help="Gatys iterations timed on the same image"
     )
@@ -90,6 +79,7 @@ def fast(argv: list[str]) -> int:
     net, report = train_fast_style(
         work, a.folder, a.style, weights=_weights(a.weights), image_size=a.image_size, epochs=a.epochs,
         batch_size=a.batch_size, filters=a.filters, num_residual=a.num_residual, style_weight=a.style_weight,
+        content_weight=a.content_weight, tv_weight=a.tv_weight,
     )  # fmt: skip
     content = _square(a.content, 256)
     style = np.asarray(Image.open(a.style).convert("RGB"), np.float32)

@@ -77,9 +77,13 @@ def measure(name: str, folder: Path) -> dict:
             head = ref.head(list(ref.backbone((images - mean) / std).values()))
         raw = ours(pixels, training=False)
         row["abs_err"], row["rel_err"] = _errors(raw["class_logits"], head["cls_logits"].numpy())
-        row["deltas_abs_err"], row["deltas_rel_err"] = _errors(raw["box_deltas"], head["bbox_regression"].numpy())
+        row["deltas_abs_err"], row["deltas_rel_err"] = _errors(
+            raw["box_deltas"], head["bbox_regression"].numpy()
+        )
     else:
-        ours = zoo.get(name, weights=str(h5), input_shape=(side, side, 3), classifier_activation=None, **options)
+        ours = zoo.get(
+            name, weights=str(h5), input_shape=(side, side, 3), classifier_activation=None, **options
+        )
         with torch.no_grad():
             expected = ref(xt)
         got = ours.predict(x, verbose=0)
@@ -107,7 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---:|---:|---:|---:|---:|---|")
     for r in rows:
         top1 = {True: "yes", False: "no"}.get(r.get("same_top1"), "-")
-        extra = f" (deltas {r['deltas_abs_err']:.2g} / {r['deltas_rel_err']:.2g})" if "deltas_rel_err" in r else ""
+        extra = (
+            f" (deltas {r['deltas_abs_err']:.2g} / {r['deltas_rel_err']:.2g})"
+            if "deltas_rel_err" in r
+            else ""
+        )
         print(
             f"| {r['model']} | {r['pth_mb']:.1f} | {r['h5_mb']:.1f} | {r['input']} | {r['abs_err']:.2g} |"
             f" {r['rel_err']:.2g}{extra} | {top1} |"

@@ -1,4 +1,4 @@
-"""``python -m zoo``: list, info, predict, convert, bench, demo and catalog from the command line.
+"""``python -m zoo``: list, info, predict, convert, style, bench, demo and catalog from the command line.
 
 The command line is parsed before anything heavy loads: ``--help``, ``list`` and ``info`` read
 the catalog (``zoo/catalog.json``, written from the registry by ``python -m zoo catalog
@@ -10,6 +10,7 @@ Examples:
     python -m zoo list --task classification
     python -m zoo info resnet50
     python -m zoo predict cat.jpg --model vgg16 --weights imagenet --top 5
+    python -m zoo style photo.jpg starry.jpg -o out.png     # also out_side_by_side.png, out.json
     python -m zoo catalog --write          # after adding or changing a registered model
 """
 
@@ -268,6 +269,27 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _cmd_style(args: argparse.Namespace) -> int:
+    from zoo.generative.style_files import stylize_files
+
+    report = stylize_files(
+        args.content, args.style, args.output, transform=args.transform,
+        weights=None if args.weights in NO_WEIGHTS else args.weights, iterations=args.iterations,
+        alpha=args.alpha, beta=args.beta, optimizer=args.optimizer, init=args.init, max_side=args.max_side,
+        filters=args.filters, num_residual=args.num_residual,
+    )  # fmt: skip
+    print(
+        f"wrote {report['output']} and {report['side_by_side']} ({report['method']}, {report['seconds']:.1f} s)"
+    )
+    if args.transform is None and args.weights in NO_WEIGHTS:
+        print(
+            "warning: RANDOM VGG19 WEIGHTS (--weights none): the loss network is untrained, so the "
+            "result is a texture smear, not a style transfer",
+            file=sys.stderr,
+        )
+    return 0
+
+
 def _add_list(sub: Any) -> None:
     p = sub.add_parser("list", help="list registered models")
     p.add_argument("--task", choices=TASKS)
@@ -304,6 +326,35 @@ def _add_predict(sub: Any) -> None:
         "verifies with; pil = PIL's antialiased bilinear",
     )
     p.set_defaults(func=_cmd_predict)
+
+
+def _add_style(sub: Any) -> None:
+    p = sub.add_parser(
+        "style",
+        help="neural style transfer of an image (Gatys, or a trained fast-style network)",
+        description="Stylises CONTENT after STYLE; writes OUT.png, OUT_side_by_side.png (content | style | "
+        "result) and OUT.json. Gatys' optimisation by default; --transform uses a trained network in one pass.",
+    )
+    p.add_argument("content", help="content image file")
+    p.add_argument("style", help="style image file")
+    p.add_argument("-o", "--output", required=True, help="stylised image (.png)")
+    p.add_argument(
+        "--transform",
+        help="trained transformation network (.keras, or .weights.h5 with --filters/--num-residual)",
+    )
+    p.add_argument(
+        "--weights", default="imagenet",
+        help="Gatys' VGG19: imagenet (keras.applications' file in the Keras cache), a path, or none (random)",
+    )  # fmt: skip
+    p.add_argument("--iterations", type=int, default=100, help="Gatys: L-BFGS iterations / Adam steps")
+    p.add_argument("--alpha", type=float, default=1.0, help="Gatys: content weight")
+    p.add_argument("--beta", type=float, default=1e3, help="Gatys: style weight (alpha/beta 1e-3 by default)")
+    p.add_argument("--optimizer", default="lbfgs", choices=("lbfgs", "adam"))
+    p.add_argument("--init", default="content", choices=("content", "noise"))
+    p.add_argument("--max-side", type=int, default=384, help="images are shrunk to this longer side")
+    p.add_argument("--filters", type=int, default=32, help="fast: the .weights.h5 network's width")
+    p.add_argument("--num-residual", type=int, default=5, help="fast: its residual blocks")
+    p.set_defaults(func=_cmd_style)
 
 
 def _add_demo(sub: Any) -> None:
@@ -372,6 +423,9 @@ COMMANDS: dict[str, Command] = {
     ),
     "convert-weights": Command(
         _add_convert_weights, "convert a torchvision .pth checkpoint to a Keras .weights.h5", costly=True
+    ),
+    "style": Command(
+        _add_style, "neural style transfer of an image (Gatys, or a trained fast-style network)"
     ),
     "bench": Command(_add_bench, "throughput/latency of zoo models vs keras.applications"),
     "demo": Command(_add_demo, "the offline end-to-end demo (`make demo`)"),

@@ -157,6 +157,55 @@ def _done_epochs(workdir: Path) -> int | None:
     return int(json.loads(path.read_text())["epochs"])
 
 
+def reestimate_batchnorm(
+    net: keras.Model, images: np.ndarray, batch_size: int = 64, *, keep_dropout: bool = False
+) -> int:
+    """Sets every BatchNormalization's moving statistics to the mean of its batch statistics over ``images``.
+
+    Keras' moving averages (momentum 0.99: an average over the last ~100 steps) lag behind the
+    weights of a short training, whose scale still grows: measured on the captcha readers, 1% (CRNN)
+    and 0.3% (multi-head) whole-captcha accuracy in inference mode against ~94% with current
+    statistics. One pass over the training images with momentum ``k / (k + 1)`` at batch ``k``
+    gives the exact running mean for the current weights. Dropout is held off during the pass
+    (rate 0), so a BatchNormalization after a Dropout gets the statistics it sees at inference,
+    not the wider ones of training (the "variance shift" of Li et al. 2019); ``keep_dropout=True``
+    keeps it active, as training does (to measure that effect). Eager only; returns the number of
+    batches used.
+
+    Example:
+        >>> reestimate_batchnorm(net, x_train[:4096])
+    """
+    layers = [layer for layer in _all_layers(net) if isinstance(layer, keras.layers.BatchNormalization)]
+    dropouts = [layer for layer in _all_layers(net) if isinstance(layer, keras.layers.Dropout)]
+    if len(images) < batch_size:
+        raise ValueError(f"need at least one batch of {batch_size} images to re-estimate, got {len(images)}")
+    saved = [layer.momentum for layer in layers], [layer.rate for layer in dropouts]
+    batches = 0
+    try:
+        for layer in dropouts if not keep_dropout else ():
+            layer.rate = 0.0
+        for k, start in enumerate(range(0, len(images) - batch_size + 1, batch_size)):
+            for layer in layers:
+                layer.momentum = k / (k + 1)
+            net(images[start : start + batch_size], training=True)
+            batches += 1
+    finally:
+        for layer, momentum in zip(layers, saved[0]):
+            layer.momentum = momentum
+        for layer, rate in zip(dropouts, saved[1]):
+            layer.rate = rate
+    return batches
+
+
+def _all_layers(model: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """``model``'s layers, nested models included (depth first)."""
+    out = []
+    for layer in getattr(model, "layers", []):
+        out.append(layer)
+        out.extend(_all_layers(layer))
+    return out
+
+
 def fit_resumable(
     model: keras.Model,
     train_data: Any,

@@ -207,3 +207,29 @@ def test_summarize_runs_compares_at_equal_steps(tmp_path):
     assert (tmp_path / "comparison.png").is_file() and (tmp_path / "comparison.md").is_file()
     with pytest.raises(FileNotFoundError, match="train it first"):
         summarize_runs(tmp_path, ["missing"])
+
+
+def test_batchnorm_statistics_fit_the_trained_weights(tmp_path):
+    """After a short training every BatchNormalization's moving mean / variance are those of its inputs at
+    inference (Dropout off) over the training images; Keras' lagging averages (momentum 0.99, a dozen
+    steps) are ~0 and ~1 instead, which read 0.3% of a real validation set (RESULTS)."""
+    # one validation image: 96 train = 6 batches; the statistics below, over all 97, are theirs
+    x, y = _bar_captchas(97)
+    save_captcha_folder(tmp_path / "caps", x, y, ALPHABET)
+    report = train_captcha(
+        tmp_path / "run", model="captcha_multihead", alphabet=ALPHABET, length=2, height=16, width=24,
+        folder=tmp_path / "caps", val_fraction=0.01, config="tiny", batch_size=16, steps_per_epoch=6,
+        epochs=2, learning_rate=3e-3, verbose=0,
+    )  # fmt: skip
+    assert set(report["batchnorm_statistics"]) >= {"moving_averages_as_trained", "reestimated_dropout_on"}
+    net = keras.models.load_model(tmp_path / "run" / "model.keras", compile=False)
+    bns = [layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bns) == 3  # two conv blocks and the fully connected layer, which comes after a Dropout
+    taps = keras.Model(net.input, [bn.input for bn in bns])(x, training=False)
+    for bn, inputs in zip(bns, taps):
+        a = keras.ops.convert_to_numpy(inputs)
+        a = a.reshape(-1, a.shape[-1])
+        mean, var = a.mean(0), a.var(0)
+        got_mean, got_var = (keras.ops.convert_to_numpy(v) for v in (bn.moving_mean, bn.moving_variance))
+        np.testing.assert_array_less(np.abs(got_mean - mean), 0.3 * np.sqrt(var) + 1e-3, err_msg=bn.name)
+        np.testing.assert_allclose(got_var, var, rtol=0.3, err_msg=bn.name)

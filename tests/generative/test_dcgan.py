@@ -85,3 +85,14 @@ def test_gan_rejects_mismatched_networks():
         GAN(dcgan_generator(28, 1, filters=4), dcgan_discriminator(32, 1, filters=4))
     with pytest.raises(ValueError, match="image_size"):
         dcgan_generator(image_size=48)
+
+
+def test_shapes_data_are_labelled_by_the_one_object_they_hold():
+    from zoo.data.shapes import generate_shapes_example
+    from zoo.generative.dcgan import load_gan_images
+
+    x, y = load_gan_images("shapes", 32, n=12, seed=3)
+    assert x.shape == (12, 32, 32, 3) and x.min() >= -1 and x.max() <= 1
+    rng = np.random.default_rng(3)  # the same scenes, drawn again: label = shape class - 1 (no background)
+    want = [int(generate_shapes_example(rng, 32, max_objects=1)["classes"][0]) - 1 for _ in range(12)]
+    assert y.tolist() == want and set(y) <= {0, 1, 2}

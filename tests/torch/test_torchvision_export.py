@@ -53,7 +53,9 @@ def test_resnet50_torchvision_weights_in_mediapipe_image_classifier(torch_home, 
 
     size = 64
     img = photo_crops(1, (size, size), seed=3)[0]
-    x = (img[None].astype("float32") / 255.0 - np.asarray(TORCH_MEAN, "float32")) / np.asarray(TORCH_STD, "float32")
+    x = (img[None].astype("float32") / 255.0 - np.asarray(TORCH_MEAN, "float32")) / np.asarray(
+        TORCH_STD, "float32"
+    )
     torch.manual_seed(0)
     ref = torchvision.models.resnet50(weights=None)
     randomize(ref.eval(), ref.fc, sample=nchw(x))
@@ -86,7 +88,9 @@ def test_ssd300_coco_weights_in_mediapipe_object_detector(torch_home, tmp_path):
     from mediapipe.tasks.python import vision
 
     img = photo_crops(1, (300, 300), seed=2)[0]
-    ref = randomize_torch_model(torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None))
+    ref = randomize_torch_model(
+        torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None)
+    )
     _spread_scores(ref, img[None].astype("float32"))
     save_published(ref, torch_home, "ssd300_vgg16", "COCO_V1")
     with torch.no_grad():

@@ -131,7 +131,9 @@ def test_converted_weights_h5_reloads_in_torchvision_configuration(pair, tmp_pat
     assert torchvision_options("ssd300_vgg16") == {"layout": "torchvision"}
     out = convert_weights("ssd300_vgg16", "COCO_V1", tmp_path / "ssd.weights.h5")
     again = zoo.get("ssd300_vgg16", weights=str(out), **torchvision_options("ssd300_vgg16"))
-    assert again.get_config()["scales"] == ours.get_config()["scales"] and again.class_names == ours.class_names
+    assert (
+        again.get_config()["scales"] == ours.get_config()["scales"] and again.class_names == ours.class_names
+    )
     np.testing.assert_array_equal(
         np.asarray(again(pixels)["class_logits"]), np.asarray(ours(pixels)["class_logits"])
     )

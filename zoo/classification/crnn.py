@@ -31,6 +31,7 @@ import numpy as np
 from keras import ops
 
 from zoo.registry import register
+from zoo.training import reestimate_batchnorm
 from zoo.utils.io import atomic_path, atomic_write_json
 
 PAD = -1
@@ -171,26 +172,6 @@ def check_labels(labels: np.ndarray, num_chars: int) -> np.ndarray:
 def captcha_accuracy(true_texts: Sequence[str], predicted: Sequence[str]) -> float:
     """Fraction of captchas read exactly (the whole string)."""
     return float(np.mean([t == p for t, p in zip(true_texts, predicted)])) if true_texts else 0.0
-
-
-def reestimate_batchnorm(net: keras.Model, images: np.ndarray, batch_size: int = 64) -> None:
-    """Sets every BatchNormalization's moving statistics to the mean of its batch statistics over ``images``.
-
-    The moving averages of a short CTC training lag behind the weights (measured: 1% whole-captcha
-    accuracy in inference mode against 94% with batch statistics); one pass over the training
-    images with momentum ``k / (k + 1)`` at batch ``k`` gives their exact running mean.
-
-    Example:
-        >>> reestimate_batchnorm(net, x_train[:2048])
-    """
-    bns = [layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
-    saved = [layer.momentum for layer in bns]
-    for k, start in enumerate(range(0, len(images) - batch_size + 1, batch_size)):
-        for layer in bns:
-            layer.momentum = k / (k + 1)
-        net(images[start : start + batch_size], training=True)
-    for layer, momentum in zip(bns, saved):
-        layer.momentum = momentum
 
 
 def generated_captchas(

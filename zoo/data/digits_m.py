@@ -57,9 +57,7 @@ def textures(n: int, size: int, rng: np.random.Generator, max_level: float = MAX
     return np.clip(out, 0.0, 1.0)
 
 
-def blend_digits(
-    digits: np.ndarray, rng: np.random.Generator, max_level: float = MAX_LEVEL
-) -> np.ndarray:
+def blend_digits(digits: np.ndarray, rng: np.random.Generator, max_level: float = MAX_LEVEL) -> np.ndarray:
     """MNIST-M style: ``|texture - digit|`` per channel for grey digits ``[N, H, W, 1]`` in [0, 1]."""
     n, h = len(digits), digits.shape[1]
     return np.abs(textures(n, h, rng, max_level) - digits).astype(np.float32)

@@ -94,6 +94,7 @@ def _shape_keypoints(kind: int, x0: float, y0: float, s: float, box: np.ndarray)
     kp[kp[:, 2] == 0, :2] = 0.0
     return kp
 
+
 def _tight_box(local: np.ndarray, ya: int, xa: int) -> np.ndarray | None:
     """xyxy pixel box of a shape window's mask (None below 4 pixels)."""
     ys, xs = np.nonzero(local)

@@ -352,10 +352,11 @@ DATASETS = ("digits", "shapes")
 
 
 def load_gan_images(dataset: str = "digits", image_size: int = 28, n: int = 2000, seed: int = 0):
-    """Real images in [-1, 1] ``[N, S, S, C]`` and their labels (digits 0-9; shapes: -1).
+    """Real images in [-1, 1] ``[N, S, S, C]`` and their labels (digits 0-9; shapes 0-2).
 
     ``"digits"``: scikit-learn's 1,797 handwritten digits (8x8) upscaled (all ten classes);
-    ``"shapes"``: ``n`` synthetic RGB scenes of :mod:`zoo.data.shapes`.
+    ``"shapes"``: ``n`` synthetic RGB scenes of :mod:`zoo.data.shapes` with one object each,
+    labelled by its shape (0 circle, 1 square, 2 triangle), so a classifier can judge samples.
     """
     if dataset == "digits":
         try:  # the digits loaders are moving to zoo.data.digits
@@ -370,8 +371,10 @@ def load_gan_images(dataset: str = "digits", image_size: int = 28, n: int = 2000
         from zoo.data.shapes import generate_shapes_example
 
         rng = np.random.default_rng(seed)
-        x = np.stack([generate_shapes_example(rng, image_size, max_objects=2)["image"] for _ in range(n)])
-        return x.astype(np.float32) / 127.5 - 1.0, np.full(n, -1, np.int32)
+        scenes = [generate_shapes_example(rng, image_size, max_objects=1) for _ in range(n)]
+        x = np.stack([s["image"] for s in scenes])
+        y = np.array([int(s["classes"][0]) - 1 for s in scenes], np.int32)
+        return x.astype(np.float32) / 127.5 - 1.0, y
     raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
 
 
@@ -393,10 +396,11 @@ def save_grid(images: np.ndarray, path: str | os.PathLike, title: str = "") -> P
 
 
 def classifier_quality(classifier: keras.Model, images: np.ndarray, labels: np.ndarray | None = None) -> dict:
-    """How a digit classifier sees ``images`` (in [-1, 1]): mean confidence, class coverage, accuracy.
+    """How a classifier of the real data sees ``images`` (in [-1, 1]): mean confidence, class coverage, accuracy.
 
     ``coverage_entropy`` is the entropy (bits) of the predicted-class histogram: log2(10) = 3.32
-    when every digit is generated equally often, 0 when the generator collapsed to one mode.
+    when every digit is generated equally often (log2(3) = 1.58 for the three shapes), 0 when the
+    generator collapsed to one mode.
     ``confident`` is the fraction classified with probability > 0.9. ``accuracy`` needs labels.
     """
     probs = np.asarray(classifier.predict((images + 1.0) / 2.0, verbose=0, batch_size=256))
@@ -434,16 +438,19 @@ class _GanMonitor(keras.callbacks.Callback):
             atomic_write_json(self.workdir / "quality_epoch1.json", quality)
 
 
-def train_digit_classifier(images: np.ndarray, labels: np.ndarray, workdir: Path, seed: int = 0) -> tuple:
-    """A small CNN trained on 80% of the real digits; returns it and its held-out quality."""
-    from zoo.transfer import small_cnn
+def train_quality_classifier(
+    images: np.ndarray, labels: np.ndarray, workdir: Path, num_classes: int, seed: int = 0
+) -> tuple:
+    """A small CNN trained on 80% of the real images (digits, or shapes by kind); returns it and its
+    held-out quality (:func:`classifier_quality`)."""
+    from zoo.experiments.digits_transfer import small_cnn
 
-    path = workdir / "digit_classifier.weights.h5"
+    path = workdir / "quality_classifier.weights.h5"
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(images))
     cut = int(0.8 * len(images))
     train, test = order[:cut], order[cut:]
-    net = small_cnn(images.shape[1:], num_classes=10, name="digit_classifier")
+    net = small_cnn(images.shape[1:], num_classes=num_classes, name="quality_classifier")
     net.compile(
         optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
     )
@@ -474,8 +481,9 @@ def train_dcgan(
 ) -> dict[str, Any]:
     """Trains a DCGAN (resumable) on offline data; writes samples/, curves.png, report.json.
 
-    On digits the report holds the quality figure of :func:`classifier_quality` for the real
-    held-out digits, for the generator after epoch 1 and at the end.
+    The report holds the quality figure of :func:`classifier_quality` (a small CNN trained on the
+    real digits, or on the shapes by kind) for the real held-out images, for the generator after
+    epoch 1 and at the end.
 
     Example:
         >>> report = train_dcgan("runs/dcgan", dataset="digits", epochs=20)
@@ -489,8 +497,7 @@ def train_dcgan(
     workdir.mkdir(parents=True, exist_ok=True)
     images, labels = load_gan_images(dataset, image_size, seed=seed)
     classifier, real_quality = (None, None)
-    if dataset == "digits":
-        classifier, real_quality = train_digit_classifier(images, labels, workdir, seed)
+    classifier, real_quality = train_quality_classifier(images, labels, workdir, int(labels.max()) + 1, seed)
     keras.utils.set_random_seed(seed)
     channels = images.shape[-1]
     gan = GAN(

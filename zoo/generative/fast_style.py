@@ -34,7 +34,7 @@ from keras import ops
 from zoo.generative.style import check_image, features, gram_matrix, vgg19_features
 from zoo.layers.instance_norm import InstanceNormalization
 from zoo.registry import register
-from zoo.utils.io import atomic_write_bytes, atomic_write_json
+from zoo.utils.io import atomic_path, atomic_write_bytes, atomic_write_json
 
 CONTENT_LAYER = "block2_conv2"
 STYLE_LAYERS = ("block1_conv2", "block2_conv2", "block3_conv4", "block4_conv4")
@@ -151,6 +151,20 @@ class FastStyleTrainer(keras.Model):
         return self.perceptual_terms(x, y_pred)["total"]
 
 
+class PerceptualTerms(keras.callbacks.Callback):
+    """Adds the loss terms of a fixed probe batch to each epoch's logs (``probe_content``, ``probe_style``,
+    ``probe_tv``, ``probe_total``): the training loss averages changing batches; these are comparable."""
+
+    def __init__(self, trainer: FastStyleTrainer, probe: np.ndarray):
+        super().__init__()
+        self.trainer, self.probe = trainer, np.asarray(probe, np.float32)
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        terms = self.trainer.perceptual_terms(self.probe, self.trainer.transform(self.probe, training=False))
+        if logs is not None:
+            logs.update({f"probe_{k}": float(ops.convert_to_numpy(v)) for k, v in terms.items()})
+
+
 def load_image_folder(folder: str | os.PathLike, size: int, limit: int | None = None) -> np.ndarray:
     """Images of ``folder`` centre-cropped to squares and resized: ``[N, size, size, 3]`` float32 in [0, 255].
 
@@ -180,19 +194,20 @@ def load_image_folder(folder: str | os.PathLike, size: int, limit: int | None = 
 
 
 def load_image(path: str | os.PathLike, max_side: int | None = None) -> np.ndarray:
-    """An RGB image as float32 ``[H, W, 3]`` in [0, 255], shrunk so its longer side is at most ``max_side``."""
-    from PIL import Image
+    """An RGB image as float32 ``[H, W, 3]`` in [0, 255], shrunk so its longer side is at most ``max_side``.
 
-    if not Path(path).is_file():
-        raise ValueError(f"image {str(path)!r} does not exist")
-    with Image.open(path) as im:
-        im = im.convert("RGB")
-        if max_side and max(im.size) > max_side:
-            scale = max_side / max(im.size)
-            im = im.resize(
-                (max(1, round(im.size[0] * scale)), max(1, round(im.size[1] * scale))), Image.BILINEAR
-            )
-        return np.asarray(im, dtype=np.float32)
+    Raises:
+        FileNotFoundError: the file does not exist.
+        ValueError: the file is not a readable image (:func:`zoo.utils.images.read_image`).
+    """
+    from zoo.utils.images import read_image
+
+    rgb = read_image(path)
+    h, w = rgb.shape[:2]
+    if max_side and max(h, w) > max_side:
+        scale = max_side / max(h, w)
+        rgb = read_image(path, (max(1, round(h * scale)), max(1, round(w * scale))))
+    return rgb.astype(np.float32)
 
 
 def train_fast_style(
@@ -214,7 +229,7 @@ def train_fast_style(
     seed: int = 0,
     verbose: int | str = "auto",
 ) -> tuple[keras.Model, dict[str, Any]]:
-    """Trains a transformation net for one style (resumable) and saves ``transform.weights.h5``.
+    """Trains a transformation net for one style (resumable); saves ``transform.weights.h5`` and ``transform.keras``.
 
     Returns:
         The trained network and the report (also ``workdir/report.json``); curves as
@@ -250,9 +265,12 @@ def train_fast_style(
         workdir=workdir,
         verbose=verbose,
         title="fast style transfer: perceptual loss",
+        callbacks=[PerceptualTerms(trainer, images[:4])],
     )
     seconds = time.perf_counter() - start
     net.save_weights(workdir / "transform.weights.h5")
+    with atomic_path(workdir / "transform.keras") as tmp:  # what `python -m zoo style --transform` loads
+        net.save(tmp)
     report = {
         "images": len(images), "image_size": image_size, "epochs": epochs, "batch_size": batch_size,
         "filters": filters, "num_residual": num_residual, "weights": str(weights),
