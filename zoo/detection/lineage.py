@@ -96,7 +96,7 @@ def shapes_split(cfg: LineageConfig, train: bool) -> dict[str, Any]:
 
     n, seed = (cfg.train_images, cfg.seed) if train else (cfg.val_images, cfg.seed + 1_000_003)
     rows = [_padded_example(i, seed, cfg.image_size, cfg.max_objects, 1) for i in range(n)]
-    images, boxes, classes, _ = (np.stack(v) for v in zip(*rows))
+    images, boxes, classes, _, _ = (np.stack(v) for v in zip(*rows))
     return {"images": images, "boxes": boxes, "classes": classes, "valid": classes > 0}
 
 
