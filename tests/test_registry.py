@@ -84,3 +84,33 @@ def test_class_count_spellings_share_one_check(name):
     assert zoo.registry.resolve_num_classes(None, None, default=21) == 21
     with pytest.raises(ValueError, match="num_classes=3 and classes=4 disagree"):
         zoo.get(name, num_classes=3, classes=4)
+
+
+def test_every_builder_with_a_class_count_takes_both_spellings():
+    """Classifiers say ``classes``, detectors and segmenters ``num_classes``: every builder takes both."""
+    import inspect
+
+    one_only = []
+    for name in zoo.list_models():
+        params = inspect.signature(zoo.registry.entry(name).builder).parameters
+        if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            continue  # forwards to a class that resolves both (checked by the builds below)
+        if ("classes" in params) != ("num_classes" in params):
+            one_only.append(name)
+    assert one_only == []
+
+
+@pytest.mark.parametrize(
+    "name, kwargs",
+    [
+        ("unet", {"padding": "same", "depth": 2, "filters": 4, "input_shape": (16, 16, 3)}),
+        ("fcn32s_vgg16", {"fc_units": 8, "input_shape": (32, 32, 3)}),
+        ("text_cnn", {"vocab_size": 20, "sequence_length": 8, "embedding_dim": 4, "num_filters": 2}),
+        ("text_gru", {"vocab_size": 20, "sequence_length": 8, "embedding_dim": 4, "units": 2}),
+    ],
+)
+def test_segmenters_and_text_models_take_either_class_count(name, kwargs):
+    for spelling in ("classes", "num_classes"):
+        assert zoo.get(name, **{spelling: 5}, **kwargs).output_shape[-1] == 5
+    with pytest.raises(ValueError, match="num_classes=3 and classes=4 disagree"):
+        zoo.get(name, num_classes=3, classes=4, **kwargs)

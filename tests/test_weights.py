@@ -65,6 +65,23 @@ def test_weights_h5_path_round_trip(tmp_path, rng):
     np.testing.assert_allclose(dst.predict(x, verbose=0), src.predict(x, verbose=0), rtol=1e-6)
 
 
+def test_weights_file_carries_its_preprocessing_to_the_model(tmp_path):
+    """A converted torchvision file says "torch"; export must not fall back to the registry's mode."""
+    from zoo.export.spec import infer_spec
+
+    src = zoo.get("vgg16", classes=5, input_shape=(32, 32, 3))
+    plain, marked = tmp_path / "plain.weights.h5", tmp_path / "marked.weights.h5"
+    src.save_weights(plain)
+    src.save_weights(marked)
+    W.mark_preprocessing(marked, "torch")
+    a = zoo.get("vgg16", classes=5, input_shape=(32, 32, 3), weights=str(plain))
+    b = zoo.get("vgg16", classes=5, input_shape=(32, 32, 3), weights=str(marked))
+    assert getattr(a, "zoo_preprocess", None) is None
+    assert b.zoo_preprocess == "torch"
+    assert infer_spec(b, "vgg16").preprocess == "torch"  # not the registry's "caffe"
+    assert infer_spec(a, "vgg16").preprocess != "torch"
+
+
 def test_keras_applications_weights_h5_loads_into_zoo_model(tmp_path, rng):
     ref = keras.applications.VGG16(weights=None, include_top=False, input_shape=(32, 32, 3))
     path = tmp_path / "ka.weights.h5"

@@ -58,9 +58,14 @@ def convert_weights(
     output = Path(output)
     if not output.name.endswith(".weights.h5"):
         raise ValueError(f"output must end with .weights.h5 (Keras' weight file format), got {output}")
+    from zoo.weights import mark_preprocessing
+
     model = zoo.get(name, weights=str(checkpoint), **{**torchvision_options(name), **kwargs})
     with atomic_path(output) as tmp:
         model.save_weights(tmp)
+        # the weights' preprocessing (torchvision's mean/std, not the registry's keras.applications
+        # mode) travels in the file, so an export of a later load needs neither torch nor --preprocess
+        mark_preprocessing(tmp, getattr(model, "zoo_preprocess", None))
     return output
 
 

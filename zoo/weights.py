@@ -196,13 +196,33 @@ def _check_keras3_file(model: keras.Model, path: Path, f: h5py.File) -> None:
             )
 
 
+# Root attribute of a ``.weights.h5`` naming the preprocessing its weights were trained with
+# (``python -m zoo convert-weights`` writes "torch" for torchvision classifiers).
+PREPROCESS_ATTR = "zoo_preprocess"
+
+
+def mark_preprocessing(path: str | os.PathLike, preprocess: str | None) -> None:
+    """Records ``preprocess`` (a zoo preprocessing mode) in the ``.weights.h5`` file ``path``;
+    :func:`load_weight_file` sets it as the model's ``zoo_preprocess``, which export reads."""
+    if preprocess is None:
+        return
+    import h5py
+
+    with h5py.File(path, "a") as f:
+        f.attrs[PREPROCESS_ATTR] = str(preprocess)
+
+
 def load_weight_file(model: keras.Model, path: str | os.PathLike) -> None:
-    """Loads ``path`` (``.weights.h5`` or legacy ``.h5``) into ``model`` with clear errors."""
+    """Loads ``path`` (``.weights.h5`` or legacy ``.h5``) into ``model`` with clear errors.
+
+    A file marked by :func:`mark_preprocessing` also sets ``model.zoo_preprocess``.
+    """
     path = Path(path)
     with _open_h5(path) as f:
         keras3 = "layers" in f and "layer_names" not in f.attrs and "model_weights" not in f
         if keras3:
             _check_keras3_file(model, path, f)
+        preprocess = f.attrs.get(PREPROCESS_ATTR)
     if not keras3:
         load_by_name(model, path, strict=True)
         return
@@ -210,6 +230,8 @@ def load_weight_file(model: keras.Model, path: str | os.PathLike) -> None:
         model.load_weights(path)
     except Exception as exc:
         raise WeightsError(f"Could not load weight file {path} into model {model.name!r}: {exc}") from exc
+    if preprocess is not None:
+        model.zoo_preprocess = preprocess.decode() if isinstance(preprocess, bytes) else str(preprocess)
 
 
 def load_weights(

@@ -245,5 +245,6 @@ def test_converted_weights_h5_loads_without_torch_path(resnet18_state, tmp_path)
     out = convert_weights("resnet18", pth, tmp_path / "r18.weights.h5")
     x = _inputs(64)
     a = zoo.get("resnet18", weights=pth, input_shape=(64, 64, 3)).predict(x, verbose=0)
-    b = zoo.get("resnet18", weights=str(out), input_shape=(64, 64, 3)).predict(x, verbose=0)
-    np.testing.assert_array_equal(a, b)
+    reloaded = zoo.get("resnet18", weights=str(out), input_shape=(64, 64, 3))
+    np.testing.assert_array_equal(a, reloaded.predict(x, verbose=0))
+    assert reloaded.zoo_preprocess == "torch"  # torchvision's mean/std travels in the file

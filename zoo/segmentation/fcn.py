@@ -45,7 +45,7 @@ import numpy as np
 
 from zoo.classification.vgg import vgg16
 from zoo.layers.unpooling import BilinearUpsampling
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 
 PAPER = "Long, Shelhamer & Darrell, Fully Convolutional Networks for Semantic Segmentation, CVPR 2015"
 STRIDE = 32
@@ -112,14 +112,16 @@ def _fuse(upsampled: Any, score: Any, name: str) -> Any:
 
 def _fcn(
     name: str,
-    num_classes: int,
+    num_classes: int | None,
     input_shape: tuple[Any, ...] | None,
     weights: Any,
     upsampling: str,
     fc_units: int,
     dropout: float,
+    classes: int | None = None,
 ) -> keras.Model:
     skips, final_factor, _ = VARIANTS[name]
+    num_classes = resolve_num_classes(num_classes, classes, default=21)
     if not isinstance(num_classes, int) or num_classes < 1:
         raise ValueError(f"{name}: num_classes must be a positive integer, got {num_classes!r}")
     if upsampling not in UPSAMPLING:
@@ -217,12 +219,13 @@ def _meta(name: str) -> dict[str, Any]:
 
 @register("fcn32s_vgg16", **_meta("fcn32s_vgg16"))
 def fcn32s_vgg16(
-    num_classes: int = 21,
+    num_classes: int | None = None,
     input_shape: tuple[int | None, int | None, int] | None = None,
     weights: str | None = None,
     upsampling: str = "bilinear",
     fc_units: int = 4096,
     dropout: float = 0.5,
+    classes: int | None = None,
 ) -> keras.Model:
     """FCN-32s: VGG16 + convolutional fc6/fc7, scores upsampled 32x.
 
@@ -236,13 +239,14 @@ def fcn32s_vgg16(
         upsampling: ``"bilinear"`` (paper) or ``"learned"``.
         fc_units: width of fc6/fc7 (4096 in the paper; smaller for quick experiments).
         dropout: dropout after fc6 and fc7.
+        classes: the same count under the classifiers' name (either spelling; they must agree).
 
     Reference: 136,152,917 parameters for 21 classes (``zoo.info("fcn32s_vgg16")``).
 
     Example:
         >>> model = zoo.get("fcn32s_vgg16", num_classes=21, input_shape=(320, 320, 3))
     """
-    return _fcn("fcn32s_vgg16", num_classes, input_shape, weights, upsampling, fc_units, dropout)
+    return _fcn("fcn32s_vgg16", num_classes, input_shape, weights, upsampling, fc_units, dropout, classes)
 
 
 def _fcn_variant(name: str, doc: str) -> Any:

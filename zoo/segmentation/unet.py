@@ -24,7 +24,7 @@ from typing import Any
 
 import keras
 
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 
 # The paper's configuration: 5 levels, 64 filters at the first, 2 classes, 572x572x1 input.
 PAPER = {"depth": 5, "filters": 64, "num_classes": 2, "input_shape": (572, 572, 1), "output_size": 388}
@@ -132,7 +132,7 @@ def _decoder(x: Any, skips: list[Any], widths: list[int], padding: str, batch_no
     },
 )
 def unet(
-    num_classes: int = 2,
+    num_classes: int | None = None,
     input_shape: tuple[int | None, int | None, int] | None = None,
     padding: str = "valid",
     depth: int = 5,
@@ -140,6 +140,7 @@ def unet(
     batch_norm: bool = False,
     weights: str | None = None,
     name: str = "unet",
+    classes: int | None = None,
 ) -> keras.Model:
     """U-Net with the paper's valid padding (572 -> 388) or same padding (output = input size).
 
@@ -153,6 +154,7 @@ def unet(
         batch_norm: add BatchNormalization after every 3x3 convolution (not in the paper).
         weights: None or a path to a weight file.
         name: model name.
+        classes: the same count under the classifiers' name (either spelling; they must agree).
 
     Returns:
         A functional ``keras.Model`` mapping images to logits ``[B, H', W', num_classes]``.
@@ -169,6 +171,7 @@ def unet(
         raise ValueError(f"unet: padding must be 'valid' or 'same', got {padding!r}")
     if depth < 2:
         raise ValueError(f"unet: depth must be >= 2 (levels including the bottom one), got {depth}")
+    num_classes = resolve_num_classes(num_classes, classes, default=PAPER["num_classes"])
     if filters < 1 or num_classes < 1:
         raise ValueError(f"unet: filters and num_classes must be positive, got {filters}, {num_classes}")
     if input_shape is None:
@@ -219,12 +222,13 @@ VGG16_BOTTOM = "block5_conv3"
     preprocess="caffe",
 )
 def unet_vgg16(
-    num_classes: int = 2,
+    num_classes: int | None = None,
     input_shape: tuple[int | None, int | None, int] | None = None,
     weights: str | None = None,
     batch_norm: bool = False,
     decoder_filters: tuple[int, int, int, int] = (512, 256, 128, 64),
     name: str = "unet_vgg16",
+    classes: int | None = None,
 ) -> keras.Model:
     """U-Net with the VGG16 body as its contracting path (same padding).
 
@@ -239,12 +243,14 @@ def unet_vgg16(
         batch_norm: BatchNormalization in the decoder convolutions.
         decoder_filters: filters of the four decoder levels, deepest first.
         name: model name.
+        classes: the same count under the classifiers' name (either spelling; they must agree).
 
     Example:
         >>> model = zoo.get("unet_vgg16", num_classes=3, input_shape=(128, 128, 3), weights="imagenet_backbone")
     """
     from zoo.classification.vgg import vgg16
 
+    num_classes = resolve_num_classes(num_classes, classes, default=2)
     if input_shape is None:
         input_shape = (None, None, 3)
     input_shape = tuple(input_shape)

@@ -30,7 +30,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 from zoo.text.text_cnn import embedding_layer
 from zoo.text.word2vec import _WordsPerSecond as EpochTimer  # wall time per epoch
 
@@ -61,7 +61,8 @@ def recurrent_classifier(
     units: int = 128,
     bidirectional: bool = False,
     dropout: float = 0.0,
-    classes: int = 2,
+    classes: int | None = None,
+    num_classes: int | None = None,
     classifier_activation: str | None = "softmax",
     embeddings: np.ndarray | None = None,
     trainable_embeddings: bool = True,
@@ -73,6 +74,7 @@ def recurrent_classifier(
         cell: ``"rnn"`` (SimpleRNN), ``"lstm"`` or ``"gru"``.
         units: hidden state size (per direction).
         bidirectional: read the text both ways and concatenate the two final states.
+        classes: output classes (2); ``num_classes`` is the same count under the detectors' name.
         embeddings, trainable_embeddings: as :func:`zoo.text.text_cnn.text_cnn`
             (e.g. from :func:`zoo.text.text_cnn.embedding_matrix` over word2vec vectors).
 
@@ -82,6 +84,7 @@ def recurrent_classifier(
     """
     if cell not in CELLS:
         raise ValueError(f"cell must be one of {', '.join(CELLS)}, got {cell!r}")
+    classes = resolve_num_classes(num_classes, classes, default=2)
     if vocab_size < 2 or units < 1 or classes < 1:
         raise ValueError(
             f"need vocab_size >= 2, units >= 1, classes >= 1; got {vocab_size}, {units}, {classes}"

@@ -25,7 +25,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from zoo.registry import register
+from zoo.registry import register, resolve_num_classes
 from zoo.text.corpus import tokenize
 
 PAD, OOV = "<pad>", "<unk>"
@@ -54,7 +54,8 @@ def text_cnn(
     filter_sizes: Sequence[int] = (3, 4, 5),
     num_filters: int = 100,
     dropout: float = 0.5,
-    classes: int = 2,
+    classes: int | None = None,
+    num_classes: int | None = None,
     classifier_activation: str | None = "softmax",
     embeddings: np.ndarray | None = None,
     trainable_embeddings: bool = True,
@@ -71,7 +72,8 @@ def text_cnn(
         filter_sizes: convolution widths in words.
         num_filters: feature maps per width.
         dropout: dropout rate before the classifier.
-        classes: output classes.
+        classes: output classes (2).
+        num_classes: the same count under the detectors' and segmenters' name (they must agree).
         classifier_activation: ``"softmax"``, or None for logits.
         embeddings: ``[vocab_size, embedding_dim]`` initial vectors (e.g. :func:`embedding_matrix`).
         trainable_embeddings: False freezes them (CNN-static).
@@ -89,6 +91,7 @@ def text_cnn(
         raise ValueError(
             f"sequence_length={sequence_length} is shorter than the widest filter {max(filter_sizes)}"
         )
+    classes = resolve_num_classes(num_classes, classes, default=2)
     if classes < 1:
         raise ValueError(f"classes must be >= 1, got {classes}")
     inputs = keras.Input((sequence_length,), dtype="int32", name="tokens")
