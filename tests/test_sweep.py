@@ -126,9 +126,13 @@ def _names(task_is_classification: bool) -> list:
 
 def _run(name, rng, tmp_path):
     # The .keras round trip is checked on TensorFlow (the file format is the same on every backend);
-    # the JAX run checks outputs and the fit step, which is where the backends differ.
-    skip_save = name in NO_SAVE_IN_SWEEP or keras.backend.backend() != "tensorflow"
-    checks = tuple(c for c in CHECKS if c != "save" or not skip_save)
+    # the JAX run checks the outputs, where the backends differ.
+    # On JAX the fit step runs for the COMPILED_FIT models only: eager JAX dispatches op by op, so an
+    # eager step of GoogLeNet took 224 s there (2026-12-02), and a compiled one costs its tracing.
+    tf_backend = keras.backend.backend() == "tensorflow"
+    skip_save = name in NO_SAVE_IN_SWEEP or not tf_backend
+    skip_fit = not tf_backend and name not in COMPILED_FIT
+    checks = tuple(c for c in CHECKS if not (c == "save" and skip_save) and not (c == "fit" and skip_fit))
     run_model_test(
         name,
         small_kwargs(name),
