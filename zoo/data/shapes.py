@@ -116,6 +116,20 @@ def _paint(rng: np.random.Generator, img: np.ndarray, local: np.ndarray, ya: int
     return mask
 
 
+def _example(
+    img: np.ndarray, boxes: list, classes: list, masks: list, keypoints: list
+) -> dict[str, np.ndarray]:
+    """The example dict of ``generate_shapes_example`` from the painted image and per-object lists."""
+    size = img.shape[0]
+    return {
+        "image": np.clip(img, 0, 255).astype(np.uint8),
+        "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
+        "classes": np.asarray(classes, np.int32),
+        "masks": np.asarray(masks, np.uint8).reshape(-1, size, size),
+        "keypoints": np.asarray(keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3),
+    }
+
+
 def generate_shapes_example(
     rng: np.random.Generator,
     image_size: int = 64,
@@ -168,13 +182,7 @@ def generate_shapes_example(
         classes.append(kind)
         masks.append(mask)
         keypoints.append(_shape_keypoints(kind, x0, y0, s, box))
-    return {
-        "image": np.clip(img, 0, 255).astype(np.uint8),
-        "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
-        "classes": np.asarray(classes, np.int32),
-        "masks": np.asarray(masks, np.uint8).reshape(-1, image_size, image_size),
-        "keypoints": np.asarray(keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3),
-    }
+    return _example(img, boxes, classes, masks, keypoints)
 
 
 def generate_shared_cell_example(
@@ -260,13 +268,7 @@ def generate_shared_cell_example(
             classes.append(kind)
             masks.append(mask)
             keypoints.append(_shape_keypoints(kind, x0, y0, s, box))
-    return {
-        "image": np.clip(img, 0, 255).astype(np.uint8),
-        "boxes": np.asarray(boxes, np.float32).reshape(-1, 4),
-        "classes": np.asarray(classes, np.int32),
-        "masks": np.asarray(masks, np.uint8).reshape(-1, image_size, image_size),
-        "keypoints": np.asarray(keypoints, np.float32).reshape(-1, NUM_KEYPOINTS, 3),
-    }
+    return _example(img, boxes, classes, masks, keypoints)
 
 
 def _padded_example(
