@@ -129,3 +129,13 @@ def run_model_test(
             unchanged = [p for p in unchanged if not re.search(may_miss, p)]
         assert not unchanged, f"{name}: no gradient reached {unchanged}"
     return model
+
+
+def tiny_conv_body(size: int = 32) -> keras.Model:
+    """A small functional convolutional body for head tests (localization, pose); zoo bodies take
+    the same path."""
+    image = keras.Input((size, size, 3))
+    x = keras.layers.Rescaling(1 / 255)(image)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
+    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
+    return keras.Model(image, x, name="tiny")

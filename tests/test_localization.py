@@ -5,17 +5,9 @@ import numpy as np
 import pytest
 
 import zoo
+from tests.model_helpers import tiny_conv_body as _tiny_body
 from zoo.data.localization import check_relative_boxes, single_object_arrays
 from zoo.localization import build_localizer, evaluate_localizer, paired_iou, train_two_phase
-
-
-def _tiny_body(size=32):
-    """A small functional convolutional body (zoo bodies take the same path; see the zoo-body test)."""
-    image = keras.Input((size, size, 3))
-    x = keras.layers.Rescaling(1 / 255)(image)
-    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
-    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
-    return keras.Model(image, x, name="tiny")
 
 
 def test_single_object_data_is_deterministic_and_inside_the_image():

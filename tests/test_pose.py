@@ -1,21 +1,12 @@
 """K-point regression: stick figures, the regressor, PCK against hand values, K = 0, the skeleton PNG."""
 
-import keras
 import numpy as np
 import pytest
 
 import zoo
+from tests.model_helpers import tiny_conv_body as _tiny_body
 from zoo.data.pose import SKELETON, stick_figure, stick_figure_arrays
 from zoo.pose import draw_skeletons, mean_pixel_error, pck, pose_regressor
-
-
-def _tiny_body(size=32):
-    """A small functional convolutional body (zoo bodies take the same path; see the zoo-body test)."""
-    image = keras.Input((size, size, 3))
-    x = keras.layers.Rescaling(1 / 255)(image)
-    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
-    x = keras.layers.Conv2D(8, 3, strides=2, activation="relu")(x)
-    return keras.Model(image, x, name="tiny")
 
 
 def test_stick_figures_are_deterministic_and_inside():
