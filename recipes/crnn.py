@@ -51,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
         for label, lens in (("crnn_len4-6", (4, 6)),):
             r = train_crnn(os.path.join(a.workdir, label), length=lens, **common)
             rows[label] = {"val_captcha_acc": r["val_captcha_acc_greedy"], "beam": r["val_captcha_acc_beam_search"],
-                           "params": r["params"], "steps": a.epochs * (a.train_size // a.batch_size)}  # fmt: skip
+                           "params": r["params"], "steps": a.epochs * (a.train_size // a.batch_size),
+                           "by_length": r["val_captcha_acc_greedy_by_length"]}  # fmt: skip
         m = train_captcha(
             os.path.join(a.workdir, "multihead_len4"), model="captcha_multihead", alphabet=a.alphabet, length=4,
             config=a.config, batch_size=a.batch_size, epochs=a.epochs, steps_per_epoch=a.train_size // a.batch_size,

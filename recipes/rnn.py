@@ -88,14 +88,17 @@ def charlm(a: argparse.Namespace) -> int:
     start = time.perf_counter()
     history = fit_resumable(model, data, epochs=a.epochs, workdir=a.workdir, title="char_rnn: training loss")
     seconds = time.perf_counter() - start
+    start = time.perf_counter()
     samples = {
         str(t): sample_text(model, vocab, a.prime, length=a.sample_length, temperature=t)
         for t in a.temperatures
     }
+    sample_seconds = time.perf_counter() - start
     report = {
         "text": a.text, "characters": len(text), "vocab_size": len(vocab), "sequences": int(len(x)),
         "sequence_length": a.sequence_length, "units": a.units, "layers": a.layers, "epochs": a.epochs,
         "params": int(model.count_params()), "train_seconds_this_run": seconds, "prime": a.prime,
+        "sample_seconds": sample_seconds, "sampled_characters": a.sample_length * len(samples),
         "final_loss_nats_per_char": history["loss"][-1], "history": history, "samples": samples,
         "vocab": "".join(vocab.chars),
     }  # fmt: skip

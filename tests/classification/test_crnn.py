@@ -6,6 +6,7 @@ import pytest
 
 from zoo.classification.crnn import (
     CTCLoss,
+    captcha_accuracy_by_length,
     check_labels,
     crnn_captcha,
     decode,
@@ -63,6 +64,13 @@ def test_crnn_shapes_and_one_fit_step():
     assert np.isfinite(loss)
     moved = [not np.allclose(a, keras.ops.convert_to_numpy(b)) for a, b in zip(before, net.trainable_weights)]
     assert all(moved)
+
+
+def test_accuracy_by_length_counts_each_length_on_its_own():
+    truth = ["1234", "5678", "12345", "123456", "654321"]
+    pred = ["1234", "567", "12345", "123456", "65432"]
+    assert captcha_accuracy_by_length(truth, pred) == {"4": 0.5, "5": 1.0, "6": 0.5}
+    assert captcha_accuracy_by_length([], []) == {}
 
 
 def test_variable_length_captchas_pad_with_minus_one():

@@ -7,6 +7,7 @@ import pytest
 import zoo
 from zoo.text.rnn import (
     CharVocabulary,
+    RecurrentStep,
     char_rnn,
     char_sequences,
     recall_task,
@@ -84,6 +85,49 @@ def test_char_rnn_learns_and_samples_with_temperature():
     assert greedy == "ab" + "cdab" * 2 + "cd"
     hot = [sample_text(model, vocab, "ab", length=30, temperature=5.0, seed=s) for s in range(3)]
     assert any(h != ("ab" + "cdab" * 8)[:32] for h in hot)  # high temperature departs from the argmax
+
+
+@pytest.mark.multibackend
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_step_sampler_logits_equal_the_full_sequence_model(cell):
+    # reference: the Keras recurrent layers over the whole sequence, against the step through their cells
+    keras.utils.set_random_seed(1)
+    model = char_rnn(vocab_size=7, embedding_dim=5, units=6, num_layers=2, cell=cell, dropout=0.2)
+    ids = np.random.default_rng(0).integers(0, 7, (2, 12)).astype("int32")
+    full = keras.ops.convert_to_numpy(model(ids, training=False))
+    step = RecurrentStep(model)
+    states = step.initial_states(2)
+    for t in range(ids.shape[1]):
+        logits, states = step(ids[:, t], states)
+        np.testing.assert_allclose(keras.ops.convert_to_numpy(logits), full[:, t], rtol=1e-4, atol=1e-5)
+
+
+def test_fast_greedy_sampling_is_the_full_models_argmax_step_by_step():
+    keras.utils.set_random_seed(2)
+    vocab = CharVocabulary("abcdefgh")
+    model = char_rnn(vocab_size=len(vocab), embedding_dim=4, units=8, num_layers=2, cell="lstm")
+    # random weights give small logits; scale the output layer so the argmax is well separated
+    dense = model.get_layer("logits")
+    dense.kernel.assign(dense.kernel * 20.0)
+    text = sample_text(model, vocab, "abc", length=12, temperature=0)
+    ids = vocab.encode(text)
+    full = keras.ops.convert_to_numpy(model(ids[None, :-1], training=False))[0]
+    assert (full.argmax(-1)[2:] == ids[3:]).all()
+    # at temperature 1, the same draws as the old sampler (the whole model over the whole text each character)
+    fast = sample_text(model, vocab, "abc", length=5, temperature=1.0, seed=3)
+    slow = sample_text(model, vocab, "abc", length=5, temperature=1.0, seed=3, method="window", window=None)
+    assert fast == slow
+
+
+def test_step_sampler_refuses_a_model_that_reads_the_future():
+    inputs = keras.Input((None,), dtype="int32")
+    x = keras.layers.Embedding(5, 3)(inputs)
+    x = keras.layers.Bidirectional(keras.layers.LSTM(4, return_sequences=True))(x)
+    model = keras.Model(inputs, keras.layers.Dense(5)(x))
+    with pytest.raises(ValueError, match="Bidirectional.*method='window'"):
+        RecurrentStep(model)
+    with pytest.raises(ValueError, match="method must be"):
+        sample_text(model, CharVocabulary("abcde"), "a", method="beam")
 
 
 def test_recall_task_layout():

@@ -174,6 +174,19 @@ def captcha_accuracy(true_texts: Sequence[str], predicted: Sequence[str]) -> flo
     return float(np.mean([t == p for t, p in zip(true_texts, predicted)])) if true_texts else 0.0
 
 
+def captcha_accuracy_by_length(true_texts: Sequence[str], predicted: Sequence[str]) -> dict[str, float]:
+    """Whole-captcha accuracy for each true length, ``{"4": acc, "5": acc, ...}``.
+
+    Example:
+        >>> captcha_accuracy_by_length(["1234", "12345"], ["1234", "1245"])
+        {'4': 1.0, '5': 0.0}
+    """
+    by_length: dict[int, list[bool]] = {}
+    for t, p in zip(true_texts, predicted):
+        by_length.setdefault(len(t), []).append(t == p)
+    return {str(n): float(np.mean(hits)) for n, hits in sorted(by_length.items())}
+
+
 def generated_captchas(
     n: int,
     path: str | os.PathLike,
@@ -307,6 +320,7 @@ def train_crnn(
         pred = decode_texts(logits, chars, strategy)
         report[f"val_captcha_acc_{strategy}"] = captcha_accuracy(truth, pred)
         if strategy == "greedy":
+            report["val_captcha_acc_greedy_by_length"] = captcha_accuracy_by_length(truth, pred)
             report["examples"] = [{"true": t, "pred": p} for t, p in list(zip(truth, pred))[:12]]
             _plot_samples(x_val[:12], truth[:12], pred[:12], workdir / "samples.png")
     report["history"] = history

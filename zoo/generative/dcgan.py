@@ -450,6 +450,7 @@ def train_quality_classifier(
     order = rng.permutation(len(images))
     cut = int(0.8 * len(images))
     train, test = order[:cut], order[cut:]
+    keras.utils.set_random_seed(seed)  # before building: the initial weights come from the global seed too
     net = small_cnn(images.shape[1:], num_classes=num_classes, name="quality_classifier")
     net.compile(
         optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy", metrics=["accuracy"]
@@ -457,7 +458,6 @@ def train_quality_classifier(
     if path.exists():
         net.load_weights(path)
     else:
-        keras.utils.set_random_seed(seed)
         net.fit((images[train] + 1) / 2, labels[train], epochs=15, batch_size=64, verbose=0)
         net.save_weights(path)
     return net, classifier_quality(net, images[test], labels[test])

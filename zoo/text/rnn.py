@@ -215,6 +215,94 @@ def char_rnn(
     return keras.Model(inputs, outputs, name=name)
 
 
+class RecurrentStep:
+    """One character at a time through a trained ``char_rnn``, carrying the recurrent states.
+
+    A language model of ``Embedding -> recurrent layers (SimpleRNN / LSTM / GRU) -> Dense`` reads a
+    sequence left to right, so the logits after ``t`` characters depend only on the states after
+    ``t - 1`` and the ``t``-th character: this applies the model's own layers (their cells for the
+    recurrent ones, the same weights) to one character and the states, O(1) work a character instead of
+    a pass over the whole context. The step is a small Keras model over those layers, compiled by
+    ``predict_on_batch``. Keras layers and ``keras.ops`` only (TensorFlow and JAX).
+
+    Raises:
+        ValueError: the model holds a layer other than those (e.g. ``Bidirectional``, which reads the
+            future), or a recurrent layer that runs backwards or does not return sequences.
+
+    Example:
+        >>> step = RecurrentStep(lm)
+        >>> states = step.initial_states(1)
+        >>> logits, states = step(np.array([3]), states)   # [1, vocab_size]
+    """
+
+    def __init__(self, model: keras.Model):
+        self.layers = []
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            if isinstance(layer, keras.layers.RNN):
+                if layer.go_backwards or not layer.return_sequences:
+                    raise ValueError(
+                        f"layer {layer.name!r} runs backwards or returns only its last state: the "
+                        "step sampler needs forward layers with return_sequences=True; "
+                        "use sample_text(..., method='window')"
+                    )
+            elif not isinstance(layer, (keras.layers.Embedding, keras.layers.Dense, keras.layers.Dropout)):
+                raise ValueError(
+                    f"layer {layer.name!r} is a {type(layer).__name__}: the step sampler reads models of "
+                    "Embedding -> SimpleRNN/LSTM/GRU -> Dense (as char_rnn builds); "
+                    "use sample_text(..., method='window') for other models"
+                )
+            self.layers.append(layer)
+        self.recurrent = [layer for layer in self.layers if isinstance(layer, keras.layers.RNN)]
+
+        self._sizes = [len(layer.cell.get_initial_state(1)) for layer in self.recurrent]
+        self._model = _StepModel(self.layers, self._sizes)
+
+    def initial_states(self, batch_size: int) -> list:
+        """Zero states, one list of arrays a recurrent layer (as the layers start a sequence)."""
+        return [
+            [np.asarray(keras.ops.convert_to_numpy(s)) for s in layer.cell.get_initial_state(batch_size)]
+            for layer in self.recurrent
+        ]
+
+    def __call__(self, ids: Any, states: list) -> tuple[np.ndarray, list]:
+        """``ids [B]`` (int) and the states -> ``(logits [B, vocab_size], new states)`` as NumPy.
+
+        Runs through ``predict_on_batch``, so the step is compiled once (``tf.function`` / ``jax.jit``)
+        and each character costs one compiled call.
+        """
+        flat = [s for group in states for s in group]
+        outputs = self._model.predict_on_batch([np.asarray(ids, dtype=np.int32).reshape(-1), *flat])
+        new, k = [], 1
+        for n in self._sizes:
+            new.append([np.asarray(o) for o in outputs[k : k + n]])
+            k += n
+        return np.asarray(outputs[0]), new
+
+
+class _StepModel(keras.Model):
+    """``[ids [B], *states]`` -> ``[logits, *new states]`` through the given layers (cells for the RNNs)."""
+
+    def __init__(self, layers: list, state_sizes: list[int]):
+        super().__init__(name="recurrent_step")
+        self.step_layers = layers
+        self.state_sizes = state_sizes
+
+    def call(self, inputs):
+        x, *flat = inputs
+        new, k, r = [], 0, 0
+        for layer in self.step_layers:
+            if isinstance(layer, keras.layers.RNN):
+                n = self.state_sizes[r]
+                x, s = layer.cell(x, list(flat[k : k + n]), training=False)
+                new += list(s) if isinstance(s, (list, tuple)) else [s]
+                k, r = k + n, r + 1
+            elif not isinstance(layer, keras.layers.Dropout):  # Dropout: identity at inference
+                x = layer(x)
+        return [x, *new]
+
+
 def sample_text(
     model: keras.Model,
     vocab: CharVocabulary,
@@ -223,11 +311,19 @@ def sample_text(
     temperature: float = 1.0,
     seed: int = 0,
     window: int | None = 100,
+    method: str = "state",
 ) -> str:
     """Samples ``length`` characters after ``prime``: ``p ~ softmax(logits / temperature)``.
 
     Low temperature -> the likeliest characters (repetitive); high -> more varied (and more errors);
-    ``temperature=0`` is greedy. The model reads the last ``window`` characters each step.
+    ``temperature=0`` is greedy.
+
+    Args:
+        method: ``"state"`` (default) feeds one character a step and carries the recurrent states
+            (:class:`RecurrentStep`; the context is everything generated so far); ``"window"`` runs the
+            whole model over the last ``window`` characters for every new one (any model, O(window)
+            a character; with ``window=None`` it reads the whole text and gives the same distribution
+            as ``"state"``).
 
     Example:
         >>> sample_text(lm, vocab, "the ", length=100, temperature=0.5)
@@ -236,13 +332,24 @@ def sample_text(
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if not prime:
         raise ValueError("prime must hold at least one character")
+    if method not in ("state", "window"):
+        raise ValueError(f"method must be 'state' or 'window', got {method!r}")
     rng = np.random.default_rng(seed)
     ids = list(vocab.encode(prime))
+    if method == "state":
+        step = RecurrentStep(model)
+        states = step.initial_states(1)
+        for i in ids[:-1]:
+            _, states = step([i], states)
+
     for _ in range(length):
-        context = np.array([ids[-window:] if window else ids], dtype=np.int32)
-        logits = np.asarray(keras.ops.convert_to_numpy(model(context, training=False)))[0, -1].astype(
-            np.float64
-        )
+        if method == "state":
+            logits, states = step([ids[-1]], states)
+            logits = logits[0].astype(np.float64)
+        else:
+            context = np.array([ids[-window:] if window else ids], dtype=np.int32)
+            logits = np.asarray(keras.ops.convert_to_numpy(model(context, training=False)))[0, -1]
+            logits = logits.astype(np.float64)
         if temperature == 0:
             ids.append(int(np.argmax(logits)))
             continue
