@@ -17,8 +17,8 @@ PAPER_S = {"rcnn": "47", "sppnet": "", "fast_rcnn": "2", "faster_rcnn": "0.2", "
 def table(workdirs: list[str]) -> str:
     rows = [
         "| method | mAP@0.5 (VOC all-point) | proposals s/img | features s/img | classification s/img | "
-        "total s/img | training s | paper s/img (GPU) |",
-        "|---|---|---|---|---|---|---|---|",
+        "total s/img | training s | load (start / evaluation end) | paper s/img (GPU) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for d in workdirs:
         r = json.loads((Path(d) / "report.json").read_text())
@@ -26,9 +26,11 @@ def table(workdirs: list[str]) -> str:
         train = f"{r['train_seconds']:.0f}"
         if "backbone_train_seconds" in r:
             train += f" (+ {r['backbone_train_seconds']:.0f} body, Fast R-CNN's)"
+        la = r.get("load_average", {})
+        load = f"{la['start']:.1f} / {la['end']:.1f}" if la else "not recorded"
         rows.append(
             f"| {r['method']} | {r['metrics']['voc_map']:.3f} | {s.get('proposals', 0):.3f} | {s['features']:.3f} | "
-            f"{s['classification']:.3f} | {s['total']:.3f} | {train} | {PAPER_S.get(r['method'], '')} |"
+            f"{s['classification']:.3f} | {s['total']:.3f} | {train} | {load} | {PAPER_S.get(r['method'], '')} |"
         )
     return "\n".join(rows)
 

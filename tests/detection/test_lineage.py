@@ -65,3 +65,8 @@ def test_fast_rcnn_then_rcnn_and_sppnet_end_to_end(tmp_path):
         assert 0.0 <= report["metrics"]["voc_map"] <= 1.0
         assert (tmp_path / method / "svm.npz").is_file() and (tmp_path / method / "detections.png").is_file()
     assert (fast / "last.weights.h5").is_file() and (fast / "detections.png").is_file()
+    rows = runpy.run_path(str(ROOT / "tools" / "lineage_table.py"))["table"](
+        [str(tmp_path / m) for m in ("rcnn", "sppnet", "fast")]
+    ).splitlines()
+    assert len(rows) == 5 and rows[2].startswith("| rcnn |") and rows[4].startswith("| fast_rcnn |")
+    assert "not recorded" not in "".join(rows)  # the load average is in every report

@@ -23,6 +23,8 @@ def test_outputs_are_averaged_position_sensitive_votes():
     cls = np_ps_roi_pool(_np(model.rfcn_cls(maps)), rois, 3, 3, 1 / 16).mean(axis=(1, 2))
     box = np_ps_roi_pool(_np(model.rfcn_bbox(maps)), rois, 3, 3, 1 / 16).mean(axis=(1, 2))
     valid = _np(out["proposal_scores"]).reshape(-1) > -np.inf
+    covered = np_ps_roi_pool(np.ones((2, 4, 4, 9), "float32"), rois, 3, 3, 1 / 16).max(axis=(1, 2, 3)) > 0
+    cls[~covered] = [1e4, 0, 0, 0]  # no non-empty bin: certain background (see the next test)
     got_cls = _np(out["class_logits"]).reshape(-1, 4)
     np.testing.assert_allclose(got_cls[valid], cls[valid], rtol=1e-4, atol=1e-5)
     deltas = _np(out["box_deltas"]).reshape(-1, 4, 4)
@@ -33,6 +35,16 @@ def test_outputs_are_averaged_position_sensitive_votes():
     assert set(np.unique(_np(dets["classes"]))) <= {-1, 1, 2, 3}
     # no Faster R-CNN per-RoI head weights are left in the model
     assert not any("fc1" in v.path or "cls_score" in v.path for v in model.weights)
+
+    # Regression (issue 17): a thin box on the right / bottom edge rounds its start onto the 4 x 4
+    # map's border, so every position-sensitive bin is empty and votes 0 for every class. Before the
+    # fix its softmax was uniform (0.25 per class, above the 0.05 score threshold for all three
+    # objects), and an undertrained model's top detections were all such boxes (lineage mAP 0.000).
+    boxes = np.array([[[4, 4, 40, 40], [58, 8, 64, 40], [8, 59, 40, 64], [60, 60, 64, 64]]], np.float32)
+    logits, _ = model.roi_head(out["features"][:1], boxes)
+    np.testing.assert_allclose(_np(keras.ops.softmax(logits))[0, 1:, 0], 1.0)  # certain background
+    want = np_ps_roi_pool(_np(model.rfcn_cls(maps))[:1], np.array([[0, 4, 4, 40, 40]]), 3, 3, 1 / 16)
+    np.testing.assert_allclose(_np(logits)[0, 0], want.mean(axis=(1, 2))[0], rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.multibackend

@@ -106,3 +106,22 @@ def test_ps_roi_pool_bad_channels_and_round_trip(tmp_path):
     assert loaded.get_layer("psroi").pooled_size == (3, 3)
     assert loaded.get_layer("psroi").spatial_scale == 0.25
     assert tuple(loaded.output.shape) == (4, 3, 3, 2)
+
+
+def test_ps_roi_covered_marks_rois_with_no_nonempty_bin():
+    rng = np.random.default_rng(2)
+    rois = np.concatenate(
+        [
+            _rois(rng, 12, 64, 1),
+            # thin boxes on the right / bottom edge: rounded starts on the 8 x 8 map's border
+            np.array([[0, 60, 5, 64, 40], [0, 5, 61, 30, 64], [0, 63, 63, 64, 64]], np.float32),
+        ]
+    )
+    for tv_clip in (False, True):
+        want = [
+            any(he > hs and we > ws for _, _, hs, he, ws, we in _bins(r, 3, 3, 8, 8, 1 / 8, tv_clip))
+            for r in rois
+        ]
+        got = keras.ops.convert_to_numpy(PSRoIPooling(3, 1 / 8, tv_clip).covered(rois, (8, 8)))
+        np.testing.assert_array_equal(got, want)
+        assert not got[-3:].any() and got.sum() > 0

@@ -20,7 +20,8 @@ SPP-net also the window pooling) and ``classification`` (the RoI head or SVMs, b
 NMS). The CNN stages are compiled ``tf.function`` s (warmed up on the first image). Written into
 ``workdir``: the checkpoint (``last.weights.h5`` from ``fit_resumable`` or ``svm.npz``),
 ``report.json`` (config, mAP@0.5 VOC all-point, VOC07 11-point, COCO mAP, seconds per image by
-stage, training seconds, parameters) and ``detections.png``.
+stage, training seconds, parameters, the load average at the start, after training and at the
+end) and ``detections.png``.
 
 Example:
     >>> from zoo.detection.lineage import LineageConfig, run_lineage
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,6 +245,7 @@ def run_lineage(cfg: LineageConfig) -> dict[str, Any]:
             )
     workdir = Path(cfg.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    load = {"start": os.getloadavg()[0]}  # the machine's 1-minute load average (the seconds depend on it)
     names = tuple(CLASS_NAMES)
     train, val = shapes_split(cfg, True), shapes_split(cfg, False)
     uses_ss = cfg.method in ("rcnn", "sppnet", "fast_rcnn")
@@ -312,7 +315,9 @@ def run_lineage(cfg: LineageConfig) -> dict[str, Any]:
             dets = det.detect(val["images"][i], props)
             return dets, {"proposals": t_prop, **det.timings}
 
+    load["after_training"] = os.getloadavg()[0]
     metrics, per_image, first = _evaluate(cfg, cfg.method, val, detect_one, names)
+    load["end"] = os.getloadavg()[0]
     png = save_detections_png(
         val["images"][:8], first, workdir / "detections.png", class_names=names,
         ground_truth={"boxes": val["boxes"][:8], "valid": val["valid"][:8]},
@@ -327,6 +332,7 @@ def run_lineage(cfg: LineageConfig) -> dict[str, Any]:
         "num_params": num_params,
         "train_seconds": round(train_seconds, 1),
         "seconds_per_image": per_image,
+        "load_average": {k: round(v, 2) for k, v in load.items()},
         "metrics": _jsonable(metrics),
         **_jsonable(info),
         "files": {"checkpoint": str(checkpoint), "detections": str(png)},

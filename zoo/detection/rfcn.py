@@ -104,7 +104,12 @@ class RFCN(FasterRCNN):
         self.rfcn_bbox.build((None, fh, fw, self.rfcn_conv.filters))
 
     def roi_head(self, features: Any, boxes: Any, training: bool = False) -> tuple[Any, Any]:
-        """Voted class logits [B, P, C] and deltas [B, P, C, 4] (class-agnostic, repeated per class)."""
+        """Voted class logits [B, P, C] and deltas [B, P, C, 4] (class-agnostic, repeated per class).
+
+        At inference (``training=False``) RoIs with no non-empty bin (``PSRoIPooling.covered``) get
+        certain-background logits, as padded proposal slots do; in training their loss is left as it
+        is (constant, no gradient reaches it).
+        """
         num = boxes.shape[1]
         batch = ops.shape(boxes)[0]
         x = self.rfcn_conv(self.head(features, training=training))
@@ -113,6 +118,13 @@ class RFCN(FasterRCNN):
         logits = ops.mean(self.roi_pooler([self.rfcn_cls(x), rois]), axis=(1, 2))  # vote: average
         deltas = ops.mean(self.roi_pooler([self.rfcn_bbox(x), rois]), axis=(1, 2))
         logits = ops.reshape(logits, (-1, num, self.num_classes))
+        if not training:
+            # An RoI whose every bin is empty (a thin box on the right or bottom edge) votes 0 for every
+            # class: a uniform softmax (1 / C per class, 0.25 at C = 4) that no training can change and that
+            # outranked every object of an undertrained model. It sees no feature: certain background.
+            covered = ops.reshape(self.roi_pooler.covered(rois, self.feature_size), (-1, num, 1))
+            background = ops.one_hot(ops.zeros_like(covered[..., 0], dtype="int32"), self.num_classes) * 1e4
+            logits = ops.where(covered, logits, background)
         deltas = ops.reshape(deltas, (-1, num, 1, 4))
         return logits, ops.repeat(deltas, self.num_classes, axis=2)
 

@@ -13,6 +13,7 @@ from zoo.layers.roi import (  # noqa: F401
     SpatialPyramidPooling,
     fpn_levels,
     multiscale_roi_align,
+    ps_roi_covered,
     ps_roi_pool,
     roi_align,
     roi_pool,

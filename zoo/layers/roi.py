@@ -52,6 +52,7 @@ __all__ = [
     "MultiScaleRoIAlign",
     "PSRoIPooling",
     "ps_roi_pool",
+    "ps_roi_covered",
     "SpatialPyramidPooling",
     "spatial_pyramid_pool",
     "roi_pool",
@@ -691,6 +692,53 @@ class MultiScaleRoIAlign(keras.layers.Layer):
         }
 
 
+def _ps_bin_edges(
+    rois: Any, pooled: tuple[int, int], spatial_scale: float, size: tuple[int, int], torchvision_clip: bool
+) -> tuple[Any, Any, Any, Any]:
+    """Integer cell edges (h0, h1 [R, PH]; w0, w1 [R, PW]) of each position-sensitive bin, ``[lo, hi)``."""
+    x1 = _round_half_away(rois[:, 1] * spatial_scale)
+    y1 = _round_half_away(rois[:, 2] * spatial_scale)
+    roi_w = ops.maximum(_round_half_away(rois[:, 3] * spatial_scale) - x1, 1.0)
+    roi_h = ops.maximum(_round_half_away(rois[:, 4] * spatial_scale) - y1, 1.0)
+
+    def edges(start: Any, extent: Any, n: int, limit: int) -> tuple[Any, Any]:
+        # exact integer floor(i * extent / n) and ceil((i + 1) * extent / n): no float rounding per backend
+        i = ops.arange(n, dtype="int32")[None, :]
+        start, extent = ops.cast(start, "int32")[:, None], ops.cast(extent, "int32")[:, None]
+        lo = ops.clip(ops.floor_divide(i * extent, n) + start, 0, limit)
+        hi = ops.clip(-ops.floor_divide(-(i + 1) * extent, n) + start, 0, limit)
+        return lo, hi  # [R, n]
+
+    cut = 1 if torchvision_clip else 0
+    h0, h1 = edges(y1, roi_h, pooled[0], size[0] - cut)
+    w0, w1 = edges(x1, roi_w, pooled[1], size[1] - cut)
+    return h0, h1, w0, w1
+
+
+def ps_roi_covered(
+    rois: Any,
+    feature_size: tuple[int, int],
+    pooled_size: int | tuple[int, int] = 3,
+    spatial_scale: float = 1.0 / 16,
+    torchvision_clip: bool = False,
+) -> Any:
+    """Which RoIs have at least one non-empty bin under :func:`ps_roi_pool`'s rule: ``[R]`` bool.
+
+    An RoI whose every bin is empty (e.g. a thin box on the image's right or bottom edge, whose
+    rounded start falls on the map's border) pools all zeros, whatever the score maps hold: its
+    averaged votes are 0 for every class, a uniform softmax no training can change.
+
+    Example:
+        >>> ps_roi_covered(np.array([[0, 0, 0, 32, 32], [0, 90, 0, 96, 96]], "float32"), (6, 6))
+        # -> [True, False]: the second box starts at cell round(90 / 16) = 6, outside the 6 x 6 map
+    """
+    ph_n, pw_n = _pair(pooled_size, "pooled_size")
+    rois = ops.cast(ops.convert_to_tensor(rois), "float32")
+    _check_rois(rois, "ps_roi_covered")
+    h0, h1, w0, w1 = _ps_bin_edges(rois, (ph_n, pw_n), spatial_scale, tuple(feature_size), torchvision_clip)
+    return ops.any(h1 > h0, axis=1) & ops.any(w1 > w0, axis=1)
+
+
 def ps_roi_pool(
     features: Any,
     rois: Any,
@@ -731,22 +779,7 @@ def ps_roi_pool(
     channels = total // (ph_n * pw_n)
 
     batch_idx = ops.cast(rois[:, 0], "int32")
-    x1 = _round_half_away(rois[:, 1] * spatial_scale)
-    y1 = _round_half_away(rois[:, 2] * spatial_scale)
-    roi_w = ops.maximum(_round_half_away(rois[:, 3] * spatial_scale) - x1, 1.0)
-    roi_h = ops.maximum(_round_half_away(rois[:, 4] * spatial_scale) - y1, 1.0)
-
-    def edges(start: Any, size: Any, n: int, limit: int) -> tuple[Any, Any]:
-        # exact integer floor(i * size / n) and ceil((i + 1) * size / n): no float rounding per backend
-        i = ops.arange(n, dtype="int32")[None, :]
-        start, size = ops.cast(start, "int32")[:, None], ops.cast(size, "int32")[:, None]
-        lo = ops.clip(ops.floor_divide(i * size, n) + start, 0, limit)
-        hi = ops.clip(-ops.floor_divide(-(i + 1) * size, n) + start, 0, limit)
-        return lo, hi  # [R, n]
-
-    cut = 1 if torchvision_clip else 0
-    h0, h1 = edges(y1, roi_h, ph_n, height - cut)
-    w0, w1 = edges(x1, roi_w, pw_n, width - cut)
+    h0, h1, w0, w1 = _ps_bin_edges(rois, (ph_n, pw_n), spatial_scale, (height, width), torchvision_clip)
 
     # Integral image with a zero first row/column: sum of [y0, y1) x [x0, x1) from four corners.
     x = ops.cast(features, "float32")
@@ -803,6 +836,10 @@ class PSRoIPooling(keras.layers.Layer):
     def call(self, inputs: Any) -> Any:
         features, rois = inputs
         return ps_roi_pool(features, rois, self.pooled_size, self.spatial_scale, self.torchvision_clip)
+
+    def covered(self, rois: Any, feature_size: tuple[int, int]) -> Any:
+        """``[R]`` bool: the RoIs with at least one non-empty bin (:func:`ps_roi_covered`)."""
+        return ps_roi_covered(rois, feature_size, self.pooled_size, self.spatial_scale, self.torchvision_clip)
 
     def compute_output_shape(self, input_shape: Any) -> tuple[Any, ...]:
         feat, rois = input_shape
