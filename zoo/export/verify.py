@@ -393,7 +393,9 @@ def mediapipe_outputs(tflite: str | os.PathLike, task: str, photos: np.ndarray, 
     """Runs ``tflite`` with MediaPipe Tasks on uint8 RGB ``photos``; outputs shaped like the file's.
 
     Classifier: ``[scores [N, C]]``; detector: the four detection outputs (boxes normalised
-    yxyx by the photo size, class ids from the category index, scores, count); segmenter:
+    yxyx by the photo size, class ids from the category index, scores, count; a MediaPipe
+    detection with several categories, which is how it returns detections of one box, gives one
+    detection per category); segmenter:
     ``[category mask [N, H, W]]`` at the photos' size (MediaPipe resizes it).
 
     Example:
@@ -425,11 +427,14 @@ def mediapipe_outputs(tflite: str | os.PathLike, task: str, photos: np.ndarray, 
         classes = np.full((len(images), num_slots), -1.0, np.float32)
         scores = np.zeros((len(images), num_slots), np.float32)
         num = np.zeros((len(images),), np.float32)
-        for i, dets in enumerate(results[:]):
-            dets = dets[:num_slots]
-            num[i] = len(dets)
-            for k, det in enumerate(dets):
-                b, cat = det.bounding_box, det.categories[0]
+        for i, dets in enumerate(results):
+            # MediaPipe merges detections with identical boxes into one with several categories
+            # (two classes found on one anchor): each category is one of the file's detections.
+            flat = sorted(
+                ((cat, det.bounding_box) for det in dets for cat in det.categories), key=lambda cb: -cb[0].score
+            )[:num_slots]
+            num[i] = len(flat)
+            for k, (cat, b) in enumerate(flat):
                 idx = cat.index if cat.index is not None else labels.index(cat.category_name)
                 boxes[i, k] = [
                     b.origin_y / h,
