@@ -431,7 +431,8 @@ def mediapipe_outputs(tflite: str | os.PathLike, task: str, photos: np.ndarray, 
             # MediaPipe merges detections with identical boxes into one with several categories
             # (two classes found on one anchor): each category is one of the file's detections.
             flat = sorted(
-                ((cat, det.bounding_box) for det in dets for cat in det.categories), key=lambda cb: -cb[0].score
+                ((cat, det.bounding_box) for det in dets for cat in det.categories),
+                key=lambda cb: -cb[0].score,
             )[:num_slots]
             num[i] = len(flat)
             for k, (cat, b) in enumerate(flat):
