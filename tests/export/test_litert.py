@@ -360,6 +360,19 @@ def test_mediapipe_segmenter_agrees(segmenter_export):
     assert labels == ["sky", "wall", "plant"]
 
 
+def test_verification_compares_with_mediapipe_category_mask_as_it_makes_it(tmp_path):
+    # MediaPipe runs the float file on photos twice the model size and returns a photo-sized mask
+    # (corner-aligned bilinear of the logits, then argmax): the verification must reproduce it
+    # exactly (it sampled MediaPipe's mask at output pixels before: 0.83 on the shapes U-Net).
+    keras.utils.set_random_seed(5)
+    r = export_model(
+        _segmenter(), tmp_path / "seg.tflite", fold_preprocessing=True, num_verify=2, latency_runs=0,
+        verbose=False,
+    )  # fmt: skip
+    assert r.report.metrics["pixel agreement"] == 1.0
+    assert r.report.metrics["MediaPipe pixel agreement"] == 1.0
+
+
 # ----------------------------------------------------------------------------- errors
 
 

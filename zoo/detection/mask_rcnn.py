@@ -277,7 +277,10 @@ DEFAULT_CFGS: dict[str, dict[str, Any]] = {
         "arch": "resnet50",
         "input_shape": (800, 800, 3),
         "num_classes": 81,
-        "test_proposals": (6000, 1000),
+        # The paper's test-time proposals for the C4 body: "300 for the C4 backbone (as in [36]) and
+        # 1000 for FPN" (Sec. 3.1, Inference); 1000 (Detectron's C4 config) triples the box head's
+        # RoIs and the inference memory (docs/RESULTS.md, "Mask R-CNN (C4) inference cost").
+        "test_proposals": (6000, 300),
         "paper": PAPER + " (C4 body; " + FASTER_RCNN_PAPER.split(",")[0] + " box branch)",
         "references": {
             "coco_mask_ap": 30.3,

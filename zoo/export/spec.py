@@ -226,8 +226,9 @@ def _load_keras_file(path: Path) -> keras.Model:
         if not h5py.is_hdf5(path):
             raise ExportError(f"{path} is corrupt or not a Keras model (not an HDF5 file)")
     try:
-        import zoo  # noqa: F401  (registers the zoo's custom layers for deserialisation)
+        from zoo.registry import entries
 
+        entries()  # imports every model family: their classes (zoo>SSD, ...) register for loading
         model = keras.saving.load_model(path, compile=False)
     except Exception as e:  # noqa: BLE001  (keras raises many types; say which file)
         raise ExportError(f"Cannot load Keras model from {path}: {type(e).__name__}: {e}") from e

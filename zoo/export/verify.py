@@ -347,20 +347,55 @@ def _mediapipe_metrics(
             "MediaPipe detections matched": m["detections matched (class, IoU>=0.5)"],
             "MediaPipe mAP@0.5 agreement": m["mAP@0.5 agreement"],
         }
-    keras_mask = np.argmax(ref[0], -1)
-    (ho, wo), (hp, wp) = keras_mask.shape[1:], outs[0].shape[1:]
-    rows = (np.arange(ho) * hp // ho).astype(int)
-    cols = (np.arange(wo) * wp // wo).astype(int)
-    # MediaPipe's photo-sized mask where its corner-aligned warp puts the output pixels
-    mask = outs[0][:, rows][:, :, cols]
-    return {"MediaPipe pixel agreement": float(np.mean(mask == keras_mask))}
+    # MediaPipe's mask has the photo's size: the Keras mask brought there as MediaPipe does it
+    keras_mask = mediapipe_category_mask(ref[0], outs[0].shape[1:3])
+    return {"MediaPipe pixel agreement": float(np.mean(outs[0] == keras_mask))}
+
+
+def mediapipe_category_mask(raw: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The category mask MediaPipe's ImageSegmenter (CPU) makes of a segmenter's raw output.
+
+    MediaPipe's ``TensorsToSegmentationCalculator`` interpolates the raw output tensor (before any
+    activation) bilinearly to the image size with corners aligned (scale ``(in - 1) / (out - 1)``),
+    then takes the argmax per pixel (a one-channel output: 0 where the value is above 0.5, else
+    255). Its confidence masks are made differently (softmax first, then ``cv2.resize``, half-pixel
+    centres), so the argmax of the confidence masks is not its category mask.
+
+    Args:
+        raw: ``[N, h, w, C]`` output of the model (logits or probabilities).
+        size: the image's ``(H, W)``.
+
+    Returns:
+        ``[N, H, W]`` uint8 class ids.
+
+    Example:
+        >>> mediapipe_category_mask(np.random.rand(1, 32, 32, 3), (64, 64)).shape
+        (1, 64, 64)
+    """
+    raw = np.asarray(raw, np.float32)
+
+    def axis(out: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        pos = np.arange(out) * ((n - 1) / (out - 1) if out > 1 else 0.0)
+        lo = np.maximum(np.floor(pos), 0).astype(int)
+        hi = np.minimum(np.ceil(pos), n - 1).astype(int)
+        return lo, hi, np.clip(pos - lo, 0.0, 1.0).astype(np.float32)
+
+    y0, y1, ty = axis(int(size[0]), raw.shape[1])
+    x0, x1, tx = axis(int(size[1]), raw.shape[2])
+    rows = raw[:, y0] + (raw[:, y1] - raw[:, y0]) * ty[None, :, None, None]
+    full = rows[:, :, x0] + (rows[:, :, x1] - rows[:, :, x0]) * tx[None, None, :, None]
+    if full.shape[-1] == 1:
+        return np.where(full[..., 0] > 0.5, 0, 255).astype(np.uint8)
+    return np.argmax(full, -1).astype(np.uint8)
 
 
 def mediapipe_outputs(tflite: str | os.PathLike, task: str, photos: np.ndarray, num_slots: int = 100) -> list:
     """Runs ``tflite`` with MediaPipe Tasks on uint8 RGB ``photos``; outputs shaped like the file's.
 
     Classifier: ``[scores [N, C]]``; detector: the four detection outputs (boxes normalised
-    yxyx by the photo size, class ids from the category index, scores, count); segmenter:
+    yxyx by the photo size, class ids from the category index, scores, count; a MediaPipe
+    detection with several categories, which is how it returns detections of one box, gives one
+    detection per category); segmenter:
     ``[category mask [N, H, W]]`` at the photos' size (MediaPipe resizes it).
 
     Example:
@@ -392,11 +427,15 @@ def mediapipe_outputs(tflite: str | os.PathLike, task: str, photos: np.ndarray, 
         classes = np.full((len(images), num_slots), -1.0, np.float32)
         scores = np.zeros((len(images), num_slots), np.float32)
         num = np.zeros((len(images),), np.float32)
-        for i, dets in enumerate(results[:]):
-            dets = dets[:num_slots]
-            num[i] = len(dets)
-            for k, det in enumerate(dets):
-                b, cat = det.bounding_box, det.categories[0]
+        for i, dets in enumerate(results):
+            # MediaPipe merges detections with identical boxes into one with several categories
+            # (two classes found on one anchor): each category is one of the file's detections.
+            flat = sorted(
+                ((cat, det.bounding_box) for det in dets for cat in det.categories),
+                key=lambda cb: -cb[0].score,
+            )[:num_slots]
+            num[i] = len(flat)
+            for k, (cat, b) in enumerate(flat):
                 idx = cat.index if cat.index is not None else labels.index(cat.category_name)
                 boxes[i, k] = [
                     b.origin_y / h,
