@@ -143,3 +143,16 @@ def test_window_examples_label_centred_objects_and_background():
         assert np.all(np.abs((rel[:2] + rel[2:]) / 2 * 32 - 16) <= 8)
     with pytest.raises(ValueError, match="smaller than the 32 px window"):
         window_examples(image, boxes, classes, 32, 16, (0.3,))
+
+
+@pytest.mark.slow  # tiny OverFeat experiment end to end (window cutting, two phases, detection, mAP, PNG)
+def test_overfeat_experiment_writes_report_and_reloads(tmp_path):
+    from zoo.overfeat import run_overfeat_experiment
+
+    kwargs = dict(train_images=6, val_images=8, class_epochs=1, box_epochs=1, image_size=64, scales=(1.0, 1.5),
+                  verbose=0)  # fmt: skip
+    report = run_overfeat_experiment(tmp_path, **kwargs)
+    assert report["stride"] == 16 and report["train_windows_with_object"] > 0
+    assert 0 <= report["voc_map"] <= 1 and (tmp_path / "detections.png").exists()
+    again = run_overfeat_experiment(tmp_path, **kwargs)  # both phases reloaded from their checkpoints
+    assert again["heldout_window_accuracy"] == report["heldout_window_accuracy"]
