@@ -274,6 +274,16 @@ def test_batch_norm_option_builds_and_round_trips(tmp_path):
     assert again.batch_norm and again.count_params() == model.count_params()
 
 
+def test_max_stride_keeps_a_last_map_as_fine_as_the_grid():
+    model = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8,
+                    max_stride=16)  # fmt: skip
+    assert model.get_layer("flatten").input.shape[1:3] == (7, 7)  # 112 / 16; the paper's pools: 2 x 2
+    assert [layer.name for layer in model.layers if "pool" in layer.name] == [f"pool{i}" for i in range(1, 5)]
+    assert YOLOv1.from_config(model.get_config()).max_stride == 16
+    with pytest.raises(ValueError, match="max_stride must be a positive integer"):
+        zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), max_stride=0)
+
+
 @pytest.mark.slow
 def test_one_batch_is_overfitted():
     """The pipeline can learn: 16 shapes images memorised in 300 Adam steps (targets, loss, decoding
