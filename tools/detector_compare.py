@@ -3,9 +3,9 @@
 Each ``--run`` is the workdir of a finished ``recipes/train_detector.py`` run on ``--data shapes``;
 the model is rebuilt from its ``report.json`` config and ``last.weights.h5``. For every model:
 
-- mAP@0.5 (VOC all-point, ``zoo.metrics``) and class-agnostic recall at IoU 0.5 of the detections
-  with score >= ``--score`` (``zoo.detection.proposals.proposal_recall``) on the normal held-out split
-  (the recipe's validation images) and on the shared-cell split (``zoo.data.shapes``
+- mAP@0.5 (VOC all-point, ``zoo.metrics``), the class-agnostic mAP@0.5 of the same detections, and
+  class-agnostic recall at IoU 0.5 of the detections with score >= each ``--score``
+  (``zoo.detection.proposals.proposal_recall``) on the normal held-out split (the recipe's validation images) and on the shared-cell split (``zoo.data.shapes``
   ``shared_cell_grid``: pairs of shapes whose centres fall in one cell of the S x S grid, the case
   YOLO v1 cannot represent: one object per cell);
 - detection frames per second at batch 1 (forward + decoding + NMS, ``detect_batch``, median of
@@ -50,14 +50,22 @@ def load_run(workdir: str | Path) -> tuple[Any, dict[str, Any]]:
 def split_scores(
     model: Any, dataset: Any, class_names: Any, score: float | Sequence[float]
 ) -> dict[str, Any]:
-    """mAP (model's own thresholds, as the recipe) and recall@0.5 of the detections scoring >= each
+    """mAP (model's own thresholds, as the recipe), the class-agnostic mAP of the same detections
+    (are the boxes or the classes wrong?) and recall@0.5 of the detections scoring >= each
     ``score`` (``recall50``: one number for one score, else {score: recall})."""
     import keras
 
     from zoo.detection.proposals import proposal_recall
     from zoo.detection.train import evaluate_detector
+    from zoo.metrics.detection import DetectionEvaluator
 
     metrics = evaluate_detector(model, dataset, class_names, progress=False)
+    agnostic = DetectionEvaluator(2, class_names=["background", "object"])
+    for images, targets in dataset:  # the same detections with every class set to "object"
+        d = {k: keras.ops.convert_to_numpy(v) for k, v in model.detect_batch(images).items()}
+        t = {k: np.asarray(v) for k, v in targets.items()}
+        agnostic.update({**d, "classes": np.where(d["classes"] > 0, 1, d["classes"])},
+                        {**t, "classes": np.where(t["classes"] > 0, 1, t["classes"])})  # fmt: skip
     thresholds = [float(score)] if np.isscalar(score) else [float(v) for v in score]
     recalls, per_image = {}, {}
     for t in thresholds:
@@ -74,6 +82,7 @@ def split_scores(
     one = len(thresholds) == 1
     return {
         "voc_map": float(metrics["voc_map"]),
+        "class_agnostic_voc_map": float(agnostic.result()["voc_map"]),
         "recall50": recalls[thresholds[0]] if one else {str(t): r for t, r in recalls.items()},
         "num_objects": int(sum(len(g) for g in gts)),
         "detections_per_image": per_image[thresholds[0]]
