@@ -79,9 +79,38 @@ def build_parser() -> ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument(
+        "--model-arg",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="extra builder argument (repeat; VALUE read as JSON, else a string), e.g. batch_norm=true",
+    )
+    p.add_argument(
         "--class-names", default=None, help="comma-separated names (background first) for PATH data"
     )
     return p
+
+
+def parse_model_args(items: Sequence[str] | None) -> dict | None:
+    """``["batch_norm=true", "fc_units=512"]`` -> ``{"batch_norm": True, "fc_units": 512}`` (None if empty).
+
+    Raises:
+        ValueError: an item without ``=``.
+    """
+    import json
+
+    if not items:
+        return None
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--model-arg takes KEY=VALUE (e.g. batch_norm=true), got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,6 +130,7 @@ def _run(args: argparse.Namespace) -> int:
         values["class_names"] = tuple(n.strip() for n in values["class_names"].split(","))
     if values.get("weights") in ("None", "none", ""):
         values["weights"] = None
+    values["model_kwargs"] = parse_model_args(values.pop("model_arg", None))
     cfg = DetectorTrainConfig(**values)
     config = {k: v for k, v in values.items() if k != "workdir"}
     with open_run(cfg.workdir, config, may_change=("epochs", "eval_every")):

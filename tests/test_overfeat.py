@@ -97,10 +97,62 @@ def test_sliding_window_detect_merges_scales(rng):
     feat = keras.layers.Conv2D(2, 16, strides=16, name="body")(inp)
     scores = keras.layers.Conv2D(3, 1, activation="softmax", name="cls")(feat)
     boxes = keras.layers.Conv2D(4, 1, activation="sigmoid", name="box")(feat)
-    net = keras.Model(inp, {"scores": scores, "boxes": boxes})
+    net = keras.Model(inp, {"class": scores, "box": boxes})
     net.overfeat_stride, net.overfeat_window = 16, (16, 16)
     dets = sliding_window_detect(
         net, rng.uniform(0, 255, (2, 64, 64, 3)), scales=(1.0, 0.5), score_threshold=0.0
     )
     assert dets["boxes"].shape == (2, 20, 4) and np.all(dets["boxes"] <= 64)
     assert set(np.unique(dets["classes"])) <= {-1, 1, 2}
+
+
+@pytest.mark.parametrize("attach", ["conv", "fc"])
+def test_two_head_localizer_cells_equal_the_localizer_on_crops(attach, rng):
+    """The branching zoo.localization top (class + box heads) becomes two score maps; with a
+    valid-padding body each cell equals the localizer's answer on its crop."""
+    from tests.model_helpers import tiny_conv_body
+    from zoo.localization import build_localizer
+
+    _, loc = build_localizer(tiny_conv_body(32), num_classes=4, attach=attach, fc_units=8)
+    net = convolutionalize(loc)
+    assert net.overfeat_stride == 4 and net.overfeat_window == (32, 32)
+    image = rng.uniform(0, 255, (1, 40, 44, 3)).astype("float32")
+    out = {k: keras.ops.convert_to_numpy(v) for k, v in net(image).items()}
+    assert out["class"].shape == (1, 3, 4, 4) and out["box"].shape == (1, 3, 4, 4)
+    for k, (x1, y1, x2, y2) in enumerate(window_boxes((3, 4), 4, (32, 32)).astype(int)):
+        want = loc(image[:, y1:y2, x1:x2])
+        for head in ("class", "box"):
+            np.testing.assert_allclose(
+                out[head][0, k // 4, k % 4], keras.ops.convert_to_numpy(want[head])[0], atol=1e-5
+            )
+
+
+def test_window_examples_label_centred_objects_and_background():
+    from zoo.overfeat import window_examples
+
+    image = np.zeros((1, 96, 96, 3), "uint8")
+    boxes, classes = [np.array([[20.0, 20, 36, 36]])], [np.array([2])]  # centre (28, 28), side 16
+    # tolerance 8: every positive window holds the whole box (no clipping), so it maps back exactly
+    w = window_examples(image, boxes, classes, 32, 16, (1.0,), center_tolerance=8, background_ratio=10)
+    pos = w["has_box"]
+    assert set(w["classes"][pos]) == {2} and set(w["classes"][~pos]) <= {0} and (~pos).any()
+    # every positive window's box, back in image pixels, is the object's box
+    for rel in w["boxes"][pos]:
+        origin = [20 - rel[0] * 32, 20 - rel[1] * 32] * 2
+        np.testing.assert_allclose(rel * 32 + origin, boxes[0][0], atol=1e-4)
+        assert np.all(np.abs((rel[:2] + rel[2:]) / 2 * 32 - 16) <= 8)
+    with pytest.raises(ValueError, match="smaller than the 32 px window"):
+        window_examples(image, boxes, classes, 32, 16, (0.3,))
+
+
+@pytest.mark.slow  # tiny OverFeat experiment end to end (window cutting, two phases, detection, mAP, PNG)
+def test_overfeat_experiment_writes_report_and_reloads(tmp_path):
+    from zoo.overfeat import run_overfeat_experiment
+
+    kwargs = dict(train_images=6, val_images=8, class_epochs=1, box_epochs=1, image_size=64, scales=(1.0, 1.5),
+                  verbose=0)  # fmt: skip
+    report = run_overfeat_experiment(tmp_path, **kwargs)
+    assert report["stride"] == 16 and report["train_windows_with_object"] > 0
+    assert 0 <= report["voc_map"] <= 1 and (tmp_path / "detections.png").exists()
+    again = run_overfeat_experiment(tmp_path, **kwargs)  # both phases reloaded from their checkpoints
+    assert again["heldout_window_accuracy"] == report["heldout_window_accuracy"]

@@ -3,9 +3,9 @@
 Each ``--run`` is the workdir of a finished ``recipes/train_detector.py`` run on ``--data shapes``;
 the model is rebuilt from its ``report.json`` config and ``last.weights.h5``. For every model:
 
-- mAP@0.5 (VOC all-point, ``zoo.metrics``) and class-agnostic recall at IoU 0.5 of the detections
-  with score >= ``--score`` (``zoo.detection.proposals.proposal_recall``) on the normal held-out split
-  (the recipe's validation images) and on the shared-cell split (``zoo.data.shapes``
+- mAP@0.5 (VOC all-point, ``zoo.metrics``), the class-agnostic mAP@0.5 of the same detections, and
+  class-agnostic recall at IoU 0.5 of the detections with score >= each ``--score``
+  (``zoo.detection.proposals.proposal_recall``) on the normal held-out split (the recipe's validation images) and on the shared-cell split (``zoo.data.shapes``
   ``shared_cell_grid``: pairs of shapes whose centres fall in one cell of the S x S grid, the case
   YOLO v1 cannot represent: one object per cell);
 - detection frames per second at batch 1 (forward + decoding + NMS, ``detect_batch``, median of
@@ -25,6 +25,7 @@ import json
 import platform
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -46,28 +47,47 @@ def load_run(workdir: str | Path) -> tuple[Any, dict[str, Any]]:
     return model, report
 
 
-def split_scores(model: Any, dataset: Any, class_names: Any, score: float) -> dict[str, float]:
-    """mAP (model's own thresholds, as the recipe) and recall@0.5 of detections scoring >= ``score``."""
+def split_scores(
+    model: Any, dataset: Any, class_names: Any, score: float | Sequence[float]
+) -> dict[str, Any]:
+    """mAP (model's own thresholds, as the recipe), the class-agnostic mAP of the same detections
+    (are the boxes or the classes wrong?) and recall@0.5 of the detections scoring >= each
+    ``score`` (``recall50``: one number for one score, else {score: recall})."""
     import keras
 
     from zoo.detection.proposals import proposal_recall
     from zoo.detection.train import evaluate_detector
+    from zoo.metrics.detection import DetectionEvaluator
 
     metrics = evaluate_detector(model, dataset, class_names, progress=False)
-    dets, gts = [], []
-    for images, targets in dataset:
-        d = model.detect_batch(images, score_threshold=score)
-        d = {k: keras.ops.convert_to_numpy(v) for k, v in d.items()}
-        for i in range(len(d["boxes"])):
-            n = int(d["num_detections"][i])
-            dets.append(d["boxes"][i, :n])
-            gts.append(np.asarray(targets["boxes"][i])[np.asarray(targets["valid"][i], bool)])
-    rec = proposal_recall(dets, gts, counts=(100,), iou_thresholds=(0.5,))[0.5][100]
+    agnostic = DetectionEvaluator(2, class_names=["background", "object"])
+    for images, targets in dataset:  # the same detections with every class set to "object"
+        d = {k: keras.ops.convert_to_numpy(v) for k, v in model.detect_batch(images).items()}
+        t = {k: np.asarray(v) for k, v in targets.items()}
+        agnostic.update({**d, "classes": np.where(d["classes"] > 0, 1, d["classes"])},
+                        {**t, "classes": np.where(t["classes"] > 0, 1, t["classes"])})  # fmt: skip
+    thresholds = [float(score)] if np.isscalar(score) else [float(v) for v in score]
+    recalls, per_image = {}, {}
+    for t in thresholds:
+        dets, gts = [], []
+        for images, targets in dataset:
+            d = model.detect_batch(images, score_threshold=t)
+            d = {k: keras.ops.convert_to_numpy(v) for k, v in d.items()}
+            for i in range(len(d["boxes"])):
+                n = int(d["num_detections"][i])
+                dets.append(d["boxes"][i, :n])
+                gts.append(np.asarray(targets["boxes"][i])[np.asarray(targets["valid"][i], bool)])
+        recalls[t] = float(proposal_recall(dets, gts, counts=(100,), iou_thresholds=(0.5,))[0.5][100])
+        per_image[t] = float(np.mean([len(d) for d in dets]))
+    one = len(thresholds) == 1
     return {
         "voc_map": float(metrics["voc_map"]),
-        "recall50": float(rec),
+        "class_agnostic_voc_map": float(agnostic.result()["voc_map"]),
+        "recall50": recalls[thresholds[0]] if one else {str(t): r for t, r in recalls.items()},
         "num_objects": int(sum(len(g) for g in gts)),
-        "detections_per_image": float(np.mean([len(d) for d in dets])),
+        "detections_per_image": per_image[thresholds[0]]
+        if one
+        else {str(t): v for t, v in per_image.items()},
     }
 
 
@@ -108,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", action="append", required=True, help="workdir of a finished shapes run (repeat)")
     p.add_argument("--out", default="runs/detector_compare")
     p.add_argument("--images", type=int, default=200, help="images per split")
-    p.add_argument("--score", type=float, default=0.3, help="score threshold of the recall")
+    p.add_argument("--score", type=float, nargs="+", default=[0.3], help="score threshold(s) of the recall")
     p.add_argument("--grid", type=int, default=7, help="S of the shared-cell split")
     p.add_argument("--repeats", type=int, default=30, help="timed rounds for the FPS")
     args = p.parse_args(argv)
@@ -128,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(
                 f"{run}: trained on {report['config']['data']!r}; this comparison needs --data shapes"
             )
-        models[report["config"]["model"]], reports[report["config"]["model"]] = model, report
+        name = Path(run).name  # the run's folder: two runs of one model stay apart
+        models[name], reports[name] = model, report
     sizes = {r["config"]["image_size"] for r in reports.values()}
     if len(sizes) != 1:
         raise ValueError(f"the runs use different image sizes {sorted(sizes)}; compare runs of one size")
@@ -153,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     }
     print("objects YOLO v1's targets keep:", result["yolo_target_coverage"], flush=True)
     for name, model in models.items():
-        entry = {"num_params": int(model.count_params()), "runs": reports[name]["config"]["workdir"]}
+        entry = {
+            "model": reports[name]["config"]["model"],
+            "num_params": int(model.count_params()),
+            "runs": reports[name]["config"]["workdir"],
+        }
         for split, ds in splits.items():
             entry[split] = split_scores(model, ds, CLASS_NAMES, args.score)
             print(name, split, entry[split], flush=True)
@@ -167,12 +192,12 @@ def main(argv: list[str] | None = None) -> int:
     result["loadavg_end"] = open("/proc/loadavg").read().split()[:3]
     images, targets = next(iter(splits["shared_cell"]))
     for name, model in models.items():
-        dets = model.detect_batch(images[:4], score_threshold=args.score)
+        dets = model.detect_batch(images[:4], score_threshold=args.score[0])
         save_detections_png(
             np.asarray(images[:4]), {k: keras.ops.convert_to_numpy(v) for k, v in dets.items()},
             out / f"shared_cell_{name}.png", class_names=CLASS_NAMES,
             ground_truth={k: np.asarray(v)[:4] for k, v in targets.items()},
-            title=f"{name} on the shared-cell split (score >= {args.score}; dashed: ground truth)",
+            title=f"{name} on the shared-cell split (score >= {args.score[0]}; dashed: ground truth)",
         )  # fmt: skip
     atomic_write_json(out / "compare.json", result)
     print(json.dumps({n: {k: v for k, v in e.items() if k != "runs"} for n, e in result["models"].items()}))

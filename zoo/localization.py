@@ -27,20 +27,22 @@ from zoo.training import fit_arrays
 ATTACH = ("conv", "fc")
 
 
-def classifier_body(name: str, image_size: int, width: float = 1.0) -> keras.Model:
+def classifier_body(name: str, image_size: int, width: float = 1.0, last_pool: bool = True) -> keras.Model:
     """The convolutional body of zoo classifier ``name`` (``include_top=False``) for square inputs.
 
     ``width`` != 1 narrows the channels (CPU-sized runs); the zoo's VGG variants take it (their
     ``vgg_features`` blocks, names as ``zoo.get``), other classifiers only width 1.
+    ``last_pool=False`` (VGG only) drops ``block5_pool``: stride 16 instead of 32 (OverFeat's
+    windows then overlap more, ``zoo.overfeat``).
 
     Raises:
-        ValueError: ``width`` != 1 for a classifier that has no width multiplier.
+        ValueError: ``width`` != 1 or ``last_pool=False`` for a classifier that is no zoo VGG.
 
     Example:
         >>> classifier_body("vgg11", 64, width=0.125).output_shape
         (None, 2, 2, 64)
     """
-    if float(width) == 1.0:
+    if float(width) == 1.0 and last_pool:
         from zoo.registry import get
 
         return get(name, include_top=False, input_shape=(image_size, image_size, 3))
@@ -48,13 +50,16 @@ def classifier_body(name: str, image_size: int, width: float = 1.0) -> keras.Mod
 
     if name not in VARIANTS:
         raise ValueError(
-            f"width {width} needs a VGG body ({', '.join(VARIANTS)}); {name!r} takes width 1 only"
+            f"width {width} / last_pool={last_pool} need a VGG body ({', '.join(VARIANTS)}); {name!r} "
+            "takes width 1 with its last pool only"
         )
     config, batch_norm = VARIANTS[name]
     image = keras.Input((image_size, image_size, 3), name="image")
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
     return keras.Model(
-        image, vgg_features(x, config, batch_norm=batch_norm, width=width), name=f"{name}_w{width:g}"
+        image,
+        vgg_features(x, config, batch_norm=batch_norm, width=width, last_pool=last_pool),
+        name=f"{name}_w{width:g}" + ("" if last_pool else "_nopool5"),
     )
 
 
@@ -118,8 +123,12 @@ def train_two_phase(
     box_lr: float = 0.05,
     verbose: int | str = "auto",
     workdir: str | os.PathLike | None = None,
+    box_mask: np.ndarray | None = None,
 ) -> dict[str, list[float]]:
     """Steps 1-3: train the classifier, then only the box head (SGD, L2 loss) with everything else frozen.
+
+    ``box_mask`` ([N] bool): phase 2 trains on the examples where it is True only (OverFeat's
+    windows: a background window has no box to regress); default all.
 
     With ``workdir`` each phase runs through ``zoo.training.fit_resumable`` in ``workdir/classify``
     and ``workdir/box`` (checkpoint every epoch, ``history.csv``, ``curves.png``): an interrupted run
@@ -142,6 +151,13 @@ def train_two_phase(
         optimizer=keras.optimizers.SGD(box_lr, momentum=0.9),
         loss={"box": "mse"},
     )
+    if box_mask is not None:
+        keep = np.asarray(box_mask, bool)
+        if keep.shape != (len(images),) or not keep.any():
+            raise ValueError(
+                f"box_mask must be [N] = [{len(images)}] booleans with at least one True, got shape {keep.shape}"
+            )
+        images, boxes = images[keep], np.asarray(boxes)[keep]
     h2 = fit_arrays(localizer, images, {"box": boxes}, epochs=box_epochs, batch_size=batch_size, verbose=verbose,
                     workdir=None if workdir is None else Path(workdir) / "box")  # fmt: skip
     for layer in localizer.layers:

@@ -246,12 +246,42 @@ def test_fit_step_reaches_every_weight_including_empty_images(tmp_path):
     assert isinstance(model, zoo.detection.base.Detector) and dets["boxes"].shape == (2, 100, 4)
 
 
+def _recipe(name):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "recipes" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"recipe_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_batch_norm_option_builds_and_round_trips(tmp_path):
-    model = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8,
-                    batch_norm=True)  # fmt: skip
+    """Built through the recipe's --model-arg flags (train_detector's build_detector)."""
+    from zoo.detection.train import DetectorTrainConfig, build_detector
+
+    parse = _recipe("train_detector").parse_model_args
+    kwargs = parse(["batch_norm=true", "fc_units=8"])
+    assert kwargs == {"batch_norm": True, "fc_units": 8} and parse(None) is None
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        parse(["batch_norm"])
+    cfg = DetectorTrainConfig(model="fast_yolo_v1", image_size=112, width=0.0625, model_kwargs=kwargs)
+    model = build_detector(cfg, num_classes=4)
+    assert model.fc_units == 8
     assert model.get_layer("conv1").use_bias is False and model.get_layer("conv1_bn") is not None
     again = YOLOv1.from_config(model.get_config())
     assert again.batch_norm and again.count_params() == model.count_params()
+
+
+def test_max_stride_keeps_a_last_map_as_fine_as_the_grid():
+    model = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8,
+                    max_stride=16)  # fmt: skip
+    assert model.get_layer("flatten").input.shape[1:3] == (7, 7)  # 112 / 16; the paper's pools: 2 x 2
+    assert [layer.name for layer in model.layers if "pool" in layer.name] == [f"pool{i}" for i in range(1, 5)]
+    assert YOLOv1.from_config(model.get_config()).max_stride == 16
+    with pytest.raises(ValueError, match="max_stride must be a positive integer"):
+        zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), max_stride=0)
 
 
 @pytest.mark.slow

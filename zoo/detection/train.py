@@ -79,6 +79,8 @@ class DetectorTrainConfig:
         seed: data seed (held-out shapes use another seed).
         class_names: names by class id for a folder dataset (background first; default VOC).
         box_mode: folder datasets: a box outside its image raises ("raise") or is clipped ("clip").
+        model_kwargs: extra keyword arguments of the model's builder (e.g. YOLO's
+            ``{"batch_norm": True, "fc_units": 512}``); the recipe's ``--model-arg KEY=VALUE``.
     """
 
     model: str = "ssd_vgg16"
@@ -109,6 +111,7 @@ class DetectorTrainConfig:
     seed: int = 0
     class_names: tuple[str, ...] | None = None
     box_mode: str = "raise"
+    model_kwargs: dict[str, Any] | None = None
 
 
 @dataclass
@@ -257,6 +260,7 @@ def build_detector(cfg: DetectorTrainConfig, num_classes: int) -> keras.Model:
         kwargs["width"] = cfg.width
     if cfg.roi_batch is not None:
         kwargs["roi_batch"] = int(cfg.roi_batch)
+    kwargs.update(cfg.model_kwargs or {})
     try:
         return get_model(cfg.model, **kwargs)
     except TypeError as err:

@@ -119,15 +119,20 @@ def _network(
     width: float,
     fc_units: int,
     batch_norm: bool = False,
+    max_stride: int | None = None,
 ) -> Any:
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
-    conv, pool = 0, 0
+    conv, pool, total = 0, 0, 1
     for layer in CONFIGS[variant]["layers"]:
         if layer == "M":
             pool += 1
+            if max_stride is not None and total * 2 > max_stride:
+                continue  # a small input keeps a last map as fine as the grid (see YOLOv1's max_stride)
+            total *= 2
             x = keras.layers.MaxPooling2D(2, strides=2, padding="same", name=f"pool{pool}")(x)
             continue
         filters, kernel, stride = layer
+        total *= stride
         conv += 1
         x = keras.layers.Conv2D(
             _scaled(filters, width),
@@ -342,6 +347,11 @@ class YOLOv1(Detector, keras.Model):
     [N, G] in 1..num_classes-1 (-1 pad), valid [N, G]), the batch format of ``zoo.data``; target
     assignment and the loss happen in ``compute_loss``. Images without any object are valid
     training data: only the no-object confidence term is non-zero for them.
+    Options beyond the paper, for small CPU inputs: ``batch_norm=True`` (YOLO v2's batch normalisation
+    after every convolution) and ``max_stride`` (leave out the max-pools that would take the body's
+    stride above it; strided convolutions stay): at 448 px the paper's body ends on a 7 x 7 map, one
+    position per cell of the 7 x 7 grid, but at 112 px it ends on 2 x 2, so the FC head must spread 4
+    positions over 49 cells; ``max_stride=16`` keeps a 7 x 7 map at 112 px. Default None = the paper.
     ``predict`` / ``detect_batch`` / ``zoo.detection.detect`` give detections (xyxy pixels, classes
     1..num_classes-1) with ``model.postprocess`` (family default: score 0.005, darknet's threshold
     for the VOC evaluation (its demo uses 0.2; a 0.2 cut-off drops the low-confidence detections
@@ -369,6 +379,7 @@ class YOLOv1(Detector, keras.Model):
         lambda_coord: float = LAMBDA_COORD,
         lambda_noobj: float = LAMBDA_NOOBJ,
         batch_norm: bool = False,
+        max_stride: int | None = None,
         class_names: Any = None,
         postprocess: Any = None,
         **kwargs: Any,
@@ -396,6 +407,11 @@ class YOLOv1(Detector, keras.Model):
                 f"{variant}: input {h}x{w} is too small; use at least {MIN_SIZE}x{MIN_SIZE} (paper: 448)"
             )
         check_grid((h, w), grid_size)
+        if max_stride is not None and (isinstance(max_stride, bool) or not isinstance(max_stride, (int, np.integer))
+                                       or max_stride < 1):  # fmt: skip
+            raise ValueError(
+                f"max_stride must be a positive integer or None (the paper's pools), got {max_stride!r}"
+            )
         fc = int(fc_units if fc_units is not None else CONFIGS[variant]["fc_units"])
         image = keras.Input((h, w, c), name="image")
         grid = _network(
@@ -407,6 +423,7 @@ class YOLOv1(Detector, keras.Model):
             float(width),
             fc,
             bool(batch_norm),
+            None if max_stride is None else int(max_stride),
         )
         kwargs.setdefault("name", variant)
         super().__init__(inputs=image, outputs={"grid": grid}, **kwargs)
@@ -420,6 +437,7 @@ class YOLOv1(Detector, keras.Model):
         self.lambda_coord = float(lambda_coord)
         self.lambda_noobj = float(lambda_noobj)
         self.batch_norm = bool(batch_norm)
+        self.max_stride = None if max_stride is None else int(max_stride)
         self._trackers = {
             k: keras.metrics.Mean(name=k) for k in ("coord_loss", "obj_loss", "noobj_loss", "class_loss")
         }
@@ -471,6 +489,7 @@ class YOLOv1(Detector, keras.Model):
             "lambda_coord": self.lambda_coord,
             "lambda_noobj": self.lambda_noobj,
             "batch_norm": self.batch_norm,
+            "max_stride": self.max_stride,
             **self.detector_config(),
         }
 
@@ -523,7 +542,7 @@ def yolo_v1(
         **kwargs: ``YOLOv1`` settings: ``grid_size`` (S, 7), ``num_boxes`` (B, 2), ``width``
             (channel multiplier of the convolutions, 1.0 = the paper), ``fc_units`` (units of the
             first fully connected layer; paper: 4096), ``lambda_coord``, ``lambda_noobj``, ``batch_norm``,
-            ``class_names``, ``postprocess``.
+            ``max_stride``, ``class_names``, ``postprocess``.
 
     Example:
         >>> zoo.get("yolo_v1").output_shape
