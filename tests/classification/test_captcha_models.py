@@ -1,9 +1,11 @@
 """Captcha models: both output layouts, joint / alternating training, metrics, resume, predict."""
 
 import json
+import runpy
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -133,16 +135,16 @@ def test_bad_data_paths_give_clear_errors(tmp_path):
         predict_captchas(tmp_path / "missing.keras", ["a.png"])
 
 
-def test_recipe_cli_help_and_error(tmp_path):
-    out = subprocess.run(
-        [sys.executable, "recipes/captcha.py", "train", "--help"], capture_output=True, text=True, check=True
-    )
-    assert "--mode" in out.stdout and "--strategy" in out.stdout
-    bad = subprocess.run(
-        [sys.executable, "recipes/captcha.py", "train", "--workdir", str(tmp_path), "--folder", str(tmp_path / "x")],
-        capture_output=True, text=True,
-    )  # fmt: skip
-    assert bad.returncode == 2 and "does not exist" in bad.stderr
+def test_recipe_cli_help_and_error(tmp_path, capsys):
+    # in-process (two interpreter start-ups with TensorFlow cost ~30 s on a loaded machine)
+    main = runpy.run_path(str(Path(__file__).resolve().parents[2] / "recipes" / "captcha.py"))["main"]
+    with pytest.raises(SystemExit) as done:
+        main(["train", "--help"])
+    assert done.value.code == 0
+    out = capsys.readouterr().out
+    assert "--mode" in out and "--strategy" in out
+    code = main(["train", "--workdir", str(tmp_path / "run"), "--folder", str(tmp_path / "x")])
+    assert code == 2 and "does not exist" in capsys.readouterr().err
 
 
 MIRRORED = textwrap.dedent(

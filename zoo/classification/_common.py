@@ -197,6 +197,8 @@ def start(
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"classes must be a positive integer, got {n!r}")
     _check_weights(name, cfg, weights, include_top, n)
+    if pooling not in _POOLINGS:  # before the body is built (Inception-ResNet-v2: 15 s)
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
     fixed = cfg.fixed_top_size if fixed_top_size is None else fixed_top_size
     x, inputs = image_input(
         input_shape,
@@ -321,6 +323,9 @@ def image_input(
         img = keras.Input(tensor=input_tensor, shape=input_shape, name="image")
         return img, img
     return input_tensor, keras.utils.get_source_inputs(input_tensor)
+
+
+_POOLINGS = (None, "avg", "max")
 
 
 def pool(x: Any, pooling: str | None) -> Any:
