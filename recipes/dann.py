@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from zoo.domain import MODES, run_dann_experiment
+from zoo.domain import MODES, TARGET_COPIES, run_dann_experiment
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -31,10 +31,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--batch-size", type=int, default=64, help="half source, half target")
     parser.add_argument("--lr", type=float, default=0.01, help="mu_0 of the paper's learning-rate schedule")
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
+    parser.add_argument(
+        "--target-copies", type=int, default=TARGET_COPIES,
+        help="textures per unlabelled target digit (the size of the unlabelled target pool)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     report = run_dann_experiment(
         args.workdir, seeds=args.seeds, steps=args.steps, epochs=args.epochs, size=args.size,
-        batch_size=args.batch_size, learning_rate=args.lr, modes=args.modes, verbose=2,
+        batch_size=args.batch_size, learning_rate=args.lr, modes=args.modes,
+        target_copies=args.target_copies, verbose=2,
     )  # fmt: skip
     print(
         json.dumps(

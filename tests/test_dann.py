@@ -77,8 +77,8 @@ def test_lambda_schedule_reaches_every_step_of_a_compiled_fit(jit_compile):
 def test_domain_gradient_reaches_the_features_reversed(rng):
     """Through the DANN model, d(domain loss)/d(conv1 kernel) with lambda = 1 is minus the one
     with lambda = -1 (no reversal) and zero with lambda = 0; the label loss is untouched."""
-    model = dann_model(digit_features((12, 12, 3)), num_classes=10)
-    x = rng.uniform(0, 1, (4, 12, 12, 3)).astype("float32")
+    model = dann_model(digit_features((16, 16, 3)), num_classes=10)
+    x = rng.uniform(0, 1, (4, 16, 16, 3)).astype("float32")
     domain = np.array([[0.0], [0.0], [1.0], [1.0]], "float32")
     kernel = model.get_layer("features").get_layer("conv1").kernel
 
@@ -114,6 +114,18 @@ def _grad_wrt(model, x, domain, variable):
 
         return np.asarray(jax.grad(loss)(trainable)[index])
     pytest.skip(f"no gradient check written for backend {backend}")
+
+
+def test_feature_extractor_is_the_papers(rng):
+    """Per-channel mean subtraction, then valid 5x5 convolutions: 28 -> 24 -> 12 -> 8 -> 4 (768 features)."""
+    mean = np.array([0.1, 0.2, 0.3])
+    features = digit_features((28, 28, 3), pixel_mean=mean)
+    assert features.output_shape == (None, 4 * 4 * 48)
+    x = rng.uniform(0, 1, (2, 28, 28, 3)).astype("float32")
+    subtract = keras.Model(features.input, features.get_layer("mean_subtract").output)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(subtract(x)), x - mean, atol=1e-6)
+    with pytest.raises(ValueError, match="one value per channel"):
+        digit_features((28, 28, 3), pixel_mean=[0.5])
 
 
 def test_gap_closed_and_pca():
@@ -153,7 +165,7 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
     main = recipe.main
-    args = ["--workdir", str(tmp_path), "--seeds", "0", "--steps", "4", "--epochs", "2", "--batch-size", "8"]
+    args = ["--workdir", str(tmp_path), "--seeds", "0", "--steps", "4", "--epochs", "2", "--batch-size", "8", "--target-copies", "2"]
     report = main(args)
     for mode in ("source_only", "dann", "oracle"):
         assert (tmp_path / mode / "seed0" / "last.weights.h5").exists()

@@ -30,6 +30,9 @@ from zoo.layers import GradientReversal
 from zoo.training import fit_resumable
 
 MODES = ("source_only", "dann", "oracle")
+#: Textures per unlabelled target digit: the paper adapts with all 59,000 MNIST-M training
+#: images; 539 digits x 2 textures let the domain classifier memorise the target pool.
+TARGET_COPIES = 20
 DANN_GAMMA = 10.0
 DANN_ALPHA = 10.0
 DANN_BETA = 0.75
@@ -102,23 +105,48 @@ class LambdaSchedule(keras.callbacks.Callback):
                 layer.set_lambda(value)
 
 
-def digit_features(input_shape: Sequence[int] = (28, 28, 3), name: str = "features") -> keras.Model:
+def digit_features(
+    input_shape: Sequence[int] = (28, 28, 3),
+    name: str = "features",
+    pixel_mean: Sequence[float] | None = None,
+    padding: str = "valid",
+) -> keras.Model:
     """The paper's MNIST feature extractor: conv 5x5 32, max pool 2, conv 5x5 48, max pool 2, flatten.
 
-    The images are first standardised per image and channel (zero mean, unit variance over
-    height and width), so that neither classifier can lean on the mean brightness alone.
+    Args:
+        pixel_mean: the per-channel mean of the training pixels (source and target together),
+            subtracted first, as in the paper (``None``: 0; the mean is part of the model's
+            config, so rebuild with the same one to load weights). ``"standardize"`` instead
+            standardises each image and channel over height and width (this module's earlier
+            preprocessing, kept for comparison).
+        padding: ``"valid"`` as in the paper (28 -> 24 -> 12 -> 8 -> 4, 768 features) or
+            ``"same"``.
 
     Example:
-        >>> features = digit_features((28, 28, 3))  # (None, 2352)
+        >>> features = digit_features((28, 28, 3))  # (None, 768)
     """
     inputs = keras.Input(tuple(input_shape), name="image")
-    # per-image, per-channel standardisation over height and width
-    x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False, name="standardize")(inputs)
+    if isinstance(pixel_mean, str):
+        if pixel_mean != "standardize":
+            raise ValueError(f"pixel_mean must be per-channel numbers, None or 'standardize', got {pixel_mean!r}")
+        x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False, name="standardize")(inputs)
+    else:
+        channels = int(input_shape[-1])
+        mean = np.zeros(channels) if pixel_mean is None else np.asarray(pixel_mean, np.float64).reshape(-1)
+        if mean.shape != (channels,):
+            raise ValueError(f"pixel_mean needs one value per channel ({channels}), got {mean.shape[0]}")
+        # subtracts the per-channel pixel mean (unit variance: no scaling)
+        x = keras.layers.Normalization(mean=mean, variance=np.ones(channels), name="mean_subtract")(inputs)
     for i, filters in enumerate((32, 48), start=1):
-        x = keras.layers.Conv2D(filters, 5, padding="same", activation="relu", name=f"conv{i}")(x)
+        x = keras.layers.Conv2D(filters, 5, padding=padding, activation="relu", name=f"conv{i}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"pool{i}")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     return keras.Model(inputs, x, name=name)
+
+
+def training_pixel_mean(data: dict[str, np.ndarray]) -> np.ndarray:
+    """The per-channel mean over the source and (unlabelled) target training images."""
+    return np.concatenate([data["source_x"], data["target_x"]]).mean(axis=(0, 1, 2))
 
 
 def dann_model(
@@ -218,7 +246,7 @@ def train_domain_adaptation(
         )
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["source_y"].max(), data["target_y"].max())) + 1
-    model = dann_model(digit_features(data["source_x"].shape[1:]), num_classes)
+    model = dann_model(digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)), num_classes)
     per_epoch = max(1, steps // epochs)
     total = per_epoch * epochs
     model.compile(
@@ -309,6 +337,7 @@ def run_dann_experiment(
     batch_size: int = 64,
     learning_rate: float = 0.01,
     modes: Sequence[str] = MODES,
+    target_copies: int = TARGET_COPIES,
     verbose: int | str = 0,
 ) -> dict[str, Any]:
     """Source-only, DANN and oracle on the digits -> textured-digits pair, over ``seeds``.
@@ -331,7 +360,7 @@ def run_dann_experiment(
     results: dict[str, dict[int, dict[str, float]]] = {m: {} for m in modes}
     panels = {}
     for seed in seeds:
-        data = load_digits_m_pair(size=size, seed=seed)
+        data = load_digits_m_pair(size=size, seed=seed, target_copies=target_copies)
         for mode in modes:
             run_dir = workdir / mode / f"seed{seed}"
             result_path = run_dir / "result.json"
@@ -356,7 +385,9 @@ def run_dann_experiment(
                 atomic_write_json(result_path, results[mode][seed])
             if seed == seeds[0] and mode in ("source_only", "dann"):
                 if model is None:
-                    model = dann_model(digit_features(data["source_x"].shape[1:]), 10)
+                    model = dann_model(
+                        digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)), 10
+                    )
                     model.load_weights(run_dir / "last.weights.h5")
                 title = (
                     "before adaptation (source-only)" if mode == "source_only" else "after adaptation (DANN)"
@@ -369,7 +400,7 @@ def run_dann_experiment(
     std = {m: float(np.std([r["target_test_accuracy"] for r in results[m].values()])) for m in modes}
     report: dict[str, Any] = {
         "seeds": list(seeds), "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
-        "image_size": size, "target_max_level": MAX_LEVEL, "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
+        "image_size": size, "target_max_level": MAX_LEVEL, "target_copies": target_copies, "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
         "target_accuracy_mean": mean, "target_accuracy_std": std,
     }  # fmt: skip
     if {"source_only", "dann", "oracle"} <= set(modes):

@@ -99,9 +99,10 @@ def load_digits_m_pair(
         tgt.extend(idx[n_test:n_target])
     src, test = rng.permutation(src), rng.permutation(test)
     tgt = rng.permutation(np.tile(np.array(tgt), max(1, int(target_copies))))
-    texture_rng = np.random.default_rng([seed, 1])
+    # separate texture streams: the test set does not change with the size of the unlabelled pool
+    pool_rng, test_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
     return {
         "source_x": np.repeat(images[src], 3, axis=-1), "source_y": labels[src],
-        "target_x": blend_digits(images[tgt], texture_rng, max_level), "target_y": labels[tgt],
-        "test_x": blend_digits(images[test], texture_rng, max_level), "test_y": labels[test],
+        "target_x": blend_digits(images[tgt], pool_rng, max_level), "target_y": labels[tgt],
+        "test_x": blend_digits(images[test], test_rng, max_level), "test_y": labels[test],
     }  # fmt: skip
