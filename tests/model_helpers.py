@@ -11,7 +11,8 @@
   (the registry sweep does for a few cheap models; the families' training tests do for theirs).
 
 The dummy batch depends on the task (``dummy_batch``): detectors get the zoo's detection targets
-(``boxes`` / ``classes`` / ``valid``, plus ``masks`` for a mask branch) and train on their own
+(``boxes`` / ``classes`` / ``valid``, plus ``masks`` for a mask branch and ``keypoints`` for a
+keypoint branch) and train on their own
 ``compute_loss``; every other model gets random targets shaped like its outputs and a mean
 squared error, which reaches every weight whatever the output activation.
 """
@@ -68,6 +69,13 @@ def dummy_batch(model: keras.Model, x: Any, rng: np.random.Generator) -> Any:
             for g, (x1, y1, x2, y2) in enumerate(boxes.astype(int)):
                 masks[:, g, y1:y2, x1:x2] = 1
             targets["masks"] = masks
+        if getattr(model, "keypoint_head", None) is not None:  # Keypoint R-CNN: points inside each box
+            fractions = np.linspace(0.2, 0.8, model.num_keypoints, dtype="float32")
+            keypoints = np.ones((batch, len(boxes), model.num_keypoints, 3), "float32")  # visible
+            for g, (x1, y1, x2, y2) in enumerate(boxes):
+                keypoints[:, g, :, 0] = x1 + fractions * (x2 - x1)
+                keypoints[:, g, :, 1] = y2 - fractions * (y2 - y1)
+            targets["keypoints"] = keypoints
         return targets
     outputs = model(x, training=False)
     return keras.tree.map_structure(lambda o: rng.uniform(0, 1, o.shape).astype("float32"), outputs)
