@@ -165,7 +165,20 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
     recipe = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(recipe)
     main = recipe.main
-    args = ["--workdir", str(tmp_path), "--seeds", "0", "--steps", "4", "--epochs", "2", "--batch-size", "8", "--target-copies", "2"]
+    args = [
+        "--workdir",
+        str(tmp_path),
+        "--seeds",
+        "0",
+        "--steps",
+        "4",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "8",
+        "--target-copies",
+        "2",
+    ]
     report = main(args)
     for mode in ("source_only", "dann", "oracle"):
         assert (tmp_path / mode / "seed0" / "last.weights.h5").exists()

@@ -128,8 +128,12 @@ def digit_features(
     inputs = keras.Input(tuple(input_shape), name="image")
     if isinstance(pixel_mean, str):
         if pixel_mean != "standardize":
-            raise ValueError(f"pixel_mean must be per-channel numbers, None or 'standardize', got {pixel_mean!r}")
-        x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False, name="standardize")(inputs)
+            raise ValueError(
+                f"pixel_mean must be per-channel numbers, None or 'standardize', got {pixel_mean!r}"
+            )
+        x = keras.layers.LayerNormalization(axis=(1, 2), center=False, scale=False, name="standardize")(
+            inputs
+        )
     else:
         channels = int(input_shape[-1])
         mean = np.zeros(channels) if pixel_mean is None else np.asarray(pixel_mean, np.float64).reshape(-1)
@@ -246,7 +250,9 @@ def train_domain_adaptation(
         )
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["source_y"].max(), data["target_y"].max())) + 1
-    model = dann_model(digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)), num_classes)
+    model = dann_model(
+        digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)), num_classes
+    )
     per_epoch = max(1, steps // epochs)
     total = per_epoch * epochs
     model.compile(
