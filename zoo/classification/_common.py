@@ -197,8 +197,7 @@ def start(
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"classes must be a positive integer, got {n!r}")
     _check_weights(name, cfg, weights, include_top, n)
-    if pooling not in _POOLINGS:  # before the body is built (Inception-ResNet-v2: 15 s)
-        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+    check_pooling(pooling)  # before the body is built (Inception-ResNet-v2: 15 s to the error)
     fixed = cfg.fixed_top_size if fixed_top_size is None else fixed_top_size
     x, inputs = image_input(
         input_shape,
@@ -325,18 +324,20 @@ def image_input(
     return input_tensor, keras.utils.get_source_inputs(input_tensor)
 
 
-_POOLINGS = (None, "avg", "max")
+def check_pooling(pooling: Any) -> None:
+    """Raises the error :func:`pool` gives, without building anything."""
+    if pooling not in (None, "avg", "max"):
+        raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
 
 
 def pool(x: Any, pooling: str | None) -> Any:
     """Global pooling for ``include_top=False``: None (4-D features), ``"avg"`` or ``"max"``."""
+    check_pooling(pooling)
     if pooling is None:
         return x
     if pooling == "avg":
         return keras.layers.GlobalAveragePooling2D(name="avg_pool")(x)
-    if pooling == "max":
-        return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
-    raise ValueError(f"pooling must be None, 'avg' or 'max', got {pooling!r}")
+    return keras.layers.GlobalMaxPooling2D(name="max_pool")(x)
 
 
 # The ImageNet-normalised -> [-1, 1] input conversion torchvision applies when GoogLeNet /
