@@ -345,10 +345,14 @@ def test_conv_head_shares_one_predictor_over_the_cells(kernel):
     assert model.count_params() == body + kernel * kernel * 64 * 13 + 13
     again = YOLOv1.from_config(model.get_config())
     assert (again.head, again.head_kernel, again.count_params()) == ("conv", kernel, model.count_params())
-    # default: the paper's two FC layers
+    # default: the paper's two FC layers with dropout 0.5; fc_dropout=0 leaves the dropout layer out
+    fc = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8)
+    assert fc.head == "fc" and fc.get_layer("fc1_dropout").rate == 0.5
+    plain = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8,
+                    fc_dropout=0.0)  # fmt: skip
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in plain.layers)
     assert (
-        zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8).head
-        == "fc"
+        plain.count_params() == fc.count_params() and YOLOv1.from_config(plain.get_config()).fc_dropout == 0
     )
 
 
@@ -359,6 +363,8 @@ def test_conv_head_needs_an_s_by_s_last_map_and_a_known_head():
         zoo.get("yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, head="conv")
     with pytest.raises(ValueError, match="head must be one of"):
         zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), head="dense")
+    with pytest.raises(ValueError, match="fc_dropout must be a rate"):
+        zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), fc_dropout=1.0)
     with pytest.raises(ValueError, match="head_kernel must be a positive odd integer"):
         zoo.get(
             "fast_yolo_v1",

@@ -128,6 +128,7 @@ def _network(
     max_stride: int | None = None,
     head: str = "fc",
     head_kernel: int = 1,
+    fc_dropout: float = 0.5,
 ) -> Any:
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
     conv, pool, total = 0, 0, 1
@@ -163,7 +164,8 @@ def _network(
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(fc_units, kernel_initializer="he_normal", name="fc1")(x)
     x = keras.layers.LeakyReLU(negative_slope=0.1, name="fc1_leaky")(x)
-    x = keras.layers.Dropout(0.5, name="fc1_dropout")(x)
+    if fc_dropout > 0:
+        x = keras.layers.Dropout(fc_dropout, name="fc1_dropout")(x)
     x = keras.layers.Dense(grid * grid * depth, name="fc2")(x)  # linear (the paper's last layer)
     return keras.layers.Reshape((grid, grid, depth), name="grid")(x)
 
@@ -429,7 +431,8 @@ class YOLOv1(Detector, keras.Model):
     positions over 49 cells; ``max_stride=16`` keeps a 7 x 7 map at 112 px. Default None = the paper.
     ``head``: "fc" (default, the paper's two fully connected layers, ``fc_units`` and dropout 0.5) or
     "conv" (one shared linear ``head_kernel`` x ``head_kernel`` convolution on an S x S last map,
-    ``fc_units`` unused; see the module docstring).
+    ``fc_units`` and ``fc_dropout`` unused; see the module docstring). ``fc_dropout``: the rate of the
+    dropout after the first FC layer (paper: 0.5; 0 leaves the layer out).
     ``predict`` / ``detect_batch`` / ``zoo.detection.detect`` give detections (xyxy pixels, classes
     1..num_classes-1) with ``model.postprocess`` (family default: score 0.005, darknet's threshold
     for the VOC evaluation (its demo uses 0.2; a 0.2 cut-off drops the low-confidence detections
@@ -460,6 +463,7 @@ class YOLOv1(Detector, keras.Model):
         max_stride: int | None = None,
         head: str = "fc",
         head_kernel: int = 1,
+        fc_dropout: float = 0.5,
         class_names: Any = None,
         postprocess: Any = None,
         **kwargs: Any,
@@ -494,6 +498,12 @@ class YOLOv1(Detector, keras.Model):
             )
         max_stride = None if max_stride is None else int(max_stride)
         check_head(variant, (h, w), int(grid_size), max_stride, head, head_kernel)
+        if (
+            isinstance(fc_dropout, bool)
+            or not isinstance(fc_dropout, (int, float))
+            or not 0 <= fc_dropout < 1
+        ):
+            raise ValueError(f"fc_dropout must be a rate in [0, 1) (paper: 0.5), got {fc_dropout!r}")
         fc = int(fc_units if fc_units is not None else CONFIGS[variant]["fc_units"])
         image = keras.Input((h, w, c), name="image")
         grid = _network(
@@ -508,6 +518,7 @@ class YOLOv1(Detector, keras.Model):
             max_stride,
             head,
             int(head_kernel),
+            float(fc_dropout),
         )
         kwargs.setdefault("name", variant)
         super().__init__(inputs=image, outputs={"grid": grid}, **kwargs)
@@ -524,6 +535,7 @@ class YOLOv1(Detector, keras.Model):
         self.max_stride = max_stride
         self.head = head
         self.head_kernel = int(head_kernel)
+        self.fc_dropout = float(fc_dropout)
         self._trackers = {
             k: keras.metrics.Mean(name=k) for k in ("coord_loss", "obj_loss", "noobj_loss", "class_loss")
         }
@@ -578,6 +590,7 @@ class YOLOv1(Detector, keras.Model):
             "max_stride": self.max_stride,
             "head": self.head,
             "head_kernel": self.head_kernel,
+            "fc_dropout": self.fc_dropout,
             **self.detector_config(),
         }
 
@@ -630,7 +643,7 @@ def yolo_v1(
         **kwargs: ``YOLOv1`` settings: ``grid_size`` (S, 7), ``num_boxes`` (B, 2), ``width``
             (channel multiplier of the convolutions, 1.0 = the paper), ``fc_units`` (units of the
             first fully connected layer; paper: 4096), ``lambda_coord``, ``lambda_noobj``, ``batch_norm``,
-            ``max_stride``, ``head`` ("fc" = the paper, or "conv"), ``head_kernel``, ``class_names``,
+            ``max_stride``, ``head`` ("fc" = the paper, or "conv"), ``head_kernel``, ``fc_dropout``, ``class_names``,
             ``postprocess``.
 
     Example:
