@@ -152,6 +152,52 @@ def test_loss_matches_numpy_equation_on_random_grids(S, B, C, rng):
     )
 
 
+def _grad(fn, x):
+    """d fn(x) / dx on the current backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        x = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = fn(x)
+        return tape.gradient(y, x).numpy()
+    if backend == "jax":
+        import jax
+
+        return np.asarray(jax.grad(fn)(x))
+    pytest.skip(f"no gradient check written for backend {backend}")
+
+
+@pytest.mark.multibackend
+def test_class_and_confidence_outputs_get_the_equations_gradient(rng):
+    """The gradient of the loss w.r.t. the class and confidence outputs equals the central
+    difference of the NumPy equation (exact: the loss is quadratic in them): class outputs of a
+    cell with an object get 2 (p - p^) / N, those of empty cells none."""
+    S, B, C, n = 4, 2, 3, 2
+    size = (64, 64)
+    grid = rng.uniform(-0.2, 1.0, (n, S, S, 5 * B + C)).astype("float32")
+    grid[..., [2, 3, 7, 8]] = rng.uniform(0.2, 0.8, (n, S, S, 4))
+    boxes = np.array([[[2, 2, 30, 20], [40, 36, 60, 62]], [[10, 30, 30, 50], [0, 0, 0, 0]]], "float32")
+    classes = np.array([[2, 3], [1, -1]], "int32")
+    valid = classes >= 1
+    t = yolo_targets(boxes, classes, valid, size, S, C)
+    got = _grad(lambda g: yolo_loss(g, t, B)["loss"], grid)
+    eps = 1e-3
+    for img, i, j in [(0, 0, 1), (0, 3, 3), (1, 2, 1), (1, 0, 0)]:  # three object cells, one empty
+        for ch in [4, 9, 10, 11, 12]:  # both confidences and the 3 class outputs
+            up, down = grid.astype("float64"), grid.astype("float64")
+            up[img, i, j, ch] += eps
+            down[img, i, j, ch] -= eps
+            want = (_np_yolo_loss(up, boxes, classes, valid, size, B)
+                    - _np_yolo_loss(down, boxes, classes, valid, size, B)) / (2 * eps)  # fmt: skip
+            assert got[img, i, j, ch] == pytest.approx(want, abs=1e-3), (img, i, j, ch)
+    p = grid[0, 0, 1, 10:]
+    np.testing.assert_allclose(got[0, 0, 1, 10:], 2 * (p - np.eye(3)[1]) / n, atol=1e-5)
+    assert np.all(got[1, 0, 0, 10:] == 0)  # no object in the cell: no class gradient
+
+
 def test_images_without_objects_give_the_noobj_term_only(rng):
     grid = rng.uniform(-1, 1, (2, 7, 7, 30)).astype("float32")
     t = yolo_targets(
@@ -282,6 +328,52 @@ def test_max_stride_keeps_a_last_map_as_fine_as_the_grid():
     assert YOLOv1.from_config(model.get_config()).max_stride == 16
     with pytest.raises(ValueError, match="max_stride must be a positive integer"):
         zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), max_stride=0)
+
+
+FAST_CONVS = [(3, f) for f in (16, 32, 64, 128, 256, 512, 1024, 1024, 1024)]  # darknet's tiny layout
+
+
+@pytest.mark.parametrize("kernel", [1, 3])
+def test_conv_head_shares_one_predictor_over_the_cells(kernel):
+    model = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, max_stride=16,
+                    head="conv", head_kernel=kernel)  # fmt: skip
+    assert tuple(model.get_layer("grid").output.shape) == (None, 7, 7, 13)
+    assert model.get_layer("head_conv").input.shape[1:3] == (7, 7)  # one position per cell
+    assert not any(isinstance(layer, keras.layers.Dense) for layer in model.layers)
+    # the body's 9 convolutions (with biases) + one k x k convolution 64 -> 2 * 5 + 3, no FC layers
+    body = _table_params(FAST_CONVS, 0.0625, fc=0, c=3) - 7 * 7 * 13  # minus the FC bias term
+    assert model.count_params() == body + kernel * kernel * 64 * 13 + 13
+    again = YOLOv1.from_config(model.get_config())
+    assert (again.head, again.head_kernel, again.count_params()) == ("conv", kernel, model.count_params())
+    # default: the paper's two FC layers with dropout 0.5; fc_dropout=0 leaves the dropout layer out
+    fc = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8)
+    assert fc.head == "fc" and fc.get_layer("fc1_dropout").rate == 0.5
+    plain = zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, fc_units=8,
+                    fc_dropout=0.0)  # fmt: skip
+    assert not any(isinstance(layer, keras.layers.Dropout) for layer in plain.layers)
+    assert (
+        plain.count_params() == fc.count_params() and YOLOv1.from_config(plain.get_config()).fc_dropout == 0
+    )
+
+
+def test_conv_head_needs_an_s_by_s_last_map_and_a_known_head():
+    with pytest.raises(ValueError, match=r"2x2 for fast_yolo_v1 .* use max_stride=16"):
+        zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, head="conv")
+    with pytest.raises(ValueError, match=r"yolo_v1 .* use max_stride=8"):  # its strided conv counts too
+        zoo.get("yolo_v1", num_classes=4, input_shape=(112, 112, 3), width=0.0625, head="conv")
+    with pytest.raises(ValueError, match="head must be one of"):
+        zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), head="dense")
+    with pytest.raises(ValueError, match="fc_dropout must be a rate"):
+        zoo.get("fast_yolo_v1", num_classes=4, input_shape=(112, 112, 3), fc_dropout=1.0)
+    with pytest.raises(ValueError, match="head_kernel must be a positive odd integer"):
+        zoo.get(
+            "fast_yolo_v1",
+            num_classes=4,
+            input_shape=(112, 112, 3),
+            max_stride=16,
+            head="conv",
+            head_kernel=2,
+        )
 
 
 @pytest.mark.slow

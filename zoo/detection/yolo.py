@@ -15,6 +15,13 @@ One network looks at the whole image once and regresses, for an S x S grid, B bo
   convolution (which then has no bias) for from-scratch training.
 - ``fast_yolo_v1``: "Fast YOLO", 9 convolutional layers with fewer filters (16 ... 1024, the
   layout of darknet's tiny model; the paper gives no table), the same head.
+- ``head="conv"`` (not the paper: YOLO v2's kind of head) replaces the two fully connected layers by
+  one linear ``head_kernel`` x ``head_kernel`` convolution on the last feature map, which must then be
+  S x S (at 448 px the paper's body ends on 7 x 7; at 112 px ``max_stride=16`` for Fast YOLO). All
+  cells share one predictor, so every object trains it, where the FC head gives each cell its own
+  output weights. From scratch on the shapes at 112 px (Fast YOLO, width 0.25, batch norm,
+  ``max_stride=16``, 1200 Adam steps), the FC head stays at "predict the average box and class"
+  (mAP@0.5 0.021) and the 1 x 1 conv head learns (0.789; docs/RESULTS.md, issue 16 session 7).
 
 Output layout (raw, linear; training, prediction and export use the same graph): ``grid``
 [batch, S, S, B * 5 + C]; per cell the B boxes come first as (x, y, sqrt(w), sqrt(h), confidence),
@@ -120,6 +127,9 @@ def _network(
     fc_units: int,
     batch_norm: bool = False,
     max_stride: int | None = None,
+    head: str = "fc",
+    head_kernel: int = 1,
+    fc_dropout: float = 0.5,
 ) -> Any:
     x = keras.layers.Rescaling(1.0 / 255.0, name="rescale")(image)
     conv, pool, total = 0, 0, 1
@@ -146,13 +156,81 @@ def _network(
         if batch_norm:
             x = keras.layers.BatchNormalization(name=f"conv{conv}_bn")(x)
         x = keras.layers.LeakyReLU(negative_slope=0.1, name=f"conv{conv}_leaky")(x)
+    depth = boxes * 5 + classes
+    if head == "conv":
+        # one predictor shared by all cells (YOLO v2's head, not v1's): a linear convolution on the
+        # last map, whose positions must then be the S x S cells (checked in YOLOv1.__init__)
+        x = keras.layers.Conv2D(depth, head_kernel, padding="same", name="head_conv")(x)
+        return keras.layers.Reshape((grid, grid, depth), name="grid")(x)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(fc_units, kernel_initializer="he_normal", name="fc1")(x)
     x = keras.layers.LeakyReLU(negative_slope=0.1, name="fc1_leaky")(x)
-    x = keras.layers.Dropout(0.5, name="fc1_dropout")(x)
-    depth = boxes * 5 + classes
+    if fc_dropout > 0:
+        x = keras.layers.Dropout(fc_dropout, name="fc1_dropout")(x)
     x = keras.layers.Dense(grid * grid * depth, name="fc2")(x)  # linear (the paper's last layer)
     return keras.layers.Reshape((grid, grid, depth), name="grid")(x)
+
+
+def last_map_size(variant: str, size: int, max_stride: int | None = None) -> int:
+    """Side of the body's last feature map for a ``size`` px input ("same" padding: ceil at each stride).
+
+    Example:
+        >>> last_map_size("yolo_v1", 448), last_map_size("fast_yolo_v1", 112, max_stride=16)
+        (7, 7)
+    """
+    side, total = int(size), 1
+    for layer in CONFIGS[variant]["layers"]:
+        stride = 2 if layer == "M" else layer[2]
+        if layer == "M" and max_stride is not None and total * 2 > max_stride:
+            continue
+        total *= stride
+        side = -(-side // stride)
+    return side
+
+
+HEADS = ("fc", "conv")
+
+
+def check_head(
+    variant: str,
+    image_size: tuple[int, int],
+    grid_size: int,
+    max_stride: int | None,
+    head: str,
+    head_kernel: int,
+) -> None:
+    """Checks YOLOv1's ``head`` / ``head_kernel``; a "conv" head needs a last feature map of S x S.
+
+    Raises:
+        ValueError: an unknown head, a kernel that is not a positive odd integer, or a conv head on a
+            body whose last map is not S x S (the message names a ``max_stride`` that gives S x S, if any).
+
+    Example:
+        >>> check_head("fast_yolo_v1", (112, 112), 7, 16, "conv", 1)  # 112 / 16 = 7: fine
+    """
+    if head not in HEADS:
+        raise ValueError(
+            f"head must be one of {', '.join(map(repr, HEADS))} ('fc' = the paper), got {head!r}"
+        )
+    odd = isinstance(head_kernel, (int, np.integer)) and not isinstance(head_kernel, bool) and head_kernel % 2
+    if not odd or head_kernel < 1:
+        raise ValueError(f"head_kernel must be a positive odd integer (1, 3, ...), got {head_kernel!r}")
+    if head != "conv":
+        return
+    sides = tuple(last_map_size(variant, v, max_stride) for v in image_size)
+    if sides == (grid_size, grid_size):
+        return
+    fits = [
+        m
+        for m in (2**k for k in range(8))
+        if all(last_map_size(variant, v, m) == grid_size for v in image_size)
+    ]
+    hint = f"use max_stride={fits[-1]}" if fits else f"use an input of {grid_size} x the body's stride"
+    raise ValueError(
+        f"head='conv' predicts one cell per position of the last feature map, which is {sides[0]}x{sides[1]} "
+        f"for {variant} at {image_size[0]}x{image_size[1]} (max_stride={max_stride}), not the "
+        f"{grid_size}x{grid_size} grid; {hint}, or head='fc' (the paper's)."
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -352,6 +430,10 @@ class YOLOv1(Detector, keras.Model):
     stride above it; strided convolutions stay): at 448 px the paper's body ends on a 7 x 7 map, one
     position per cell of the 7 x 7 grid, but at 112 px it ends on 2 x 2, so the FC head must spread 4
     positions over 49 cells; ``max_stride=16`` keeps a 7 x 7 map at 112 px. Default None = the paper.
+    ``head``: "fc" (default, the paper's two fully connected layers, ``fc_units`` and dropout 0.5) or
+    "conv" (one shared linear ``head_kernel`` x ``head_kernel`` convolution on an S x S last map,
+    ``fc_units`` and ``fc_dropout`` unused; see the module docstring). ``fc_dropout``: the rate of the
+    dropout after the first FC layer (paper: 0.5; 0 leaves the layer out).
     ``predict`` / ``detect_batch`` / ``zoo.detection.detect`` give detections (xyxy pixels, classes
     1..num_classes-1) with ``model.postprocess`` (family default: score 0.005, darknet's threshold
     for the VOC evaluation (its demo uses 0.2; a 0.2 cut-off drops the low-confidence detections
@@ -380,6 +462,9 @@ class YOLOv1(Detector, keras.Model):
         lambda_noobj: float = LAMBDA_NOOBJ,
         batch_norm: bool = False,
         max_stride: int | None = None,
+        head: str = "fc",
+        head_kernel: int = 1,
+        fc_dropout: float = 0.5,
         class_names: Any = None,
         postprocess: Any = None,
         **kwargs: Any,
@@ -412,6 +497,14 @@ class YOLOv1(Detector, keras.Model):
             raise ValueError(
                 f"max_stride must be a positive integer or None (the paper's pools), got {max_stride!r}"
             )
+        max_stride = None if max_stride is None else int(max_stride)
+        check_head(variant, (h, w), int(grid_size), max_stride, head, head_kernel)
+        if (
+            isinstance(fc_dropout, bool)
+            or not isinstance(fc_dropout, (int, float))
+            or not 0 <= fc_dropout < 1
+        ):
+            raise ValueError(f"fc_dropout must be a rate in [0, 1) (paper: 0.5), got {fc_dropout!r}")
         fc = int(fc_units if fc_units is not None else CONFIGS[variant]["fc_units"])
         image = keras.Input((h, w, c), name="image")
         grid = _network(
@@ -423,7 +516,10 @@ class YOLOv1(Detector, keras.Model):
             float(width),
             fc,
             bool(batch_norm),
-            None if max_stride is None else int(max_stride),
+            max_stride,
+            head,
+            int(head_kernel),
+            float(fc_dropout),
         )
         kwargs.setdefault("name", variant)
         super().__init__(inputs=image, outputs={"grid": grid}, **kwargs)
@@ -437,7 +533,10 @@ class YOLOv1(Detector, keras.Model):
         self.lambda_coord = float(lambda_coord)
         self.lambda_noobj = float(lambda_noobj)
         self.batch_norm = bool(batch_norm)
-        self.max_stride = None if max_stride is None else int(max_stride)
+        self.max_stride = max_stride
+        self.head = head
+        self.head_kernel = int(head_kernel)
+        self.fc_dropout = float(fc_dropout)
         self._trackers = {
             k: keras.metrics.Mean(name=k) for k in ("coord_loss", "obj_loss", "noobj_loss", "class_loss")
         }
@@ -490,6 +589,9 @@ class YOLOv1(Detector, keras.Model):
             "lambda_noobj": self.lambda_noobj,
             "batch_norm": self.batch_norm,
             "max_stride": self.max_stride,
+            "head": self.head,
+            "head_kernel": self.head_kernel,
+            "fc_dropout": self.fc_dropout,
             **self.detector_config(),
         }
 
@@ -542,7 +644,8 @@ def yolo_v1(
         **kwargs: ``YOLOv1`` settings: ``grid_size`` (S, 7), ``num_boxes`` (B, 2), ``width``
             (channel multiplier of the convolutions, 1.0 = the paper), ``fc_units`` (units of the
             first fully connected layer; paper: 4096), ``lambda_coord``, ``lambda_noobj``, ``batch_norm``,
-            ``max_stride``, ``class_names``, ``postprocess``.
+            ``max_stride``, ``head`` ("fc" = the paper, or "conv"), ``head_kernel``, ``fc_dropout``, ``class_names``,
+            ``postprocess``.
 
     Example:
         >>> zoo.get("yolo_v1").output_shape
