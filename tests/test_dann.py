@@ -194,3 +194,25 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
     # a rerun reuses the finished runs' results
     again = main(args)
     assert again["runs"] == report["runs"]
+
+
+def test_source_poses_augment_the_source_only():
+    """``source_poses=k``: k varied renderings per source digit with its label; target and test untouched."""
+    plain = load_digits_m_pair(size=16, seed=0, target_copies=1)
+    posed = load_digits_m_pair(size=16, seed=0, target_copies=1, source_poses=2)
+    n = len(plain["source_y"])
+    assert posed["source_x"].shape == (2 * n, 16, 16, 3)
+    np.testing.assert_array_equal(posed["source_y"], np.tile(plain["source_y"], 2))
+    for key in ("target_x", "target_y", "test_x", "test_y"):
+        np.testing.assert_array_equal(posed[key], plain[key])
+    assert np.allclose(posed["source_x"][..., 0], posed["source_x"][..., 2])  # still grey
+    # both renderings of a digit differ from each other and from the plain one ...
+    a, b, c = posed["source_x"][:n, ..., 0], posed["source_x"][n:, ..., 0], plain["source_x"][..., 0]
+    assert np.abs(a - b).mean() > 0.02 and np.abs(a - c).mean() > 0.02
+    # ... and keep their labels: the plain source's class means (cosine) classify the posed images
+    flat = lambda x: x.reshape(len(x), -1) / np.linalg.norm(x.reshape(len(x), -1), axis=1, keepdims=True)  # noqa: E731
+    means = flat(np.stack([c[plain["source_y"] == k].mean(axis=0) for k in range(10)]))
+    predicted = np.argmax(flat(posed["source_x"][..., 0]) @ means.T, axis=1)
+    assert np.mean(predicted == posed["source_y"]) > 0.5  # chance: 0.1 (69 % measured)
+    with pytest.raises(ValueError, match="source_poses"):
+        load_digits_m_pair(size=16, seed=0, target_copies=1, source_poses=-1)

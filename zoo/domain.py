@@ -344,6 +344,7 @@ def run_dann_experiment(
     learning_rate: float = 0.01,
     modes: Sequence[str] = MODES,
     target_copies: int = TARGET_COPIES,
+    source_poses: int = 0,
     verbose: int | str = 0,
 ) -> dict[str, Any]:
     """Source-only, DANN and oracle on the digits -> textured-digits pair, over ``seeds``.
@@ -352,7 +353,8 @@ def run_dann_experiment(
     is reused). Writes ``report.json`` (per-seed and mean target accuracies, the fraction of
     the source-only -> oracle gap that DANN closes, the domain accuracy per epoch),
     ``accuracy.png``, ``domain_accuracy.png`` and ``features_pca.png`` (the shared features of
-    seed ``seeds[0]``'s source-only and DANN models, coloured by domain).
+    seed ``seeds[0]``'s source-only and DANN models, coloured by domain). ``source_poses``
+    (see :func:`zoo.data.digits_m.load_digits_m_pair`) augments the source only.
 
     Example:
         >>> report = run_dann_experiment("runs/dann", seeds=(0, 1, 2))
@@ -366,7 +368,9 @@ def run_dann_experiment(
     results: dict[str, dict[int, dict[str, float]]] = {m: {} for m in modes}
     panels = {}
     for seed in seeds:
-        data = load_digits_m_pair(size=size, seed=seed, target_copies=target_copies)
+        data = load_digits_m_pair(
+            size=size, seed=seed, target_copies=target_copies, source_poses=source_poses
+        )
         for mode in modes:
             run_dir = workdir / mode / f"seed{seed}"
             result_path = run_dir / "result.json"
@@ -406,7 +410,8 @@ def run_dann_experiment(
     std = {m: float(np.std([r["target_test_accuracy"] for r in results[m].values()])) for m in modes}
     report: dict[str, Any] = {
         "seeds": list(seeds), "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
-        "image_size": size, "target_max_level": MAX_LEVEL, "target_copies": target_copies, "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
+        "image_size": size, "target_max_level": MAX_LEVEL, "target_copies": target_copies,
+        "source_poses": source_poses, "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
         "target_accuracy_mean": mean, "target_accuracy_std": std,
     }  # fmt: skip
     if {"source_only", "dann", "oracle"} <= set(modes):
