@@ -216,3 +216,25 @@ def test_source_poses_augment_the_source_only():
     assert np.mean(predicted == posed["source_y"]) > 0.5  # chance: 0.1 (69 % measured)
     with pytest.raises(ValueError, match="source_poses"):
         load_digits_m_pair(size=16, seed=0, target_copies=1, source_poses=-1)
+
+
+@pytest.mark.slow  # ~8 s on the shared CPU: one tiny resumable fit (checkpoints, curves.png)
+def test_domain_head_capacity_and_schedules_span_the_run(tmp_path):
+    """``domain_hidden`` sets the domain classifier's layers; the learning rate reaches the
+    paper's end value mu_0 / 11 ** 0.75 at the last step of the run actually used."""
+    from zoo.domain import train_domain_adaptation
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (8, 16, 16, 3)).astype("float32")
+    y = np.arange(8, dtype=np.int32) % 2
+    data = {"source_x": x, "source_y": y, "target_x": x[::-1], "target_y": y}
+    model, _ = train_domain_adaptation(
+        data, "dann", workdir=tmp_path, steps=6, epochs=2, batch_size=4, domain_hidden=(8, 5)
+    )
+    assert [model.get_layer(f"domain_fc{i}").units for i in (1, 2)] == [8, 5]
+    schedule = model.optimizer._learning_rate  # the DANNLearningRate object
+    assert schedule.total_steps == 6 and int(model.optimizer.iterations) == 6
+    assert float(keras.ops.convert_to_numpy(schedule(6))) == pytest.approx(0.01 / 11**0.75, rel=1e-6)
+    assert float(keras.ops.convert_to_numpy(model.get_layer("grl").lambda_)) == pytest.approx(
+        dann_lambda(5 / 6), rel=1e-6
+    )  # the last batch's lambda
