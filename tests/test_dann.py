@@ -178,6 +178,10 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
         "8",
         "--target-copies",
         "2",
+        "--source-poses",
+        "2",
+        "--domain-hidden",
+        "16",
     ]
     report = main(args)
     for mode in ("source_only", "dann", "oracle"):
@@ -187,6 +191,7 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
     assert (tmp_path / "domain_accuracy.png").exists()
     saved = json.loads((tmp_path / "report.json").read_text())
     assert set(saved["target_accuracy_mean"]) == {"source_only", "dann", "oracle"}
+    assert saved["source_poses"] == 2 and saved["domain_hidden"] == [16]
     assert len(saved["domain_accuracy_per_epoch"]["dann"]["0"]) == 2  # one value per epoch
     assert 0.0 <= saved["target_accuracy_mean"]["dann"] <= 1.0
     means = saved["target_accuracy_mean"]
@@ -218,7 +223,6 @@ def test_source_poses_augment_the_source_only():
         load_digits_m_pair(size=16, seed=0, target_copies=1, source_poses=-1)
 
 
-@pytest.mark.slow  # ~8 s on the shared CPU: one tiny resumable fit (checkpoints, curves.png)
 def test_domain_head_capacity_and_schedules_span_the_run(tmp_path):
     """``domain_hidden`` sets the domain classifier's layers; the learning rate reaches the
     paper's end value mu_0 / 11 ** 0.75 at the last step of the run actually used."""
