@@ -35,11 +35,20 @@ def main(argv: list[str] | None = None) -> dict:
         "--target-copies", type=int, default=TARGET_COPIES,
         help="textures per unlabelled target digit (the size of the unlabelled target pool)",
     )  # fmt: skip
+    parser.add_argument(
+        "--source-poses", type=int, default=0,
+        help="varied renderings (pose, size, stroke) per source digit; 0: the clean upscaled digits",
+    )  # fmt: skip
+    parser.add_argument(
+        "--domain-hidden", type=int, nargs="+", default=[100],
+        help="hidden units of the domain classifier (the paper's MNIST network: 100)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     report = run_dann_experiment(
         args.workdir, seeds=args.seeds, steps=args.steps, epochs=args.epochs, size=args.size,
         batch_size=args.batch_size, learning_rate=args.lr, modes=args.modes,
-        target_copies=args.target_copies, verbose=2,
+        target_copies=args.target_copies, source_poses=args.source_poses,
+        domain_hidden=args.domain_hidden, verbose=2,
     )  # fmt: skip
     print(
         json.dumps(

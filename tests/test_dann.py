@@ -178,6 +178,10 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
         "8",
         "--target-copies",
         "2",
+        "--source-poses",
+        "2",
+        "--domain-hidden",
+        "16",
     ]
     report = main(args)
     for mode in ("source_only", "dann", "oracle"):
@@ -187,6 +191,7 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
     assert (tmp_path / "domain_accuracy.png").exists()
     saved = json.loads((tmp_path / "report.json").read_text())
     assert set(saved["target_accuracy_mean"]) == {"source_only", "dann", "oracle"}
+    assert saved["source_poses"] == 2 and saved["domain_hidden"] == [16]
     assert len(saved["domain_accuracy_per_epoch"]["dann"]["0"]) == 2  # one value per epoch
     assert 0.0 <= saved["target_accuracy_mean"]["dann"] <= 1.0
     means = saved["target_accuracy_mean"]
@@ -194,3 +199,46 @@ def test_recipe_runs_resumes_and_reports(tmp_path):
     # a rerun reuses the finished runs' results
     again = main(args)
     assert again["runs"] == report["runs"]
+
+
+def test_source_poses_augment_the_source_only():
+    """``source_poses=k``: k varied renderings per source digit with its label; target and test untouched."""
+    plain = load_digits_m_pair(size=16, seed=0, target_copies=1)
+    posed = load_digits_m_pair(size=16, seed=0, target_copies=1, source_poses=2)
+    n = len(plain["source_y"])
+    assert posed["source_x"].shape == (2 * n, 16, 16, 3)
+    np.testing.assert_array_equal(posed["source_y"], np.tile(plain["source_y"], 2))
+    for key in ("target_x", "target_y", "test_x", "test_y"):
+        np.testing.assert_array_equal(posed[key], plain[key])
+    assert np.allclose(posed["source_x"][..., 0], posed["source_x"][..., 2])  # still grey
+    # both renderings of a digit differ from each other and from the plain one ...
+    a, b, c = posed["source_x"][:n, ..., 0], posed["source_x"][n:, ..., 0], plain["source_x"][..., 0]
+    assert np.abs(a - b).mean() > 0.02 and np.abs(a - c).mean() > 0.02
+    # ... and keep their labels: the plain source's class means (cosine) classify the posed images
+    flat = lambda x: x.reshape(len(x), -1) / np.linalg.norm(x.reshape(len(x), -1), axis=1, keepdims=True)  # noqa: E731
+    means = flat(np.stack([c[plain["source_y"] == k].mean(axis=0) for k in range(10)]))
+    predicted = np.argmax(flat(posed["source_x"][..., 0]) @ means.T, axis=1)
+    assert np.mean(predicted == posed["source_y"]) > 0.5  # chance: 0.1 (69 % measured)
+    with pytest.raises(ValueError, match="source_poses"):
+        load_digits_m_pair(size=16, seed=0, target_copies=1, source_poses=-1)
+
+
+def test_domain_head_capacity_and_schedules_span_the_run(tmp_path):
+    """``domain_hidden`` sets the domain classifier's layers; the learning rate reaches the
+    paper's end value mu_0 / 11 ** 0.75 at the last step of the run actually used."""
+    from zoo.domain import train_domain_adaptation
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (8, 16, 16, 3)).astype("float32")
+    y = np.arange(8, dtype=np.int32) % 2
+    data = {"source_x": x, "source_y": y, "target_x": x[::-1], "target_y": y}
+    model, _ = train_domain_adaptation(
+        data, "dann", workdir=tmp_path, steps=6, epochs=2, batch_size=4, domain_hidden=(8, 5)
+    )
+    assert [model.get_layer(f"domain_fc{i}").units for i in (1, 2)] == [8, 5]
+    schedule = model.optimizer._learning_rate  # the DANNLearningRate object
+    assert schedule.total_steps == 6 and int(model.optimizer.iterations) == 6
+    assert float(keras.ops.convert_to_numpy(schedule(6))) == pytest.approx(0.01 / 11**0.75, rel=1e-6)
+    assert float(keras.ops.convert_to_numpy(model.get_layer("grl").lambda_)) == pytest.approx(
+        dann_lambda(5 / 6), rel=1e-6
+    )  # the last batch's lambda

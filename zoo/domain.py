@@ -223,6 +223,7 @@ def train_domain_adaptation(
     batch_size: int = 64,
     learning_rate: float = 0.01,
     seed: int = 0,
+    domain_hidden: Sequence[int] = (100,),
     verbose: int | str = 0,
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Trains a DANN digit model in ``mode`` (``source_only``, ``dann`` or ``oracle``), resumably.
@@ -231,7 +232,10 @@ def train_domain_adaptation(
         data: ``source_x/source_y/target_x/target_y`` arrays (``target_y`` is used by the oracle
             only), e.g. from :func:`zoo.data.digits_m.load_digits_m_pair`.
         workdir: checkpoints (``last.weights.h5``, ``backup/``), ``history.csv`` and ``curves.png``.
-        steps: total optimisation steps, split over ``epochs`` (the resume granularity).
+        steps: total optimisation steps, split over ``epochs`` (the resume granularity). The
+            lambda and learning-rate schedules run ``p`` from 0 to 1 over exactly these steps.
+        domain_hidden: the domain classifier's hidden layers (the paper's MNIST network: one
+            of 100 units; its larger networks use 1024-1024).
 
     Returns:
         ``(model, history)``; ``model`` outputs ``{"labels", "domain"}``.
@@ -251,7 +255,9 @@ def train_domain_adaptation(
     keras.utils.set_random_seed(seed)
     num_classes = int(max(data["source_y"].max(), data["target_y"].max())) + 1
     model = dann_model(
-        digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)), num_classes
+        digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)),
+        num_classes,
+        domain_hidden=domain_hidden,
     )
     per_epoch = max(1, steps // epochs)
     total = per_epoch * epochs
@@ -344,6 +350,8 @@ def run_dann_experiment(
     learning_rate: float = 0.01,
     modes: Sequence[str] = MODES,
     target_copies: int = TARGET_COPIES,
+    source_poses: int = 0,
+    domain_hidden: Sequence[int] = (100,),
     verbose: int | str = 0,
 ) -> dict[str, Any]:
     """Source-only, DANN and oracle on the digits -> textured-digits pair, over ``seeds``.
@@ -352,7 +360,8 @@ def run_dann_experiment(
     is reused). Writes ``report.json`` (per-seed and mean target accuracies, the fraction of
     the source-only -> oracle gap that DANN closes, the domain accuracy per epoch),
     ``accuracy.png``, ``domain_accuracy.png`` and ``features_pca.png`` (the shared features of
-    seed ``seeds[0]``'s source-only and DANN models, coloured by domain).
+    seed ``seeds[0]``'s source-only and DANN models, coloured by domain). ``source_poses``
+    (see :func:`zoo.data.digits_m.load_digits_m_pair`) augments the source only.
 
     Example:
         >>> report = run_dann_experiment("runs/dann", seeds=(0, 1, 2))
@@ -366,7 +375,9 @@ def run_dann_experiment(
     results: dict[str, dict[int, dict[str, float]]] = {m: {} for m in modes}
     panels = {}
     for seed in seeds:
-        data = load_digits_m_pair(size=size, seed=seed, target_copies=target_copies)
+        data = load_digits_m_pair(
+            size=size, seed=seed, target_copies=target_copies, source_poses=source_poses
+        )
         for mode in modes:
             run_dir = workdir / mode / f"seed{seed}"
             result_path = run_dir / "result.json"
@@ -378,7 +389,7 @@ def run_dann_experiment(
             else:
                 model, _ = train_domain_adaptation(
                     data, mode, workdir=run_dir, steps=steps, epochs=epochs, batch_size=batch_size,
-                    learning_rate=learning_rate, seed=seed, verbose=verbose,
+                    learning_rate=learning_rate, seed=seed, domain_hidden=domain_hidden, verbose=verbose,
                 )  # fmt: skip
                 results[mode][seed] = {
                     "target_test_accuracy": float(
@@ -392,7 +403,9 @@ def run_dann_experiment(
             if seed == seeds[0] and mode in ("source_only", "dann"):
                 if model is None:
                     model = dann_model(
-                        digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)), 10
+                        digit_features(data["source_x"].shape[1:], pixel_mean=training_pixel_mean(data)),
+                        10,
+                        domain_hidden=domain_hidden,
                     )
                     model.load_weights(run_dir / "last.weights.h5")
                 title = (
@@ -406,7 +419,8 @@ def run_dann_experiment(
     std = {m: float(np.std([r["target_test_accuracy"] for r in results[m].values()])) for m in modes}
     report: dict[str, Any] = {
         "seeds": list(seeds), "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
-        "image_size": size, "target_max_level": MAX_LEVEL, "target_copies": target_copies, "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
+        "image_size": size, "target_max_level": MAX_LEVEL, "target_copies": target_copies,
+        "source_poses": source_poses, "domain_hidden": list(domain_hidden), "runs": {m: {str(s): r for s, r in results[m].items()} for m in modes},
         "target_accuracy_mean": mean, "target_accuracy_std": std,
     }  # fmt: skip
     if {"source_only", "dann", "oracle"} <= set(modes):

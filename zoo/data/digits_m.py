@@ -70,6 +70,7 @@ def load_digits_m_pair(
     test_fraction: float = 0.4,
     target_copies: int = 2,
     max_level: float = MAX_LEVEL,
+    source_poses: int = 0,
 ) -> dict[str, np.ndarray]:
     """A labelled source set, an unlabelled target set and a labelled target test set (10 classes).
 
@@ -78,6 +79,13 @@ def load_digits_m_pair(
     others the target training pool, each pool digit blended onto ``target_copies`` different
     textures (base level 0-``max_level``, :func:`textures`). Target labels are returned for the
     oracle and for evaluation only.
+
+    Args:
+        source_poses: ``0`` (default): the source is each source digit upscaled once. ``k > 0``:
+            the source is ``k`` varied renderings of every source digit
+            (:func:`zoo.data.digits.pose_digits`: pose, size, stroke thickness, ink; still clean
+            digits on black, from their own stream ``[seed, 3]``), so that the source varies
+            like MNIST's strokes. The target pool and test set do not change.
 
     Returns:
         ``source_x/source_y`` (``[N, size, size, 3]``, grey), ``target_x/target_y`` and
@@ -101,8 +109,22 @@ def load_digits_m_pair(
     tgt = rng.permutation(np.tile(np.array(tgt), max(1, int(target_copies))))
     # separate texture streams: the test set does not change with the size of the unlabelled pool
     pool_rng, test_rng = np.random.default_rng([seed, 1]), np.random.default_rng([seed, 2])
+    if source_poses < 0:
+        raise ValueError(f"source_poses must be >= 0 (0: no augmentation), got {source_poses}")
+    source_y = labels[src]
+    if source_poses:
+        from sklearn.datasets import load_digits
+
+        from zoo.data.digits import pose_digits
+
+        src = np.tile(src, int(source_poses))
+        glyphs = load_digits().images.astype(np.float32) / 16.0
+        source_x = pose_digits(glyphs[src], size, np.random.default_rng([seed, 3]))
+        source_y = labels[src]
+    else:
+        source_x = images[src]
     return {
-        "source_x": np.repeat(images[src], 3, axis=-1), "source_y": labels[src],
+        "source_x": np.repeat(source_x, 3, axis=-1), "source_y": source_y,
         "target_x": blend_digits(images[tgt], pool_rng, max_level), "target_y": labels[tgt],
         "test_x": blend_digits(images[test], test_rng, max_level), "test_y": labels[test],
     }  # fmt: skip
