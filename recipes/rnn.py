@@ -145,14 +145,16 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--sample-length", type=int, default=300)
     m.add_argument("--temperatures", type=float, nargs="+", default=[0.3, 0.7, 1.0])
     a = p.parse_args(argv)
-    try:
+    from zoo.utils.cmdline import run_command
+
+    def work() -> int:
         if a.command == "charlm":
             _charlm_text(a)  # bad input fails before the work directory is made
         Path(a.workdir).mkdir(parents=True, exist_ok=True)
         return {"recall": recall, "compare": compare, "charlm": charlm}[a.command](a)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+    # bad input: one error line, exit 2; Ctrl-C / SIGTERM: one line naming the checkpoint, no traceback
+    return run_command(work, errors=(ValueError,), workdir=a.workdir)
 
 
 if __name__ == "__main__":
