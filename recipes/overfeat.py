@@ -13,6 +13,7 @@ the detector recipe's held-out images) and detections.png.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from zoo.localization import ATTACH
 
@@ -45,4 +46,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from zoo.utils.cmdline import run_script
+
+    sys.exit(run_script(main))

@@ -10,6 +10,7 @@ writes report.json (PCK@0.2, mean pixel error of each) and skeletons.png.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from zoo.pose import run_pose_experiment
 
@@ -39,4 +40,6 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main()
+    from zoo.utils.cmdline import run_script
+
+    sys.exit(run_script(main))
