@@ -37,17 +37,20 @@ def main(argv: list[str] | None = None) -> dict:
         help="textures per unlabelled target digit (the size of the unlabelled target pool)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    report = run_dann_experiment(
-        args.workdir, seeds=args.seeds, steps=args.steps, epochs=args.epochs, size=args.size,
-        batch_size=args.batch_size, learning_rate=args.lr, modes=args.modes,
-        target_copies=args.target_copies, verbose=2,
-    )  # fmt: skip
-    print(
-        json.dumps(
-            {k: report[k] for k in report if k.startswith(("target_accuracy", "gap_closed"))}, indent=2
+    from zoo.runs import flags_of, open_run
+
+    with open_run(args.workdir, flags_of(args), may_change=("steps", "epochs")):
+        report = run_dann_experiment(
+            args.workdir, seeds=args.seeds, steps=args.steps, epochs=args.epochs, size=args.size,
+            batch_size=args.batch_size, learning_rate=args.lr, modes=args.modes,
+            target_copies=args.target_copies, verbose=2,
+        )  # fmt: skip
+        print(
+            json.dumps(
+                {k: report[k] for k in report if k.startswith(("target_accuracy", "gap_closed"))}, indent=2
+            )
         )
-    )
-    return report
+        return report
 
 
 if __name__ == "__main__":

@@ -150,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     def work() -> int:
         if a.command == "charlm":
             _charlm_text(a)  # bad input fails before the work directory is made
-        Path(a.workdir).mkdir(parents=True, exist_ok=True)
-        return {"recall": recall, "compare": compare, "charlm": charlm}[a.command](a)
+        from zoo.runs import flags_of, open_run
+
+        with open_run(a.workdir, flags_of(a), may_change=("epochs",)):
+            return {"recall": recall, "compare": compare, "charlm": charlm}[a.command](a)
 
     # bad input: one error line, exit 2; Ctrl-C / SIGTERM: one line naming the checkpoint, no traceback
     return run_command(work, errors=(ValueError,), workdir=a.workdir)

@@ -72,3 +72,32 @@ def test_run_script_passes_a_report_as_success_and_a_status_through(capsys):
 
     assert run_script(bad, ["--steps", "0"]) == 2
     assert capsys.readouterr().err.strip() == "error: --steps must be positive, got 0"
+
+
+# recipe, a flag changed on the second run, what the message says of it
+CHANGED = {
+    "dann": (["--size", "16"], "--size: 28 (stored) -> 16 (now)"),
+    "localize": (["--image-size", "32"], "--image-size: 64 (stored) -> 32 (now)"),
+    "pose": (["--image-size", "32"], "--image-size: 64 (stored) -> 32 (now)"),
+    "overfeat": (["--image-size", "96"], "--image-size: 112 (stored) -> 96 (now)"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CHANGED))
+def test_experiment_recipes_keep_a_run_record_and_refuse_other_settings(name, tmp_path, capsys, monkeypatch):
+    import json
+
+    module_name, attr, _ = CASES[name]
+    recipe = _recipe(name)
+    target = recipe if module_name is None else importlib.import_module(module_name)
+    monkeypatch.setattr(target, attr, lambda *args, **kwargs: {"results": {}})
+    work = tmp_path / "w"
+    assert run_script(recipe.main, ["--workdir", str(work)]) == 0
+    record = json.loads((work / "run.json").read_text())
+    assert record["status"] == "finished" and "workdir" not in record["config"]
+    changed, setting = CHANGED[name]
+    capsys.readouterr()
+    assert run_script(recipe.main, ["--workdir", str(work), *changed]) == 2
+    err = capsys.readouterr().err
+    assert "holds a run started with other settings" in err and setting in err, err
+    assert "Traceback" not in err
