@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from zoo.domain import MODES, TARGET_COPIES, run_dann_experiment
 
@@ -44,19 +45,25 @@ def main(argv: list[str] | None = None) -> dict:
         help="hidden units of the domain classifier (the paper's MNIST network: 100)",
     )  # fmt: skip
     args = parser.parse_args(argv)
-    report = run_dann_experiment(
-        args.workdir, seeds=args.seeds, steps=args.steps, epochs=args.epochs, size=args.size,
-        batch_size=args.batch_size, learning_rate=args.lr, modes=args.modes,
-        target_copies=args.target_copies, source_poses=args.source_poses,
-        domain_hidden=args.domain_hidden, verbose=2,
-    )  # fmt: skip
-    print(
-        json.dumps(
-            {k: report[k] for k in report if k.startswith(("target_accuracy", "gap_closed"))}, indent=2
+    from zoo.runs import flags_of, open_run
+
+    # a rerun reuses the finished (mode, seed) runs: more seeds or modes may be added later
+    with open_run(args.workdir, flags_of(args), may_change=("seeds", "modes")):
+        report = run_dann_experiment(
+            args.workdir, seeds=args.seeds, steps=args.steps, epochs=args.epochs, size=args.size,
+            batch_size=args.batch_size, learning_rate=args.lr, modes=args.modes,
+            target_copies=args.target_copies, source_poses=args.source_poses,
+            domain_hidden=args.domain_hidden, verbose=2,
+        )  # fmt: skip
+        print(
+            json.dumps(
+                {k: report[k] for k in report if k.startswith(("target_accuracy", "gap_closed"))}, indent=2
+            )
         )
-    )
-    return report
+        return report
 
 
 if __name__ == "__main__":
-    main()
+    from zoo.utils.cmdline import run_script
+
+    sys.exit(run_script(main))

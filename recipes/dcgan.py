@@ -32,19 +32,23 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
 
     from zoo.generative.dcgan import train_dcgan
+    from zoo.utils.cmdline import run_command
 
-    try:
-        report = train_dcgan(
-            a.workdir, dataset=a.dataset, image_size=a.image_size, epochs=a.epochs, batch_size=a.batch_size,
-            latent_dim=a.latent_dim, filters=a.filters, d_steps=a.d_steps, g_steps=a.g_steps,
-            generator_loss=a.generator_loss, learning_rate=a.learning_rate, seed=a.seed,
-        )  # fmt: skip
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    report.pop("history")
-    print(json.dumps(report, indent=2))
-    return 0
+    def work() -> int:
+        from zoo.runs import flags_of, open_run
+
+        with open_run(a.workdir, flags_of(a), may_change=("epochs",)):
+            report = train_dcgan(
+                a.workdir, dataset=a.dataset, image_size=a.image_size, epochs=a.epochs, batch_size=a.batch_size,
+                latent_dim=a.latent_dim, filters=a.filters, d_steps=a.d_steps, g_steps=a.g_steps,
+                generator_loss=a.generator_loss, learning_rate=a.learning_rate, seed=a.seed,
+            )  # fmt: skip
+            report.pop("history")
+            print(json.dumps(report, indent=2))
+            return 0
+
+    # bad input: one error line, exit 2; Ctrl-C / SIGTERM: one line naming the checkpoint, no traceback
+    return run_command(work, errors=(ValueError,), workdir=a.workdir)
 
 
 if __name__ == "__main__":

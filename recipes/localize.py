@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from zoo.localization import ATTACH, run_localization_experiment
 
@@ -31,21 +32,26 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--box-lr", type=float, default=0.05)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    report = run_localization_experiment(
-        a.workdir, body=a.body, width=a.width, image_size=a.image_size, train_images=a.train_images,
-        val_images=a.val_images, attach=tuple(a.attach), class_epochs=a.class_epochs, box_epochs=a.box_epochs,
-        batch_size=a.batch_size, class_lr=a.class_lr, box_lr=a.box_lr, seed=a.seed,
-    )  # fmt: skip
-    print(
-        json.dumps(
-            {
-                k: {m: v[m] for m in ("accuracy", "mean_iou", "iou_at_0.5")}
-                for k, v in report["results"].items()
-            }
+    from zoo.runs import flags_of, open_run
+
+    with open_run(a.workdir, flags_of(a), may_change=("class_epochs", "box_epochs")):
+        report = run_localization_experiment(
+            a.workdir, body=a.body, width=a.width, image_size=a.image_size, train_images=a.train_images,
+            val_images=a.val_images, attach=tuple(a.attach), class_epochs=a.class_epochs, box_epochs=a.box_epochs,
+            batch_size=a.batch_size, class_lr=a.class_lr, box_lr=a.box_lr, seed=a.seed,
+        )  # fmt: skip
+        print(
+            json.dumps(
+                {
+                    k: {m: v[m] for m in ("accuracy", "mean_iou", "iou_at_0.5")}
+                    for k, v in report["results"].items()
+                }
+            )
         )
-    )
-    return report
+        return report
 
 
 if __name__ == "__main__":
-    main()
+    from zoo.utils.cmdline import run_script
+
+    sys.exit(run_script(main))

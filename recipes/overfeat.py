@@ -13,6 +13,7 @@ the detector recipe's held-out images) and detections.png.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from zoo.localization import ATTACH
 
@@ -35,14 +36,19 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    from zoo.overfeat import run_overfeat_experiment
+    from zoo.runs import flags_of, open_run
 
-    return run_overfeat_experiment(
-        a.workdir, window=a.window, body=a.body, width=a.width, image_size=a.image_size,
-        train_images=a.train_images, val_images=a.val_images, scales=tuple(a.scales), attach=a.attach,
-        class_epochs=a.class_epochs, box_epochs=a.box_epochs, batch_size=a.batch_size, seed=a.seed,
-    )  # fmt: skip
+    with open_run(a.workdir, flags_of(a), may_change=("class_epochs", "box_epochs")):
+        from zoo.overfeat import run_overfeat_experiment
+
+        return run_overfeat_experiment(
+            a.workdir, window=a.window, body=a.body, width=a.width, image_size=a.image_size,
+            train_images=a.train_images, val_images=a.val_images, scales=tuple(a.scales), attach=a.attach,
+            class_epochs=a.class_epochs, box_epochs=a.box_epochs, batch_size=a.batch_size, seed=a.seed,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
-    main()
+    from zoo.utils.cmdline import run_script
+
+    sys.exit(run_script(main))

@@ -10,6 +10,7 @@ writes report.json (PCK@0.2, mean pixel error of each) and skeletons.png.
 from __future__ import annotations
 
 import argparse
+import sys
 
 from zoo.pose import run_pose_experiment
 
@@ -31,12 +32,17 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--learning-rate", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
-    return run_pose_experiment(
-        a.workdir, body=a.body, width=a.width, image_size=a.image_size, train_images=a.train_images,
-        val_images=a.val_images, epochs=a.epochs, refine_epochs=a.refine_epochs, crop=a.crop,
-        batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
-    )  # fmt: skip
+    from zoo.runs import flags_of, open_run
+
+    with open_run(a.workdir, flags_of(a), may_change=("epochs", "refine_epochs")):
+        return run_pose_experiment(
+            a.workdir, body=a.body, width=a.width, image_size=a.image_size, train_images=a.train_images,
+            val_images=a.val_images, epochs=a.epochs, refine_epochs=a.refine_epochs, crop=a.crop,
+            batch_size=a.batch_size, learning_rate=a.learning_rate, seed=a.seed,
+        )  # fmt: skip
 
 
 if __name__ == "__main__":
-    main()
+    from zoo.utils.cmdline import run_script
+
+    sys.exit(run_script(main))

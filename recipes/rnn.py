@@ -64,6 +64,20 @@ def compare(a: argparse.Namespace) -> int:
     return 0
 
 
+def _charlm_text(a: argparse.Namespace) -> str:
+    """The corpus, checked before anything is trained or written: it exists and holds --prime's characters."""
+    if not Path(a.text).is_file():
+        raise ValueError(f"text file {a.text!r} does not exist")
+    text = Path(a.text).read_text(encoding="utf-8", errors="replace")
+    missing = sorted(set(a.prime) - set(text))
+    if missing:
+        raise ValueError(
+            f"--prime {a.prime!r} has characters {missing} that {a.text!r} never contains; "
+            "pass a --prime made of the corpus's characters"
+        )
+    return text
+
+
 def charlm(a: argparse.Namespace) -> int:
     import time
 
@@ -73,9 +87,7 @@ def charlm(a: argparse.Namespace) -> int:
     from zoo.training import fit_resumable
     from zoo.utils.io import atomic_write_json, atomic_write_text
 
-    if not Path(a.text).is_file():
-        raise ValueError(f"text file {a.text!r} does not exist")
-    text = Path(a.text).read_text(encoding="utf-8", errors="replace")
+    text = _charlm_text(a)
     x, y, vocab = char_sequences(text, a.sequence_length, step=a.sequence_length // 2 or 1)
     keras.utils.set_random_seed(0)
     model = char_rnn(vocab_size=len(vocab), units=a.units, num_layers=a.layers)
@@ -133,12 +145,18 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--sample-length", type=int, default=300)
     m.add_argument("--temperatures", type=float, nargs="+", default=[0.3, 0.7, 1.0])
     a = p.parse_args(argv)
-    Path(a.workdir).mkdir(parents=True, exist_ok=True)
-    try:
-        return {"recall": recall, "compare": compare, "charlm": charlm}[a.command](a)
-    except ValueError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    from zoo.utils.cmdline import run_command
+
+    def work() -> int:
+        if a.command == "charlm":
+            _charlm_text(a)  # bad input fails before the work directory is made
+        from zoo.runs import flags_of, open_run
+
+        with open_run(a.workdir, flags_of(a), may_change=("epochs",)):
+            return {"recall": recall, "compare": compare, "charlm": charlm}[a.command](a)
+
+    # bad input: one error line, exit 2; Ctrl-C / SIGTERM: one line naming the checkpoint, no traceback
+    return run_command(work, errors=(ValueError,), workdir=a.workdir)
 
 
 if __name__ == "__main__":

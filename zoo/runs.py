@@ -172,3 +172,9 @@ def open_run(
             for parent in new_dirs[1:]:  # parents made for it: only while empty
                 with contextlib.suppress(OSError):
                     parent.rmdir()
+
+
+def flags_of(args: Any) -> dict[str, Any]:
+    """A recipe's parsed flags (an ``argparse.Namespace``) as the run configuration: every flag but
+    ``--workdir`` itself, so a moved work directory still resumes."""
+    return {k: v for k, v in vars(args).items() if k != "workdir"}

@@ -145,3 +145,55 @@ def test_bad_input_errors():
         CharVocabulary("abc").encode("abz")
     with pytest.raises(ValueError, match="cell must be"):
         recurrent_classifier("transformer")
+
+
+def _rnn_recipe():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "recipes" / "rnn.py"
+    spec = importlib.util.spec_from_file_location("rnn_recipe", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_charlm_refuses_a_prime_outside_the_corpus_before_training(tmp_path, capsys):
+    # the default --prime "The " on a lower-case corpus: refused at once, not after the training,
+    # and no work directory is left behind
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog. " * 20)
+    work = tmp_path / "charlm"
+    argv = ["charlm", "--workdir", str(work), "--text", str(corpus), "--units", "4", "--epochs", "1"]
+    assert _rnn_recipe().main(argv) == 2
+    err = capsys.readouterr().err
+    assert "error: --prime 'The ' has characters ['T']" in err
+    assert not work.exists()
+    assert _rnn_recipe().main(["charlm", "--workdir", str(work), "--text", str(tmp_path / "no.txt")]) == 2
+    assert "does not exist" in capsys.readouterr().err and not work.exists()
+
+
+def test_recipes_report_an_interrupt_in_one_line(tmp_path, capsys, monkeypatch):
+    # Ctrl-C in rnn.py / dcgan.py: status 130 and one "interrupted ..." line, not a KeyboardInterrupt traceback
+    import importlib.util
+    from pathlib import Path
+
+    import zoo.generative.dcgan
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    rnn = _rnn_recipe()
+    monkeypatch.setattr(rnn, "recall", interrupted)
+    assert rnn.main(["recall", "--workdir", str(tmp_path / "r")]) == 130
+    assert (
+        f"interrupted; the last finished epoch's checkpoint is in {tmp_path / 'r'}" in capsys.readouterr().err
+    )
+
+    monkeypatch.setattr(zoo.generative.dcgan, "train_dcgan", interrupted)
+    path = Path(__file__).resolve().parents[2] / "recipes" / "dcgan.py"
+    spec = importlib.util.spec_from_file_location("dcgan_recipe", path)
+    dcgan = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(dcgan)
+    assert dcgan.main(["--workdir", str(tmp_path / "g")]) == 130
+    assert "interrupted; the last finished epoch's checkpoint is in" in capsys.readouterr().err

@@ -170,3 +170,29 @@ def run_command(
                 sys.stderr.flush()
                 os._exit(stop.exit_code)
             return 130
+
+
+def _workdir_flag(argv: list[str]) -> str | None:
+    for i, arg in enumerate(argv):
+        if arg == "--workdir" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--workdir="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def run_script(main: Callable[[list[str] | None], Any], argv: list[str] | None = None) -> int:
+    """Runs a recipe's ``main(argv)`` as a command, through :func:`run_command`.
+
+    For recipes whose ``main`` returns its report (a dict, for Python callers and tests): the
+    command exits 0, a user error is one ``error: ...`` line (status 2) and Ctrl-C / SIGTERM one
+    ``interrupted ...`` line naming ``--workdir`` (status 130 / 143) instead of a traceback.
+    An ``int`` from ``main`` is its exit status.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+
+    def work():
+        result = main(args)
+        return result if isinstance(result, int) else 0
+
+    return run_command(work, workdir=_workdir_flag(args))
