@@ -60,8 +60,11 @@ def _run(args: argparse.Namespace) -> int:
     values = vars(args)
     values["levels"] = tuple(values["levels"])
     cfg = LineageConfig(**values)
+    from zoo.runs import flags_of, open_run
+
     keras.utils.set_random_seed(cfg.seed)
-    r = run_lineage(cfg)
+    with open_run(cfg.workdir, flags_of(args), may_change=("epochs",)):
+        r = run_lineage(cfg)
     s = r["seconds_per_image"]
     print(
         f"{cfg.method}: mAP@0.5 (VOC all-point) {r['metrics']['voc_map']:.4f}; s/image: "

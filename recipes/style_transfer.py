@@ -73,40 +73,46 @@ def fast(argv: list[str]) -> int:
 
     from zoo.generative.fast_style import export_litert, litert_stylize, train_fast_style
     from zoo.generative.style import save_side_by_side, stylize
+    from zoo.runs import flags_of, open_run
     from zoo.utils.io import atomic_path, atomic_write_json
 
-    work = Path(a.workdir)
-    net, report = train_fast_style(
-        work, a.folder, a.style, weights=_weights(a.weights), image_size=a.image_size, epochs=a.epochs,
-        batch_size=a.batch_size, filters=a.filters, num_residual=a.num_residual, style_weight=a.style_weight,
-        content_weight=a.content_weight, tv_weight=a.tv_weight,
-    )  # fmt: skip
-    content = _square(a.content, 256)
-    style = np.asarray(Image.open(a.style).convert("RGB"), np.float32)
-    timing: dict = {}
-    for q in ("float16", "dynamic"):
-        path = export_litert(net, work / f"fast_style_{q}.tflite", size=256, quantization=q)
-        image, seconds = litert_stylize(path, content, repeats=10)
-        timing[f"litert_{q}_seconds"] = seconds
-        timing[f"litert_{q}_bytes"] = path.stat().st_size
-        with atomic_path(work / f"result_{q}.png") as tmp:
-            Image.fromarray(image).save(tmp, format="PNG")
+    with open_run(a.workdir, flags_of(a), may_change=("epochs",)):
+        work = Path(a.workdir)
+        net, report = train_fast_style(
+            work, a.folder, a.style, weights=_weights(a.weights), image_size=a.image_size, epochs=a.epochs,
+            batch_size=a.batch_size, filters=a.filters, num_residual=a.num_residual, style_weight=a.style_weight,
+            content_weight=a.content_weight, tv_weight=a.tv_weight,
+        )  # fmt: skip
+        content = _square(a.content, 256)
+        style = np.asarray(Image.open(a.style).convert("RGB"), np.float32)
+        timing: dict = {}
+        for q in ("float16", "dynamic"):
+            path = export_litert(net, work / f"fast_style_{q}.tflite", size=256, quantization=q)
+            image, seconds = litert_stylize(path, content, repeats=10)
+            timing[f"litert_{q}_seconds"] = seconds
+            timing[f"litert_{q}_bytes"] = path.stat().st_size
+            with atomic_path(work / f"result_{q}.png") as tmp:
+                Image.fromarray(image).save(tmp, format="PNG")
+            save_side_by_side(
+                content, style, image, work / f"side_by_side_{q}.png", f"fast style transfer, LiteRT {q}"
+            )
+        g = stylize(content, style, weights=_weights(a.weights), iterations=a.gatys_iterations)
+        timing["gatys_seconds"] = g.seconds
+        timing["gatys_iterations"] = a.gatys_iterations
+        timing["gatys_seconds_per_iteration"] = g.seconds / max(1, len(g.history))
+        timing["speedup_vs_gatys_float16"] = g.seconds / timing["litert_float16_seconds"]
         save_side_by_side(
-            content, style, image, work / f"side_by_side_{q}.png", f"fast style transfer, LiteRT {q}"
+            content,
+            style,
+            g.image,
+            work / "side_by_side_gatys.png",
+            f"Gatys, {a.gatys_iterations} iterations",
         )
-    g = stylize(content, style, weights=_weights(a.weights), iterations=a.gatys_iterations)
-    timing["gatys_seconds"] = g.seconds
-    timing["gatys_iterations"] = a.gatys_iterations
-    timing["gatys_seconds_per_iteration"] = g.seconds / max(1, len(g.history))
-    timing["speedup_vs_gatys_float16"] = g.seconds / timing["litert_float16_seconds"]
-    save_side_by_side(
-        content, style, g.image, work / "side_by_side_gatys.png", f"Gatys, {a.gatys_iterations} iterations"
-    )
-    report.pop("history")
-    report["latency_256"] = timing
-    atomic_write_json(work / "report.json", report)
-    print(json.dumps(report, indent=2))
-    return 0
+        report.pop("history")
+        report["latency_256"] = timing
+        atomic_write_json(work / "report.json", report)
+        print(json.dumps(report, indent=2))
+        return 0
 
 
 def _square(path: str, size: int):

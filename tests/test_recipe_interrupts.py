@@ -101,3 +101,26 @@ def test_experiment_recipes_keep_a_run_record_and_refuse_other_settings(name, tm
     err = capsys.readouterr().err
     assert "holds a run started with other settings" in err and setting in err, err
     assert "Traceback" not in err
+
+
+def test_fast_style_and_lineage_recipes_refuse_a_resume_with_other_settings(tmp_path, capsys, monkeypatch):
+    import zoo.detection.lineage
+    import zoo.generative.fast_style
+
+    style = _recipe("style_transfer")
+    monkeypatch.setattr(zoo.generative.fast_style, "train_fast_style", _interrupt)
+    work = tmp_path / "style"
+    argv = ["fast", "--folder", "f", "--style", "s.png", "--content", "c.png", "--workdir", str(work)]
+    assert run_script(style.main, argv) == 130  # interrupted in training: the run record stays
+    capsys.readouterr()
+    assert run_script(style.main, [*argv, "--image-size", "128"]) == 2
+    assert "--image-size: 256 (stored) -> 128 (now)" in capsys.readouterr().err
+
+    lineage = _recipe("rcnn_lineage")
+    fake = {"metrics": {"voc_map": 0.5}, "seconds_per_image": {"total": 0.1}, "train_seconds": 1.0}
+    monkeypatch.setattr(zoo.detection.lineage, "run_lineage", lambda cfg: fake)
+    work = tmp_path / "lineage"
+    assert lineage.main(["--method", "fast_rcnn", "--workdir", str(work)]) == 0
+    capsys.readouterr()
+    assert lineage.main(["--method", "fast_rcnn", "--workdir", str(work), "--image-size", "64"]) == 2
+    assert "holds a run started with other settings" in capsys.readouterr().err
