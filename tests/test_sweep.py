@@ -207,6 +207,7 @@ def test_every_classifier_builds_and_runs(name, rng, tmp_path):
     _run(name, rng, tmp_path)
 
 
+@pytest.mark.multibackend
 @pytest.mark.parametrize("name", _names(False))
 def test_every_other_model_builds_and_runs(name, rng, tmp_path):
     _run(name, rng, tmp_path)
