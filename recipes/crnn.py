@@ -40,41 +40,37 @@ def main(argv: list[str] | None = None) -> int:
         length = a.length[0] if len(a.length) == 1 else (a.length[0], a.length[1])
         common = dict(alphabet=a.alphabet, config=a.config, train_size=a.train_size, val_size=a.val_size,
                       epochs=a.epochs, batch_size=a.batch_size, seed=a.seed)  # fmt: skip
-        try:
-            if a.command == "train":
-                report = train_crnn(a.workdir, length=length, **common)
-                report.pop("history")
-                print(json.dumps(report, indent=2))
-                return 0
-            from zoo.experiments.captcha import train_captcha
-            from zoo.utils.io import atomic_write_json
-
-            rows = {}
-            for label, lens in (("crnn_len4-6", (4, 6)),):
-                r = train_crnn(os.path.join(a.workdir, label), length=lens, **common)
-                rows[label] = {"val_captcha_acc": r["val_captcha_acc_greedy"], "beam": r["val_captcha_acc_beam_search"],
-                               "params": r["params"], "steps": a.epochs * (a.train_size // a.batch_size),
-                               "by_length": r["val_captcha_acc_greedy_by_length"]}  # fmt: skip
-            m = train_captcha(
-                os.path.join(a.workdir, "multihead_len4"), model="captcha_multihead", alphabet=a.alphabet, length=4,
-                config=a.config, batch_size=a.batch_size, epochs=a.epochs, steps_per_epoch=a.train_size // a.batch_size,
-                train_pool=a.train_size, val_size=a.val_size, seed=a.seed,
-            )  # fmt: skip
-            rows["multihead_len4"] = {"val_captcha_acc": m["val_captcha_acc"], "beam": None,
-                                      "params": m.get("params"), "steps": a.epochs * (a.train_size // a.batch_size),
-                                      "batchnorm_statistics": m["batchnorm_statistics"]}  # fmt: skip
-            atomic_write_json(os.path.join(a.workdir, "compare.json"), rows)
-            print("| model | lengths | whole-captcha acc (greedy) | beam search | params | steps |")
-            print("|---|---|---|---|---|---|")
-            for label, r in rows.items():
-                beam = "-" if r["beam"] is None else f"{r['beam']:.3f}"
-                print(
-                    f"| {label} | {label.split('len')[-1]} | {r['val_captcha_acc']:.3f} | {beam} | {r['params']} | {r['steps']} |"
-                )
+        if a.command == "train":
+            report = train_crnn(a.workdir, length=length, **common)
+            report.pop("history")
+            print(json.dumps(report, indent=2))
             return 0
-        except ValueError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        from zoo.experiments.captcha import train_captcha
+        from zoo.utils.io import atomic_write_json
+
+        rows = {}
+        for label, lens in (("crnn_len4-6", (4, 6)),):
+            r = train_crnn(os.path.join(a.workdir, label), length=lens, **common)
+            rows[label] = {"val_captcha_acc": r["val_captcha_acc_greedy"], "beam": r["val_captcha_acc_beam_search"],
+                           "params": r["params"], "steps": a.epochs * (a.train_size // a.batch_size),
+                           "by_length": r["val_captcha_acc_greedy_by_length"]}  # fmt: skip
+        m = train_captcha(
+            os.path.join(a.workdir, "multihead_len4"), model="captcha_multihead", alphabet=a.alphabet, length=4,
+            config=a.config, batch_size=a.batch_size, epochs=a.epochs, steps_per_epoch=a.train_size // a.batch_size,
+            train_pool=a.train_size, val_size=a.val_size, seed=a.seed,
+        )  # fmt: skip
+        rows["multihead_len4"] = {"val_captcha_acc": m["val_captcha_acc"], "beam": None,
+                                  "params": m.get("params"), "steps": a.epochs * (a.train_size // a.batch_size),
+                                  "batchnorm_statistics": m["batchnorm_statistics"]}  # fmt: skip
+        atomic_write_json(os.path.join(a.workdir, "compare.json"), rows)
+        print("| model | lengths | whole-captcha acc (greedy) | beam search | params | steps |")
+        print("|---|---|---|---|---|---|")
+        for label, r in rows.items():
+            beam = "-" if r["beam"] is None else f"{r['beam']:.3f}"
+            print(
+                f"| {label} | {label.split('len')[-1]} | {r['val_captcha_acc']:.3f} | {beam} | {r['params']} | {r['steps']} |"
+            )
+        return 0
 
 
 if __name__ == "__main__":
